@@ -1,0 +1,90 @@
+// The contract between a transformer runtime and the editing solvers (DESIGN.md §2): what an
+// edit needs from a model, and nothing about how the model computes it.
+import Tensors
+
+/// One target token in a prompt whose log-probability enters a loss: the token `tokenID` is
+/// predicted from the logits at `position` of prompt `prompt`.
+public struct TokenTarget: Sendable, Equatable {
+    public var prompt: Int
+    public var position: Int
+    public var tokenID: Int
+    public init(prompt: Int, position: Int, tokenID: Int) {
+        self.prompt = prompt
+        self.position = position
+        self.tokenID = tokenID
+    }
+}
+
+/// A next-token distribution to stay close to: KL(reference ‖ current) at `position` of
+/// prompt `prompt`, with `referenceLogProbabilities` over the whole vocabulary.
+public struct DistributionTarget: Sendable {
+    public var prompt: Int
+    public var position: Int
+    public var referenceLogProbabilities: [Float]
+    public init(prompt: Int, position: Int, referenceLogProbabilities: [Float]) {
+        self.prompt = prompt
+        self.position = position
+        self.referenceLogProbabilities = referenceLogProbabilities
+    }
+}
+
+/// What one evaluation of a δ-perturbed forward pass returns.
+public struct DeltaEvaluation: Sendable {
+    /// log p(tokenID) for every `TokenTarget`, in the order given.
+    public var targetLogProbabilities: [Float]
+    /// Whether each target token is the argmax at its position.
+    public var targetIsTop1: [Bool]
+    /// KL(reference ‖ current) for every `DistributionTarget`, in the order given.
+    public var klDivergences: [Float]
+    /// ∂loss/∂δ (d_model).
+    public var gradient: [Float]
+    /// The scalar loss the gradient belongs to.
+    public var loss: Double
+    public init(targetLogProbabilities: [Float], targetIsTop1: [Bool], klDivergences: [Float],
+                gradient: [Float], loss: Double) {
+        self.targetLogProbabilities = targetLogProbabilities
+        self.targetIsTop1 = targetIsTop1
+        self.klDivergences = klDivergences
+        self.gradient = gradient
+        self.loss = loss
+    }
+}
+
+/// An optimisation context for one vector δ ∈ ℝ^{d_model} added to the residual stream right
+/// after block `layer` (equivalently, to that block's MLP output) at one position per prompt.
+/// The hidden states entering the blocks above `layer` are computed once when the session is
+/// made; each `evaluate` runs only the blocks above `layer`.
+public protocol DeltaSession: AnyObject {
+    /// The residual stream after block `layer` at each prompt's δ position (n × d_model), before δ.
+    var baseResiduals: Matrix<Float> { get }
+    /// Runs the blocks above the edit layer with δ added, and returns the log-probabilities and
+    /// the gradient with respect to δ of
+    /// `loss = −Σ_t tokenWeights[t]·log p(target_t) + Σ_d klWeights[d]·KL(reference_d ‖ current_d)`.
+    func evaluate(delta: [Float], tokenTargets: [TokenTarget], tokenWeights: [Float],
+                  distributionTargets: [DistributionTarget], klWeights: [Float]) -> DeltaEvaluation
+}
+
+/// A causal language model that edits can be computed against. Weights are row-major `out × in`.
+public protocol EditableModel: AnyObject {
+    var configuration: ModelConfiguration { get }
+
+    /// The MLP output projection of `layer` (d_model × d_ff): Llama `down_proj`, GPT-2 `c_proj`.
+    func mlpOutputWeight(layer: Int) -> Matrix<Float>
+    /// Replaces the MLP output projection of `layer`, e.g. with an edited version.
+    func setMLPOutputWeight(layer: Int, _ weight: Matrix<Float>)
+
+    /// Keys: the inputs of the MLP output projection of `layer` (d_ff wide) at `positions[i]` of
+    /// `prompts[i]`, one row per prompt (n × d_ff).
+    func keys(prompts: [[Int]], positions: [Int], layer: Int) -> Matrix<Float>
+    /// Keys at every position of every prompt, for the preservation statistics: for each layer in
+    /// `layers`, a (Σ prompt lengths) × d_ff matrix, prompts' rows in order. Runs only the blocks
+    /// up to the highest layer asked for.
+    func keysAtAllPositions(prompts: [[Int]], layers: [Int]) -> [Int: Matrix<Float>]
+    /// The residual stream after block `layer` at `positions[i]` of `prompts[i]` (n × d_model).
+    func residuals(prompts: [[Int]], positions: [Int], layer: Int) -> Matrix<Float>
+    /// Next-token log-probabilities at `positions[i]` of `prompts[i]` (n × vocabulary).
+    func logProbabilities(prompts: [[Int]], positions: [Int]) -> Matrix<Float>
+    /// Starts a δ-optimisation session (see `DeltaSession`); `deltaPositions[i]` is where δ is added
+    /// in `prompts[i]`.
+    func deltaSession(prompts: [[Int]], deltaPositions: [Int], layer: Int) -> DeltaSession
+}
