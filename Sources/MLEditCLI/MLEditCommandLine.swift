@@ -1,0 +1,78 @@
+// The `mledit` tool as a library: the command registry, top-level help, and the mapping of
+// outcomes to exit codes (0 success, 1 failure with a one-line `Error: …`, 64 usage error).
+import Foundation
+
+/// A failure a command reports to the user, already phrased as one line.
+public struct CommandFailure: Error, CustomStringConvertible {
+    public var description: String
+    public init(_ description: String) { self.description = description }
+}
+
+public enum MLEditCommandLine {
+    public static let version = "0.1.0"
+
+    /// Every command, in the order `mledit --help` lists them.
+    public static var commands: [CommandSpec] {
+        [InspectCommand.spec, TokenizeCommand.spec]
+    }
+
+    /// Runs one invocation; `arguments` excludes the program name. Returns the exit code.
+    public static func run(_ arguments: [String], console: Console) -> Int32 {
+        guard let first = arguments.first else {
+            console.print(overview)
+            return 0
+        }
+        if first == "--help" || first == "-h" || first == "help" {
+            if arguments.count > 1, let command = commands.first(where: { $0.name == arguments[1] }) {
+                console.print(command.helpText)
+            } else {
+                console.print(overview)
+            }
+            return 0
+        }
+        if first == "--version" {
+            console.print("mledit \(version)")
+            return 0
+        }
+        guard let command = commands.first(where: { $0.name == first }) else {
+            console.note("Error: unknown command '\(first)'. See 'mledit --help'.")
+            return 64
+        }
+        let rest = Array(arguments.dropFirst())
+        if rest.contains("--help") || rest.contains("-h") {
+            console.print(command.helpText)
+            return 0
+        }
+        do {
+            let parsed = try command.parse(rest)
+            try command.run(parsed, console)
+            return 0
+        } catch let error as UsageError {
+            console.note("Error: \(error.message). See 'mledit \(error.command) --help'.")
+            return 64
+        } catch {
+            console.note("Error: \(oneLine(error))")
+            return 1
+        }
+    }
+
+    static func oneLine(_ error: Error) -> String {
+        String(describing: error).split(whereSeparator: \.isNewline).joined(separator: " ")
+    }
+
+    static var overview: String {
+        var lines = [
+            "OVERVIEW: mledit — version control for knowledge edits of language models",
+            "",
+            "USAGE: mledit <command> [options] [arguments]",
+            "",
+            "COMMANDS:",
+        ]
+        for command in commands {
+            let padded = command.name + String(repeating: " ", count: max(2, 12 - command.name.count))
+            lines.append("  \(padded)\(command.abstract)")
+        }
+        lines += ["", "See 'mledit <command> --help' for the options of a command."]
+        return lines.joined(separator: "\n")
+    }
+}

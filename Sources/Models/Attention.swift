@@ -1,0 +1,170 @@
+// Rotary position embedding (rotate-half convention, as Hugging Face Llama) and causal
+// multi-head attention with grouped-query heads, forward and input-gradient backward.
+// Attention runs on one prompt at a time (the caller passes each prompt's rows); scores and
+// weighted sums go through BLAS with row strides, so heads are never copied out.
+// Dimension letters: Tq query rows, Tk key rows (the queries are the last Tq of them),
+// NH query heads, NKV key/value heads (NH a multiple of NKV), HS head size.
+import Foundation
+import Tensors
+
+// MARK: - RoPE
+
+/// cos, sin (T, HS/2) for the absolute positions of T rows: angle = position · θ^(−2i/HS).
+func ropeTables<S: RuntimeScalar>(
+    _ cos: UnsafeMutablePointer<S>, _ sin: UnsafeMutablePointer<S>, positions: [Int], HS: Int, theta: Double
+) {
+    let half = HS / 2
+    for (t, position) in positions.enumerated() {
+        for i in 0..<half {
+            let inverseFrequency = 1 / Foundation.pow(theta, Double(2 * i) / Double(HS))
+            let angle = Double(position) * inverseFrequency
+            cos[t * half + i] = S(Foundation.cos(angle))
+            sin[t * half + i] = S(Foundation.sin(angle))
+        }
+    }
+}
+
+/// x (T, NHx·HS) rotated in place, each head's pairs (i, i + HS/2) by its row's angles.
+func ropeForward<S: RuntimeScalar>(
+    _ x: UnsafeMutablePointer<S>, _ cos: UnsafePointer<S>, _ sin: UnsafePointer<S>, _ T: Int, _ NHx: Int, _ HS: Int
+) {
+    let half = HS / 2
+    for t in 0..<T {
+        for h in 0..<NHx {
+            let v = x + (t * NHx + h) * HS
+            for i in 0..<half {
+                let c = cos[t * half + i], s = sin[t * half + i]
+                let a = v[i], b = v[i + half]
+                v[i] = a * c - b * s
+                v[i + half] = b * c + a * s
+            }
+        }
+    }
+}
+
+/// dx (T, NHx·HS) in place: the gradient through `ropeForward` is the inverse rotation.
+func ropeBackward<S: RuntimeScalar>(
+    _ dx: UnsafeMutablePointer<S>, _ cos: UnsafePointer<S>, _ sin: UnsafePointer<S>, _ T: Int, _ NHx: Int, _ HS: Int
+) {
+    let half = HS / 2
+    for t in 0..<T {
+        for h in 0..<NHx {
+            let v = dx + (t * NHx + h) * HS
+            for i in 0..<half {
+                let c = cos[t * half + i], s = sin[t * half + i]
+                let a = v[i], b = v[i + half]
+                v[i] = a * c + b * s
+                v[i + half] = b * c - a * s
+            }
+        }
+    }
+}
+
+// MARK: - Causal attention
+
+/// out (Tq, NH·HS) and probs (NH, Tq, Tk) from q (Tq, NH·HS), k and v (Tk, NKV·HS).
+/// Query i sits at position Tk − Tq + i and attends to keys 0…Tk − Tq + i.
+func attentionForward<S: RuntimeScalar>(
+    _ out: UnsafeMutablePointer<S>, _ probs: UnsafeMutablePointer<S>,
+    _ q: UnsafePointer<S>, _ k: UnsafePointer<S>, _ v: UnsafePointer<S>,
+    _ Tq: Int, _ Tk: Int, _ NH: Int, _ NKV: Int, _ HS: Int
+) {
+    if Tq == 0 { return }
+    let group = NH / NKV
+    let past = Tk - Tq
+    let scale = 1 / S(HS).squareRoot()
+    for h in 0..<NH {
+        let kvh = h / group
+        let p = probs + h * Tq * Tk
+        // scores (Tq, Tk) = scale · q_h k_hᵀ
+        S.gemm(transposeA: false, transposeB: true, m: Tq, n: Tk, k: HS, alpha: scale,
+               a: q + h * HS, lda: NH * HS, b: k + kvh * HS, ldb: NKV * HS, beta: 0, c: p, ldc: Tk)
+        for i in 0..<Tq {
+            let row = p + i * Tk
+            let last = past + i
+            var maxValue = row[0]
+            for j in 0...last where row[j] > maxValue { maxValue = row[j] }
+            var sum: S = 0
+            for j in 0...last {
+                let e = S.exp(row[j] - maxValue)
+                row[j] = e
+                sum += e
+            }
+            let inv = 1 / sum
+            for j in 0...last { row[j] *= inv }
+            for j in (last + 1)..<Tk { row[j] = 0 }
+        }
+        // out_h (Tq, HS) = probs_h · v_h
+        S.gemm(transposeA: false, transposeB: false, m: Tq, n: HS, k: Tk, alpha: 1,
+               a: p, lda: Tk, b: v + kvh * HS, ldb: NKV * HS, beta: 0, c: out + h * HS, ldc: NH * HS)
+    }
+}
+
+/// dq (Tq, NH·HS) = , dk and dv (Tk, NKV·HS) += the gradients of Σ dout ⊙ out;
+/// dprobs (Tq, Tk) is scratch.
+func attentionBackward<S: RuntimeScalar>(
+    _ dq: UnsafeMutablePointer<S>, _ dk: UnsafeMutablePointer<S>, _ dv: UnsafeMutablePointer<S>,
+    _ dprobs: UnsafeMutablePointer<S>, _ dout: UnsafePointer<S>, _ probs: UnsafePointer<S>,
+    _ q: UnsafePointer<S>, _ k: UnsafePointer<S>, _ v: UnsafePointer<S>,
+    _ Tq: Int, _ Tk: Int, _ NH: Int, _ NKV: Int, _ HS: Int
+) {
+    if Tq == 0 { return }
+    let group = NH / NKV
+    let scale = 1 / S(HS).squareRoot()
+    for h in 0..<NH {
+        let kvh = h / group
+        let p = probs + h * Tq * Tk
+        // dprobs (Tq, Tk) = dout_h · v_hᵀ
+        S.gemm(transposeA: false, transposeB: true, m: Tq, n: Tk, k: HS, alpha: 1,
+               a: dout + h * HS, lda: NH * HS, b: v + kvh * HS, ldb: NKV * HS, beta: 0, c: dprobs, ldc: Tk)
+        // dv_h (Tk, HS) += probs_hᵀ · dout_h
+        S.gemm(transposeA: true, transposeB: false, m: Tk, n: HS, k: Tq, alpha: 1,
+               a: p, lda: Tk, b: dout + h * HS, ldb: NH * HS, beta: 1, c: dv + kvh * HS, ldc: NKV * HS)
+        // dscores = probs ⊙ (dprobs − Σ_j probs ⊙ dprobs), in place in dprobs
+        for i in 0..<Tq {
+            let pr = p + i * Tk
+            let dr = dprobs + i * Tk
+            var dot: S = 0
+            for j in 0..<Tk { dot += pr[j] * dr[j] }
+            for j in 0..<Tk { dr[j] = pr[j] * (dr[j] - dot) }
+        }
+        // dq_h (Tq, HS) = scale · dscores · k_h ;  dk_h (Tk, HS) += scale · dscoresᵀ · q_h
+        S.gemm(transposeA: false, transposeB: false, m: Tq, n: HS, k: Tk, alpha: scale,
+               a: dprobs, lda: Tk, b: k + kvh * HS, ldb: NKV * HS, beta: 0, c: dq + h * HS, ldc: NH * HS)
+        S.gemm(transposeA: true, transposeB: false, m: Tk, n: HS, k: Tq, alpha: scale,
+               a: dprobs, lda: Tk, b: q + h * HS, ldb: NH * HS, beta: 1, c: dk + kvh * HS, ldc: NKV * HS)
+    }
+}
+
+/// Reference for `attentionForward`: explicit loops, no BLAS (out only).
+func attentionForwardNaive<S: RuntimeScalar>(
+    _ out: UnsafeMutablePointer<S>, _ q: UnsafePointer<S>, _ k: UnsafePointer<S>, _ v: UnsafePointer<S>,
+    _ Tq: Int, _ Tk: Int, _ NH: Int, _ NKV: Int, _ HS: Int
+) {
+    let group = NH / NKV
+    let past = Tk - Tq
+    let scale = 1 / S(HS).squareRoot()
+    var weights = [S](repeating: 0, count: Tk)
+    for h in 0..<NH {
+        let kvh = h / group
+        for i in 0..<Tq {
+            var maxValue = -S.infinity
+            for j in 0...(past + i) {
+                var s: S = 0
+                for d in 0..<HS { s += q[i * NH * HS + h * HS + d] * k[j * NKV * HS + kvh * HS + d] }
+                weights[j] = s * scale
+                maxValue = max(maxValue, weights[j])
+            }
+            var sum: S = 0
+            for j in 0...(past + i) {
+                weights[j] = S.exp(weights[j] - maxValue)
+                sum += weights[j]
+            }
+            for d in 0..<HS {
+                var acc: S = 0
+                for j in 0...(past + i) { acc += weights[j] / sum * v[j * NKV * HS + kvh * HS + d] }
+                out[i * NH * HS + h * HS + d] = acc
+            }
+        }
+    }
+}

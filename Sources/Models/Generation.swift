@@ -1,0 +1,71 @@
+// Token-by-token continuation with a KV cache, shared by both architectures: the prompt is run
+// once, then each new token attends over the cached keys and values. Greedy by default;
+// temperature and top-k sampling draw from a SeededGenerator, so a seed fixes the output.
+import Foundation
+import Tensors
+
+extension DecoderStack {
+    func runtimeGenerate(prompt: [Int], maxNewTokens: Int, sampling: SamplingOptions) -> Generation {
+        checkPrompts([prompt])
+        precondition(maxNewTokens >= 0, "negative token budget")
+        let V = configuration.vocabularySize, C = configuration.hiddenSize
+        let capacity = min(prompt.count + maxNewTokens, configuration.contextLength)
+        let cache = KVCache<S>(configuration: configuration, capacity: capacity)
+        let stops = Set(sampling.stopTokenIDs ?? eosTokenID.map { [$0] } ?? [])
+        var generator = SeededGenerator(seed: sampling.seed)
+        var result = Generation(tokens: [], stoppedAtStopToken: false, logProbabilities: [], topLogProbabilities: [])
+        var pending = prompt
+        var logProbabilities = [Double](repeating: 0, count: V)
+
+        while result.tokens.count < maxNewTokens, cache.length + pending.count <= capacity {
+            let context = ForwardContext<S>(continuing: cache, tokens: pending)
+            let x = forwardBlocks(context, through: configuration.layerCount - 1)
+            cache.length += pending.count
+            let logits = headForward(x.pointer + (pending.count - 1) * C, 1)   // (1, V)
+
+            var maxValue = -Double.infinity
+            var best = 0
+            for v in 0..<V where Double(logits.pointer[v]) > maxValue { maxValue = Double(logits.pointer[v]); best = v }
+            var sum = 0.0
+            for v in 0..<V { sum += Foundation.exp(Double(logits.pointer[v]) - maxValue) }
+            let lse = maxValue + Foundation.log(sum)
+            for v in 0..<V { logProbabilities[v] = Double(logits.pointer[v]) - lse }
+
+            let token = sampling.temperature > 0
+                ? sample(logProbabilities, temperature: Double(sampling.temperature), topK: sampling.topK, &generator)
+                : best
+            result.tokens.append(token)
+            result.logProbabilities.append(Float(logProbabilities[token]))
+            if sampling.topLogProbabilityCount > 0 {
+                let top = Self.largest(logProbabilities, count: sampling.topLogProbabilityCount)
+                result.topLogProbabilities.append(top.map { TokenLogProbability(tokenID: $0, logProbability: Float(logProbabilities[$0])) })
+            }
+            if stops.contains(token) {
+                result.stoppedAtStopToken = true
+                break
+            }
+            pending = [token]
+        }
+        return result
+    }
+
+    /// Indices of the `count` largest values, largest first (ties: lower index first).
+    static func largest(_ values: [Double], count: Int) -> [Int] {
+        let order = values.indices.sorted { values[$0] > values[$1] || (values[$0] == values[$1] && $0 < $1) }
+        return Array(order.prefix(count))
+    }
+
+    private func sample(_ logProbabilities: [Double], temperature: Double, topK: Int,
+                        _ generator: inout SeededGenerator) -> Int {
+        let candidates = topK > 0 ? Self.largest(logProbabilities, count: topK) : Array(logProbabilities.indices)
+        let maxValue = candidates.map { logProbabilities[$0] }.max() ?? 0
+        let weights = candidates.map { Foundation.exp((logProbabilities[$0] - maxValue) / temperature) }
+        let total = weights.reduce(0, +)
+        var u = generator.nextUnitDouble() * total
+        for (i, w) in weights.enumerated() {
+            u -= w
+            if u < 0 { return candidates[i] }
+        }
+        return candidates[candidates.count - 1]
+    }
+}

@@ -1,0 +1,176 @@
+// The knobs of an edit: where it goes, how target values are optimised, how strongly the
+// preservation term pulls, and how the statistics and context prefixes are made. A Codable value
+// stored with every commit; the per-model defaults are data in HyperparameterDefaults.swift.
+import Foundation
+
+/// The closed-form editing methods (DESIGN.md §3).
+public enum EditMethod: String, Codable, Sendable, CaseIterable {
+    /// Rank-one equality-constrained edit, one fact at a time (EMMET with n = 1).
+    case rome
+    /// Least squares with a λ-weighted preservation term.
+    case memit
+    /// Equality-constrained batch edit.
+    case emmet
+    /// MEMIT-style least squares projected onto the null space of the preserved keys.
+    case alphaedit
+}
+
+/// Hyperparameters of one edit. JSON names follow the ROME/MEMIT configuration files where one
+/// exists.
+public struct EditHyperparameters: Codable, Sendable, Equatable {
+    /// Edit layers (0-based, any order in the file; used ascending). The last one is where the
+    /// target values are optimised.
+    public var layers: [Int]
+    /// Adam learning rate of δ.
+    public var vLearningRate: Double
+    /// Maximum number of evaluations of the δ loss (the last one takes no step).
+    public var vSteps: Int
+    /// Weight of ‖δ‖² / ‖h‖² in the δ loss (the squared form; see TargetValueOptimizer).
+    public var vWeightDecay: Double
+    /// Weight of KL(original ‖ edited) on the "{subject} is a" prompt.
+    public var klFactor: Double
+    /// ‖δ‖ is clamped to this times ‖h‖ after every step.
+    public var clampNormFactor: Double
+    /// δ optimisation stops once the loss is below this.
+    public var vLossThreshold: Double
+    /// The prompt of the KL term, `{}` for the subject.
+    public var klPrompt: String
+    /// λ: weight of the preservation term λ·C0 (MEMIT; mom2_update_weight).
+    public var preservationWeight: Double
+    /// Tokens of ordinary text in the preservation statistics C0.
+    public var statisticsTokenCount: Int
+    /// Length in tokens of each statistics sequence (cut to the model's context).
+    public var statisticsSequenceLength: Int
+    /// Number of sampled context prefixes (the bare prompt is always used as well).
+    public var prefixCount: Int
+    /// Length in tokens of each sampled prefix, its seed word included.
+    public var prefixLength: Int
+    /// Top-k of the prefix sampler.
+    public var prefixTopK: Int
+    /// Seed of the prefix sampler.
+    public var seed: UInt64
+    /// EMMET/ROME: ridge added to the diagonal of K_Eᵀ C0⁻¹ K_E, relative to its mean diagonal.
+    public var emmetRidge: Double
+    /// AlphaEdit: eigenvectors of C0 with eigenvalue below this times the largest eigenvalue span
+    /// the null space the update is projected onto.
+    public var nullSpaceThreshold: Double
+    /// AlphaEdit: α, the ridge of the projected normal equations (in units of the mean squared key
+    /// norm of the batch, so that it does not depend on the scale of the keys).
+    public var alphaEditRegularization: Double
+
+    enum CodingKeys: String, CodingKey {
+        case layers
+        case vLearningRate = "v_lr"
+        case vSteps = "v_num_grad_steps"
+        case vWeightDecay = "v_weight_decay"
+        case klFactor = "kl_factor"
+        case clampNormFactor = "clamp_norm_factor"
+        case vLossThreshold = "v_loss_threshold"
+        case klPrompt = "kl_prompt"
+        case preservationWeight = "mom2_update_weight"
+        case statisticsTokenCount = "mom2_n_tokens"
+        case statisticsSequenceLength = "mom2_sequence_length"
+        case prefixCount = "prefix_count"
+        case prefixLength = "prefix_length"
+        case prefixTopK = "prefix_top_k"
+        case seed
+        case emmetRidge = "emmet_ridge"
+        case nullSpaceThreshold = "nullspace_threshold"
+        case alphaEditRegularization = "alphaedit_l2"
+    }
+
+    public init(layers: [Int], vLearningRate: Double = 0.5, vSteps: Int = 25, vWeightDecay: Double = 1e-3,
+                klFactor: Double = 0.0625, clampNormFactor: Double = 0.75, vLossThreshold: Double = 0.05,
+                klPrompt: String = "{} is a", preservationWeight: Double = 15000,
+                statisticsTokenCount: Int = 100_000, statisticsSequenceLength: Int = 128,
+                prefixCount: Int = 5, prefixLength: Int = 10, prefixTopK: Int = 5, seed: UInt64 = 0,
+                emmetRidge: Double = 0, nullSpaceThreshold: Double = 1e-2,
+                alphaEditRegularization: Double = 1) {
+        self.layers = layers
+        self.vLearningRate = vLearningRate
+        self.vSteps = vSteps
+        self.vWeightDecay = vWeightDecay
+        self.klFactor = klFactor
+        self.clampNormFactor = clampNormFactor
+        self.vLossThreshold = vLossThreshold
+        self.klPrompt = klPrompt
+        self.preservationWeight = preservationWeight
+        self.statisticsTokenCount = statisticsTokenCount
+        self.statisticsSequenceLength = statisticsSequenceLength
+        self.prefixCount = prefixCount
+        self.prefixLength = prefixLength
+        self.prefixTopK = prefixTopK
+        self.seed = seed
+        self.emmetRidge = emmetRidge
+        self.nullSpaceThreshold = nullSpaceThreshold
+        self.alphaEditRegularization = alphaEditRegularization
+    }
+
+    /// Decodes, taking any field that is absent from `EditHyperparameters.init` defaults; only
+    /// `layers` is required.
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        let d = EditHyperparameters(layers: [])
+        layers = try c.decode([Int].self, forKey: .layers)
+        vLearningRate = try c.decodeIfPresent(Double.self, forKey: .vLearningRate) ?? d.vLearningRate
+        vSteps = try c.decodeIfPresent(Int.self, forKey: .vSteps) ?? d.vSteps
+        vWeightDecay = try c.decodeIfPresent(Double.self, forKey: .vWeightDecay) ?? d.vWeightDecay
+        klFactor = try c.decodeIfPresent(Double.self, forKey: .klFactor) ?? d.klFactor
+        clampNormFactor = try c.decodeIfPresent(Double.self, forKey: .clampNormFactor) ?? d.clampNormFactor
+        vLossThreshold = try c.decodeIfPresent(Double.self, forKey: .vLossThreshold) ?? d.vLossThreshold
+        klPrompt = try c.decodeIfPresent(String.self, forKey: .klPrompt) ?? d.klPrompt
+        preservationWeight = try c.decodeIfPresent(Double.self, forKey: .preservationWeight) ?? d.preservationWeight
+        statisticsTokenCount = try c.decodeIfPresent(Int.self, forKey: .statisticsTokenCount) ?? d.statisticsTokenCount
+        statisticsSequenceLength = try c.decodeIfPresent(Int.self, forKey: .statisticsSequenceLength)
+            ?? d.statisticsSequenceLength
+        prefixCount = try c.decodeIfPresent(Int.self, forKey: .prefixCount) ?? d.prefixCount
+        prefixLength = try c.decodeIfPresent(Int.self, forKey: .prefixLength) ?? d.prefixLength
+        prefixTopK = try c.decodeIfPresent(Int.self, forKey: .prefixTopK) ?? d.prefixTopK
+        seed = try c.decodeIfPresent(UInt64.self, forKey: .seed) ?? d.seed
+        emmetRidge = try c.decodeIfPresent(Double.self, forKey: .emmetRidge) ?? d.emmetRidge
+        nullSpaceThreshold = try c.decodeIfPresent(Double.self, forKey: .nullSpaceThreshold) ?? d.nullSpaceThreshold
+        alphaEditRegularization = try c.decodeIfPresent(Double.self, forKey: .alphaEditRegularization)
+            ?? d.alphaEditRegularization
+    }
+
+    /// Edit layers in ascending order.
+    public var sortedLayers: [Int] { Array(Set(layers)).sorted() }
+
+    /// Checks ranges and that the layers exist in a model with `layerCount` blocks.
+    /// - Throws: `SolverError.invalidHyperparameter` naming the field.
+    public func validate(layerCount: Int) throws {
+        func fail(_ field: CodingKeys, _ reason: String) -> SolverError {
+            .invalidHyperparameter(field: field.rawValue, reason: reason)
+        }
+        if layers.isEmpty { throw fail(.layers, "at least one edit layer is needed") }
+        if let bad = layers.first(where: { $0 < 0 || $0 >= layerCount }) {
+            throw fail(.layers, "layer \(bad) is not in 0..<\(layerCount)")
+        }
+        if Set(layers).count != layers.count { throw fail(.layers, "layers repeat") }
+        if !(vLearningRate > 0 && vLearningRate.isFinite) { throw fail(.vLearningRate, "must be positive") }
+        if vSteps < 1 { throw fail(.vSteps, "must be at least 1") }
+        if !(vWeightDecay >= 0 && vWeightDecay.isFinite) { throw fail(.vWeightDecay, "must be ≥ 0") }
+        if !(klFactor >= 0 && klFactor.isFinite) { throw fail(.klFactor, "must be ≥ 0") }
+        if !(clampNormFactor > 0 && clampNormFactor.isFinite) { throw fail(.clampNormFactor, "must be positive") }
+        if !(vLossThreshold >= 0) { throw fail(.vLossThreshold, "must be ≥ 0") }
+        if !klPrompt.contains("{}") { throw fail(.klPrompt, "must contain {} for the subject") }
+        if !(preservationWeight >= 0 && preservationWeight.isFinite) { throw fail(.preservationWeight, "must be ≥ 0") }
+        if statisticsTokenCount < 1 { throw fail(.statisticsTokenCount, "must be positive") }
+        if statisticsSequenceLength < 2 { throw fail(.statisticsSequenceLength, "must be at least 2") }
+        if prefixCount < 0 { throw fail(.prefixCount, "must be ≥ 0") }
+        if prefixLength < 1 { throw fail(.prefixLength, "must be at least 1") }
+        if prefixTopK < 1 { throw fail(.prefixTopK, "must be at least 1") }
+        if !(emmetRidge >= 0 && emmetRidge.isFinite) { throw fail(.emmetRidge, "must be ≥ 0") }
+        if !(nullSpaceThreshold >= 0 && nullSpaceThreshold < 1) { throw fail(.nullSpaceThreshold, "must be in [0, 1)") }
+        if !(alphaEditRegularization > 0 && alphaEditRegularization.isFinite) {
+            throw fail(.alphaEditRegularization, "must be positive")
+        }
+    }
+
+    /// Canonical JSON (sorted keys), as stored with a commit.
+    public func canonicalJSON() throws -> Data {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        return try encoder.encode(self)
+    }
+}

@@ -1,0 +1,229 @@
+// The entry point for computing an edit (DESIGN.md §3): sample context prefixes, optimise each
+// fact's target z = h + δ at the last edit layer L, then walk the edit layers in ascending order —
+// recompute the facts' keys on the partly edited model, measure the residual still missing at L on
+// the bare prompts, give this layer its share R_j = (Z − Ẑ)/(m − j), solve the method's closed form
+// and apply it. ROME takes the facts one at a time (each one's keys held by the next ones). The
+// model's weights are restored on return unless `apply` is set. Nothing here reads files or
+// touches the ledger.
+import Models
+import Tensors
+
+/// Computes edits.
+public enum EditPlanner {
+    /// Computes (and optionally applies) the edit of `requests` by `method`.
+    /// - Parameters:
+    ///   - statistics: C0 for every edit layer (see `StatisticsCollector`).
+    ///   - previousKeys: keys of facts committed earlier, per layer (d_in × p), preserved by the solve.
+    ///   - prefixes: context prefixes to reuse (e.g. from a stored commit); sampled when nil.
+    ///   - apply: leave the edited weights in `model`.
+    /// - Throws: `SolverError` for invalid hyperparameters, missing statistics, facts that cannot be
+    ///   tokenized, and singular systems (naming the facts).
+    public static func computeEdit(model: EditableModel, tokenizer: Tokenizer, requests: [EditRequest],
+                                   method: EditMethod, hyperparameters h: EditHyperparameters,
+                                   statistics: [Int: LayerStatistics], previousKeys: [Int: Matrix<Float>] = [:],
+                                   prefixes: [String]? = nil, apply: Bool = false,
+                                   progress: ((EditProgress) -> Void)? = nil) throws -> EditResult {
+        let config = model.configuration
+        try h.validate(layerCount: config.layerCount)
+        let layers = h.sortedLayers
+        for layer in layers {
+            guard let stats = statistics[layer] else { throw SolverError.missingStatistics(layer: layer) }
+            if stats.moment.rows != config.intermediateSize {
+                throw SolverError.shapeMismatch(what: "statistics of layer \(layer)", expected: "\(config.intermediateSize)×\(config.intermediateSize)",
+                                                actual: "\(stats.moment.rows)×\(stats.moment.cols)")
+            }
+            if let keys = previousKeys[layer], keys.rows != config.intermediateSize {
+                throw SolverError.shapeMismatch(what: "earlier keys of layer \(layer)", expected: "\(config.intermediateSize) rows",
+                                                actual: "\(keys.rows)")
+            }
+        }
+        if requests.isEmpty { throw SolverError.invalidHyperparameter(field: "facts", reason: "no facts to edit") }
+
+        let original = Dictionary(uniqueKeysWithValues: layers.map { ($0, model.mlpOutputWeight(layer: $0)) })
+        var keepEdits = false
+        defer {
+            if !keepEdits { for (layer, weight) in original { model.setMLPOutputWeight(layer: layer, weight) } }
+        }
+
+        progress?(EditProgress(stage: .prefixes, completed: 0, total: 1))
+        let contextPrefixes = prefixes ?? ContextPrefixSampler.sample(
+            model: model, tokenizer: tokenizer, count: h.prefixCount, length: h.prefixLength, topK: h.prefixTopK, seed: h.seed)
+        progress?(EditProgress(stage: .prefixes, completed: 1, total: 1))
+
+        var plan = Plan(model: model, tokenizer: tokenizer, method: method, hyperparameters: h, layers: layers,
+                        statistics: statistics, prefixes: contextPrefixes, progress: progress)
+        let targetIDs = try requests.map { try FactTokenization.target($0.targetNew, label: $0.label, tokenizer: tokenizer) }
+        let bare = try requests.map { try FactTokenization.prompt($0, tokenizer: tokenizer) }
+        let before = scoreTargets(model: model, prompts: bare.map(\.ids), targets: targetIDs)
+
+        var edits: [LayerEdit] = []
+        var targets: [TargetValue] = []
+        if method == .rome {
+            var memory = previousKeys
+            for (i, request) in requests.enumerated() {
+                let step = try plan.editBatch([request], previousKeys: memory, targetOffset: i, targetTotal: requests.count)
+                targets += step.targets
+                memory = EditResult(method: method, hyperparameters: h, prefixes: [], layers: step.edits, facts: [], applied: false)
+                    .memory(appendingTo: memory)
+                edits = merge(edits, step.edits)
+            }
+        } else {
+            let step = try plan.editBatch(requests, previousKeys: previousKeys, targetOffset: 0, targetTotal: requests.count)
+            targets = step.targets
+            edits = step.edits
+        }
+
+        progress?(EditProgress(stage: .evaluation, completed: 0, total: 1))
+        let after = scoreTargets(model: model, prompts: bare.map(\.ids), targets: targetIDs)
+        progress?(EditProgress(stage: .evaluation, completed: 1, total: 1))
+        var outcomes: [FactOutcome] = []
+        for i in requests.indices {
+            let t = targets[i]
+            outcomes.append(FactOutcome(
+                fact: requests[i].label, targetTokenIDs: targetIDs[i], optimizationSteps: t.steps,
+                optimizationLoss: t.loss, optimizationNLL: t.negativeLogLikelihood, optimizationTop1: t.allTop1,
+                deltaNorm: norm(t.delta), baseNorm: norm(t.base), logProbabilityBefore: before[i].logProbability,
+                logProbabilityAfter: after[i].logProbability, efficacy: after[i].allTop1))
+        }
+        keepEdits = apply
+        return EditResult(method: method, hyperparameters: h, prefixes: contextPrefixes, layers: edits, facts: outcomes,
+                          applied: apply)
+    }
+
+    /// Per-layer factors side by side: the edits of successive single-fact solves as one edit.
+    static func merge(_ a: [LayerEdit], _ b: [LayerEdit]) -> [LayerEdit] {
+        if a.isEmpty { return b }
+        return zip(a, b).map { x, y in
+            LayerEdit(layer: x.layer, u: x.u.appendingColumns(y.u), v: x.v.appendingColumns(y.v),
+                      keys: x.keys.appendingColumns(y.keys), values: x.values.appendingColumns(y.values))
+        }
+    }
+
+    static func norm(_ v: [Float]) -> Double { v.reduce(0.0) { $0 + Double($1) * Double($1) }.squareRoot() }
+
+    /// Teacher-forced log-probability of each target after its prompt, and whether every target
+    /// token is the argmax.
+    static func scoreTargets(model: EditableModel, prompts: [[Int]], targets: [[Int]]) -> [(logProbability: Double, allTop1: Bool)] {
+        var batch: [[Int]] = []
+        var positions: [Int] = []
+        var owners: [(fact: Int, token: Int)] = []
+        for (i, (prompt, target)) in zip(prompts, targets).enumerated() {
+            let forced = TeacherForcedPrompt(prompt: prompt, target: target)
+            for (position, token) in zip(forced.positions, forced.targetIDs) {
+                batch.append(forced.ids)
+                positions.append(position)
+                owners.append((i, token))
+            }
+        }
+        let logp = model.logProbabilities(prompts: batch, positions: positions)
+        var out = [(logProbability: Double, allTop1: Bool)](repeating: (0, true), count: prompts.count)
+        for (row, owner) in owners.enumerated() {
+            let values = logp.row(row)
+            let mine = values[owner.token]
+            out[owner.fact].logProbability += Double(mine)
+            if values.enumerated().contains(where: { $0.offset != owner.token && $0.element >= mine }) {
+                out[owner.fact].allTop1 = false
+            }
+        }
+        return out
+    }
+}
+
+/// The state of one computeEdit call.
+private struct Plan {
+    let model: EditableModel
+    let tokenizer: Tokenizer
+    let method: EditMethod
+    let hyperparameters: EditHyperparameters
+    let layers: [Int]
+    let statistics: [Int: LayerStatistics]
+    let prefixes: [String]
+    let progress: ((EditProgress) -> Void)?
+    var nullSpaces: [Int: NullSpaceProjection] = [:]
+
+    init(model: EditableModel, tokenizer: Tokenizer, method: EditMethod, hyperparameters: EditHyperparameters,
+         layers: [Int], statistics: [Int: LayerStatistics], prefixes: [String], progress: ((EditProgress) -> Void)?) {
+        self.model = model
+        self.tokenizer = tokenizer
+        self.method = method
+        self.hyperparameters = hyperparameters
+        self.layers = layers
+        self.statistics = statistics
+        self.prefixes = prefixes
+        self.progress = progress
+    }
+
+    /// Targets, then the layer-by-layer distribution, for one batch; leaves the edits applied.
+    mutating func editBatch(_ requests: [EditRequest], previousKeys: [Int: Matrix<Float>], targetOffset: Int,
+                            targetTotal: Int) throws -> (targets: [TargetValue], edits: [LayerEdit]) {
+        let h = hyperparameters
+        let lastLayer = layers[layers.count - 1]
+        var targets: [TargetValue] = []
+        for (i, request) in requests.enumerated() {
+            progress?(EditProgress(stage: .targets, completed: targetOffset + i, total: targetTotal))
+            targets.append(try TargetValueOptimizer.optimize(
+                model: model, tokenizer: tokenizer, request: request, prefixes: prefixes, layer: lastLayer, hyperparameters: h))
+        }
+        progress?(EditProgress(stage: .targets, completed: targetOffset + requests.count, total: targetTotal))
+
+        let contexts = [""] + prefixes
+        let prompts = try requests.map { request in
+            try contexts.map { try FactTokenization.prompt(request, prefix: $0, tokenizer: tokenizer) }
+        }
+        let bare = prompts.map { $0[0] }
+        let n = requests.count
+        let dModel = model.configuration.hiddenSize
+        var z = Matrix<Double>(rows: dModel, cols: n)        // targets as columns
+        for (i, t) in targets.enumerated() { z.setColumn(i, t.target.map(Double.init)) }
+
+        var edits: [LayerEdit] = []
+        for (j, layer) in layers.enumerated() {
+            progress?(EditProgress(stage: .layers, completed: j, total: layers.count))
+            let keys = averagedKeys(prompts: prompts, layer: layer)                    // d_in × n
+            let current = model.residuals(prompts: bare.map(\.ids), positions: bare.map(\.subjectPosition),
+                                          layer: lastLayer).toDouble().transposed()  // d_model × n
+            let residual = (1.0 / Double(layers.count - j)) * (z - current)
+            guard let stats = statistics[layer] else { throw SolverError.missingStatistics(layer: layer) }
+            let earlier = previousKeys[layer]?.toDouble()
+            let problem = PreservationProblem(layer: layer, residual: residual, keys: keys, previousKeys: earlier,
+                                              moment: stats.moment, factLabels: requests.map(\.label))
+            var projection: NullSpaceProjection?
+            if method == .alphaedit {
+                if nullSpaces[layer] == nil {
+                    nullSpaces[layer] = try NullSpaceProjection(moment: stats.moment, threshold: h.nullSpaceThreshold, layer: layer)
+                }
+                projection = nullSpaces[layer]
+            }
+            let delta = try PreservationSolver.solve(method, problem, hyperparameters: h, nullSpace: projection)
+            let weight = model.mlpOutputWeight(layer: layer)
+            let keysFloat = keys.toFloat()
+            var values = weight.multiplied(by: keysFloat)
+            values = values + residual.toFloat()
+            let edit = LayerEdit(layer: layer, u: delta.u.toFloat(), v: delta.v.toFloat(), keys: keysFloat, values: values)
+            let updated = edit.applied(to: weight)
+            if !updated.values.allSatisfy(\.isFinite) { throw SolverError.nonFinite(layer: layer, what: "the edited weight") }
+            model.setMLPOutputWeight(layer: layer, updated)
+            edits.append(edit)
+        }
+        progress?(EditProgress(stage: .layers, completed: layers.count, total: layers.count))
+        return (targets, edits)
+    }
+
+    /// Each fact's key at `layer`, averaged over its bare and prefixed prompts (d_in × n).
+    func averagedKeys(prompts: [[SubjectPrompt]], layer: Int) -> Matrix<Double> {
+        let flat = prompts.flatMap { $0 }
+        let keys = model.keys(prompts: flat.map(\.ids), positions: flat.map(\.subjectPosition), layer: layer)
+        let d = keys.cols
+        var out = Matrix<Double>(rows: d, cols: prompts.count)
+        var row = 0
+        for (i, group) in prompts.enumerated() {
+            var sum = [Double](repeating: 0, count: d)
+            for _ in group {
+                for c in 0..<d { sum[c] += Double(keys[row, c]) }
+                row += 1
+            }
+            out.setColumn(i, sum.map { $0 / Double(group.count) })
+        }
+        return out
+    }
+}

@@ -1,0 +1,105 @@
+// Default hyperparameters per model shape and method, as data. Known models are matched by
+// architecture, depth and width; any other model gets the rule at the bottom (edit layers at
+// 10–25 % of the depth, the published λ). Where a value was chosen by measurement, the comment
+// says what was measured.
+import Models
+
+/// One row of the defaults table.
+public struct HyperparameterProfile: Sendable {
+    public var name: String
+    public var architecture: Architecture
+    public var layerCount: Int
+    public var hiddenSize: Int
+    public var method: EditMethod
+    public var hyperparameters: EditHyperparameters
+}
+
+extension EditHyperparameters {
+    /// The defaults table. Rows for the same model differ by method.
+    public static let profiles: [HyperparameterProfile] = {
+        var rows: [HyperparameterProfile] = []
+        func add(_ name: String, _ arch: Architecture, _ depth: Int, _ width: Int,
+                 _ methods: [EditMethod], _ h: EditHyperparameters) {
+            for m in methods {
+                rows.append(HyperparameterProfile(name: name, architecture: arch, layerCount: depth,
+                                                  hiddenSize: width, method: m, hyperparameters: h))
+            }
+        }
+
+        // SmolLM2-135M(-Instruct): 30 Llama blocks, d_model 576, d_ff 1536.
+        // Layers 3–7 as in the issue that measured λ; λ, clamp and weight decay measured here
+        // (see the Solvers report in the repository notes).
+        let smolMEMIT = EditHyperparameters(
+            layers: [3, 4, 5, 6, 7], vLearningRate: 0.5, vSteps: 25, vWeightDecay: 1e-3, klFactor: 0.0625,
+            clampNormFactor: 0.75, preservationWeight: 1, statisticsTokenCount: 100_000,
+            statisticsSequenceLength: 128, prefixCount: 5, prefixLength: 10, seed: 0,
+            emmetRidge: 0, nullSpaceThreshold: 1e-2, alphaEditRegularization: 0.1)
+        add("smollm2-135m", .llama, 30, 576, [.memit, .emmet, .alphaedit], smolMEMIT)
+        var smolROME = smolMEMIT
+        smolROME.layers = [5]
+        smolROME.clampNormFactor = 4
+        smolROME.prefixCount = 10
+        add("smollm2-135m", .llama, 30, 576, [.rome], smolROME)
+
+        // tiny-facts-gpt2 (test fixture): 4 GPT-2 blocks, d_model 128, context 64.
+        let tinyMEMIT = EditHyperparameters(
+            layers: [1, 2], vLearningRate: 0.5, vSteps: 25, vWeightDecay: 1e-3, klFactor: 0.0625,
+            clampNormFactor: 0.75, preservationWeight: 1, statisticsTokenCount: 20_000,
+            statisticsSequenceLength: 64, prefixCount: 5, prefixLength: 5, seed: 0,
+            emmetRidge: 0, nullSpaceThreshold: 1e-2, alphaEditRegularization: 0.1)
+        add("tiny-facts-gpt2", .gpt2, 4, 128, [.memit, .emmet, .alphaedit], tinyMEMIT)
+        var tinyROME = tinyMEMIT
+        tinyROME.layers = [2]
+        tinyROME.clampNormFactor = 4
+        add("tiny-facts-gpt2", .gpt2, 4, 128, [.rome], tinyROME)
+
+        // GPT-2 XL: the published ROME and MEMIT configurations.
+        let xlMEMIT = EditHyperparameters(
+            layers: [13, 14, 15, 16, 17], vLearningRate: 0.5, vSteps: 20, vWeightDecay: 0.5, klFactor: 0.0625,
+            clampNormFactor: 0.75, preservationWeight: 20000, statisticsTokenCount: 100_000,
+            statisticsSequenceLength: 128, prefixCount: 5, prefixLength: 10)
+        add("gpt2-xl", .gpt2, 48, 1600, [.memit, .emmet, .alphaedit], xlMEMIT)
+        var xlROME = xlMEMIT
+        xlROME.layers = [17]
+        xlROME.clampNormFactor = 4
+        xlROME.preservationWeight = 15000
+        xlROME.prefixCount = 20
+        add("gpt2-xl", .gpt2, 48, 1600, [.rome], xlROME)
+
+        // Llama-2-7B: the published MEMIT configuration (layers 4–8, λ 15000).
+        let llama7 = EditHyperparameters(
+            layers: [4, 5, 6, 7, 8], vLearningRate: 0.5, vSteps: 25, vWeightDecay: 1e-3, klFactor: 0.0625,
+            clampNormFactor: 0.75, preservationWeight: 15000, statisticsTokenCount: 100_000,
+            statisticsSequenceLength: 128, prefixCount: 5, prefixLength: 10)
+        add("llama-2-7b", .llama, 32, 4096, [.memit, .emmet, .alphaedit], llama7)
+        var llama7ROME = llama7
+        llama7ROME.layers = [5]
+        llama7ROME.clampNormFactor = 4
+        add("llama-2-7b", .llama, 32, 4096, [.rome], llama7ROME)
+        return rows
+    }()
+
+    /// The defaults for `method` on a model of this shape: a table row when one matches, else
+    /// edit layers at 10–25 % of the depth (ROME: the last of them) with the published λ.
+    public static func defaults(for configuration: ModelConfiguration, method: EditMethod) -> EditHyperparameters {
+        if let row = profiles.first(where: {
+            $0.architecture == configuration.architecture && $0.layerCount == configuration.layerCount
+                && $0.hiddenSize == configuration.hiddenSize && $0.method == method
+        }) {
+            var h = row.hyperparameters
+            h.statisticsSequenceLength = min(h.statisticsSequenceLength, configuration.contextLength)
+            return h
+        }
+        let depth = configuration.layerCount
+        let first = min(depth - 1, max(0, Int((0.1 * Double(depth)).rounded())))
+        let last = min(depth - 1, max(first, Int((0.25 * Double(depth)).rounded())))
+        var h = EditHyperparameters(layers: Array(first...last))
+        h.statisticsSequenceLength = min(h.statisticsSequenceLength, configuration.contextLength)
+        if method == .rome {
+            h.layers = [last]
+            h.clampNormFactor = 4
+            h.prefixCount = 10
+        }
+        return h
+    }
+}

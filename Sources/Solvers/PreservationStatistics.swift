@@ -1,0 +1,146 @@
+// Preservation statistics: C0 = E[k kᵀ] of the keys of one edit layer over ordinary text,
+// accumulated in Float64 one key block at a time (a GEMM of the block, never per-token outer
+// products). Deterministic: the corpus is read in a fixed order and cut into fixed-length
+// sequences. Serialized as a raw little-endian Float64 matrix plus the token count, which is what
+// the ledger caches. Reading the corpus text is CorpusReader's job.
+import Foundation
+import Models
+import Tensors
+
+/// C0 of one layer.
+public struct LayerStatistics: Sendable, Equatable {
+    public let layer: Int
+    /// Tokens (keys) averaged over.
+    public let tokenCount: Int
+    /// E[k kᵀ] (d_in × d_in), symmetric.
+    public let moment: Matrix<Double>
+
+    public init(layer: Int, tokenCount: Int, moment: Matrix<Double>) {
+        precondition(moment.rows == moment.cols, "C0 must be square")
+        self.layer = layer
+        self.tokenCount = tokenCount
+        self.moment = moment
+    }
+
+    /// The moment as d_in² little-endian Float64 values, row-major.
+    public var blob: Data {
+        var data = Data(count: moment.count * 8)
+        data.withUnsafeMutableBytes { raw in
+            for (i, value) in moment.values.enumerated() {
+                raw.storeBytes(of: value.bitPattern.littleEndian, toByteOffset: i * 8, as: UInt64.self)
+            }
+        }
+        return data
+    }
+
+    /// Reads a moment written by `blob`.
+    /// - Throws: `SolverError.statistics` when the size is not `dimension² · 8` bytes or a value is
+    ///   not finite.
+    public init(layer: Int, tokenCount: Int, dimension: Int, blob: Data) throws {
+        guard dimension > 0, blob.count == dimension * dimension * 8 else {
+            throw SolverError.statistics(layer: layer, reason: "blob of \(blob.count) bytes for a \(dimension)×\(dimension) Float64 matrix")
+        }
+        guard tokenCount > 0 else { throw SolverError.statistics(layer: layer, reason: "token count \(tokenCount)") }
+        var values = [Double](repeating: 0, count: dimension * dimension)
+        blob.withUnsafeBytes { raw in
+            for i in 0..<values.count {
+                values[i] = Double(bitPattern: UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: i * 8, as: UInt64.self)))
+            }
+        }
+        if !values.allSatisfy(\.isFinite) { throw SolverError.statistics(layer: layer, reason: "blob holds a non-finite value") }
+        self.init(layer: layer, tokenCount: tokenCount, moment: Matrix(rows: dimension, cols: dimension, values: values))
+    }
+}
+
+/// Accumulates C0 for several layers from a corpus.
+public enum StatisticsCollector {
+    /// Streams `corpus` through `model` in sequences of `sequenceLength` tokens (BOS included when
+    /// the tokenizer asks for it) and accumulates E[k kᵀ] for every layer in `layers` over exactly
+    /// `tokenCount` keys.
+    /// - Parameters:
+    ///   - batchTokens: about how many tokens go through the model at once.
+    ///   - progress: called with (tokens done, tokens wanted) after every batch.
+    /// - Throws: `SolverError.corpusTooSmall` when the corpus runs out, corpus read errors.
+    public static func collect(model: EditableModel, tokenizer: Tokenizer, corpus: CorpusReader, layers: [Int],
+                               tokenCount: Int, sequenceLength: Int, batchTokens: Int = 2048,
+                               progress: ((Int, Int) -> Void)? = nil) throws -> [Int: LayerStatistics] {
+        let layers = Array(Set(layers)).sorted()
+        let d = model.configuration.intermediateSize
+        let length = max(2, min(sequenceLength, model.configuration.contextLength))
+        var sums: [Int: Matrix<Double>] = [:]
+        for layer in layers { sums[layer] = Matrix(rows: d, cols: d) }
+        var stream = TokenStream(corpus: corpus, tokenizer: tokenizer, sequenceLength: length)
+        var done = 0
+        while done < tokenCount {
+            var batch: [[Int]] = []
+            var batchCount = 0
+            while batchCount < min(batchTokens, tokenCount - done), let sequence = try stream.next() {
+                let take = min(sequence.count, tokenCount - done - batchCount)
+                batch.append(Array(sequence.prefix(take)))
+                batchCount += take
+            }
+            if batch.isEmpty { throw SolverError.corpusTooSmall(tokens: done, needed: tokenCount) }
+            let keys = model.keysAtAllPositions(prompts: batch, layers: layers)
+            for layer in layers {
+                guard let block = keys[layer], block.cols == d, block.rows == batchCount else {
+                    throw SolverError.statistics(layer: layer, reason: "the model returned no \(batchCount)×\(d) key block")
+                }
+                accumulate(&sums[layer, default: Matrix(rows: d, cols: d)], block: block)
+            }
+            done += batchCount
+            progress?(done, tokenCount)
+        }
+        var out: [Int: LayerStatistics] = [:]
+        for layer in layers {
+            var sum = sums[layer] ?? Matrix(rows: d, cols: d)
+            let scale = 1 / Double(done)
+            for i in 0..<sum.values.count { sum.values[i] *= scale }
+            PreservationSolver.symmetrize(&sum)
+            if !sum.values.allSatisfy(\.isFinite) {
+                throw SolverError.statistics(layer: layer, reason: "keys of the corpus are not finite")
+            }
+            out[layer] = LayerStatistics(layer: layer, tokenCount: done, moment: sum)
+        }
+        return out
+    }
+
+    /// sum += Bᵀ B for a key block B (rows × d), in Float64.
+    static func accumulate(_ sum: inout Matrix<Double>, block: Matrix<Float>) {
+        let wide = block.toDouble()
+        sum.addProduct(wide, wide, transposeA: true)
+    }
+}
+
+/// Corpus text cut into token sequences of a fixed length, documents back to back.
+struct TokenStream {
+    var corpus: CorpusReader
+    let tokenizer: Tokenizer
+    let sequenceLength: Int
+    private var pending: [Int] = []
+    private var exhausted = false
+
+    init(corpus: CorpusReader, tokenizer: Tokenizer, sequenceLength: Int) {
+        self.corpus = corpus
+        self.tokenizer = tokenizer
+        self.sequenceLength = sequenceLength
+    }
+
+    /// The next sequence (BOS + up to sequenceLength − 1 tokens, or sequenceLength tokens), or nil
+    /// at the end of the corpus. The last sequence may be shorter.
+    mutating func next() throws -> [Int]? {
+        let bos = FactTokenization.bosPrefix(tokenizer)
+        let content = sequenceLength - bos.count
+        while pending.count < content && !exhausted {
+            if let document = try corpus.nextDocument() {
+                pending += tokenizer.encode(document, parseSpecialTokens: false)
+            } else {
+                exhausted = true
+            }
+        }
+        if pending.isEmpty { return nil }
+        let take = min(content, pending.count)
+        let sequence = bos + pending.prefix(take)
+        pending.removeFirst(take)
+        return sequence
+    }
+}

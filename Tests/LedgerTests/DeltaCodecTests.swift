@@ -1,0 +1,122 @@
+// The delta codec: round trips per precision, determinism, rebalancing, overflow, corruption.
+import Foundation
+import Testing
+import Tensors
+@testable import Ledger
+
+@Suite("Delta codec")
+struct DeltaCodecTests {
+    static func factors(seed: UInt64, rows: Int = 40, cols: Int = 30, rank: Int = 3) -> (Matrix<Double>, Matrix<Double>) {
+        var generator = SeededGenerator(seed: seed)
+        return (Matrix<Double>.gaussian(rows: rows, cols: rank, generator: &generator),
+                Matrix<Double>.gaussian(rows: cols, cols: rank, generator: &generator))
+    }
+
+    @Test("round trip within each precision's tolerance", arguments: [
+        (DeltaPrecision.f16, 2e-3), (DeltaPrecision.bf16, 1.6e-2), (DeltaPrecision.f32, 1e-6),
+    ])
+    func roundTrip(precision: DeltaPrecision, tolerance: Double) throws {
+        let (u, v) = Self.factors(seed: 7)
+        let encoded = try DeltaCodec.encode(u: u, v: v, precision: precision)
+        #expect(encoded.rows == 40 && encoded.cols == 30 && encoded.rank == 3)
+        let decoded = try DeltaCodec.decode(encoded)
+        let exact = u.multiplied(by: v, transposeOther: true)
+        let dense = decoded.dense().toDouble()
+        let scale = exact.values.map(abs).max() ?? 1
+        let worst = dense.maxAbsDifference(exact)
+        #expect(worst <= tolerance * scale, "largest difference \(worst) for \(precision)")
+        // The recorded norm is the norm of what is stored.
+        #expect(abs(encoded.norm - dense.frobeniusNorm) <= 1e-5 * dense.frobeniusNorm, "norm \(encoded.norm) vs \(dense.frobeniusNorm)")
+    }
+
+    @Test("f32 storage decodes to exactly the Float32 factors' product")
+    func f32Exact() throws {
+        let (u, v) = Self.factors(seed: 8)
+        let decoded = try DeltaCodec.decode(try DeltaCodec.encode(u: u.toFloat(), v: v.toFloat(), precision: .f32))
+        let worst = decoded.dense().toDouble().maxAbsDifference(u.toFloat().multiplied(by: v.toFloat(), transposeOther: true).toDouble())
+        #expect(worst <= 1e-6, "largest difference \(worst)")
+    }
+
+    @Test("the same input gives the same bytes and checksum")
+    func deterministic() throws {
+        let (u, v) = Self.factors(seed: 9)
+        let a = try DeltaCodec.encode(u: u, v: v)
+        let b = try DeltaCodec.encode(u: u, v: v)
+        #expect(a == b)
+        let (u2, _) = Self.factors(seed: 10)
+        #expect(try DeltaCodec.encode(u: u2, v: v).checksum != a.checksum)
+    }
+
+    @Test("rebalancing keeps a badly scaled product representable in f16")
+    func rebalancing() throws {
+        // U ~ 1e5 would overflow f16 (max 65504) and V ~ 1e-6 would underflow; U Vᵀ ~ 0.1 fits.
+        let (u0, v0) = Self.factors(seed: 11, rank: 2)
+        let u = 1e5 * u0, v = 1e-6 * v0
+        let decoded = try DeltaCodec.decode(try DeltaCodec.encode(u: u, v: v, precision: .f16))
+        let exact = u.multiplied(by: v, transposeOther: true)
+        let scale = exact.values.map(abs).max() ?? 1
+        let worst = decoded.dense().toDouble().maxAbsDifference(exact)
+        #expect(worst <= 2e-3 * scale, "largest difference \(worst), scale \(scale)")
+    }
+
+    @Test("a product beyond f16's range is refused, f32 stores it")
+    func overflow() throws {
+        let u = Matrix<Double>(rows: 2, cols: 1, values: [1e6, 1])
+        let v = Matrix<Double>(rows: 2, cols: 1, values: [1e6, 1])
+        #expect(throws: LedgerError.self) { try DeltaCodec.encode(u: u, v: v, precision: .f16) }
+        let decoded = try DeltaCodec.decode(try DeltaCodec.encode(u: u, v: v, precision: .f32))
+        #expect(abs(Double(decoded.dense()[0, 0]) - 1e12) <= 1e12 * 1e-6)
+    }
+
+    @Test("shape errors and non-finite values are refused")
+    func invalidInput() {
+        let (u, v) = Self.factors(seed: 12)
+        #expect(throws: LedgerError.self) { try DeltaCodec.encode(u: u, v: v.columns(0..<2)) }
+        var bad = u
+        bad.values[5] = .nan
+        #expect(throws: LedgerError.self) { try DeltaCodec.encode(u: bad, v: v) }
+    }
+
+    @Test("a flipped byte in the content is a checksum mismatch; in the frame, a clear error")
+    func corruption() throws {
+        let (u, v) = Self.factors(seed: 13)
+        let encoded = try DeltaCodec.encode(u: u, v: v)
+        // Change one element of U and re-pack it validly: only the checksum can notice.
+        var bytes = try BlobCodec.unpack(encoded.uBlob, count: 40 * 3, type: .f16, object: "U")
+        bytes[10] ^= 0x01
+        var tampered = encoded
+        tampered.uBlob = try BlobCodec.pack(bytes, type: .f16, object: "U")
+        #expect {
+            try DeltaCodec.decode(tampered, object: "delta blk.0")
+        } throws: { error in
+            guard case LedgerError.checksumMismatch(let object, let expected, _) = error else { return false }
+            return object == "delta blk.0" && expected == encoded.checksum
+        }
+        // A flipped byte inside the compressed frame: either zstd or the checksum rejects it.
+        for offset in [0, 5, encoded.vBlob.count / 2, encoded.vBlob.count - 1] {
+            var broken = encoded
+            broken.vBlob[offset] ^= 0x40
+            #expect(throws: LedgerError.self, "byte \(offset)") { try DeltaCodec.decode(broken) }
+        }
+    }
+
+    @Test("shuffle groups bytes of equal significance and unshuffle inverts it")
+    func shuffle() {
+        let bytes: [UInt8] = [1, 2, 3, 4, 5, 6, 7, 8]
+        #expect(BlobCodec.shuffle(bytes, elementSize: 2) == [1, 3, 5, 7, 2, 4, 6, 8])
+        #expect(BlobCodec.shuffle(bytes, elementSize: 4) == [1, 5, 2, 6, 3, 7, 4, 8])
+        #expect(BlobCodec.unshuffle(BlobCodec.shuffle(bytes, elementSize: 4), elementSize: 4) == bytes)
+    }
+
+    @Test("f64 matrix blobs are lossless and checksummed, including empty matrices")
+    func matrixBlob() throws {
+        let (a, b) = Self.factors(seed: 14)
+        let empty = Matrix<Double>(rows: 5, cols: 0)
+        let (blobs, checksum) = try MatrixBlob.encode([a, b, empty], tag: "t", object: "m")
+        let back = try MatrixBlob.decode(blobs, shapes: [(40, 3), (30, 3), (5, 0)], tag: "t", checksum: checksum, object: "m")
+        #expect(back == [a, b, empty])
+        #expect(throws: LedgerError.self) {
+            try MatrixBlob.decode(blobs, shapes: [(40, 3), (30, 3), (5, 0)], tag: "t", checksum: String(repeating: "0", count: 64), object: "m")
+        }
+    }
+}
