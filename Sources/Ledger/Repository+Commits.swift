@@ -335,15 +335,21 @@ extension Repository {
         }
     }
 
+    /// The canonical document of stored commit `id`, rebuilt from its rows (what its id hashes).
+    /// - Throws: `LedgerError.commitNotFound`, row decoding errors.
+    public func canonicalDocument(of id: String) throws -> String {
+        let record = try commit(id)
+        let keys = try deltas(of: id).map { CommitIdentity.DeltaKey(tensor: $0.tensor, layer: $0.layer, checksum: $0.checksum) }
+        return try CommitIdentity.document(parentID: record.parentID, baseModelDigest: record.baseModelDigest, kind: record.kind,
+                                           method: record.method, hyperparameters: record.hyperparameters,
+                                           contextPrefixes: record.contextPrefixes, facts: try facts(of: id).map(\.fact),
+                                           deltas: keys, sourceCommitID: record.sourceCommitID, revertedCommitID: record.revertedCommitID)
+    }
+
     /// Recomputes the id of stored commit `id` from its rows.
     /// - Throws: `LedgerError.commitNotFound`, row decoding errors.
     public func recomputeID(of id: String) throws -> String {
-        let record = try commit(id)
-        let keys = try deltas(of: id).map { CommitIdentity.DeltaKey(tensor: $0.tensor, layer: $0.layer, checksum: $0.checksum) }
-        return try CommitIdentity.id(parentID: record.parentID, baseModelDigest: record.baseModelDigest, kind: record.kind,
-                                     method: record.method, hyperparameters: record.hyperparameters,
-                                     contextPrefixes: record.contextPrefixes, facts: try facts(of: id).map(\.fact),
-                                     deltas: keys, sourceCommitID: record.sourceCommitID, revertedCommitID: record.revertedCommitID)
+        SHA256.hash(try canonicalDocument(of: id)).hex
     }
 
     /// Problems with one commit: id mismatch, undecodable or mis-checksummed blobs, wrong derived

@@ -272,9 +272,10 @@ extension Repository {
             } else {
                 throw LedgerError.unknownRevision(revision)
             }
+            let start = total
             for _ in 0..<steps {
                 guard let parent = try parentID(of: id) else {
-                    throw LedgerError.ancestorOutOfRange(revision: revision, requested: total + steps, available: total)
+                    throw LedgerError.ancestorOutOfRange(revision: revision, requested: start + steps, available: total)
                 }
                 id = parent
                 total += 1

@@ -32,17 +32,22 @@ public final class Repository {
     /// - Throws: `LedgerError.repositoryExists` when a ledger is already there; `.io`, `.sqlite`.
     public static func create(at root: URL, baseModel: BaseModelDraft, initialBranch: String = defaultBranch) throws -> Repository {
         let ledger = ledgerURL(in: root)
-        if FileManager.default.fileExists(atPath: ledger.path) { throw LedgerError.repositoryExists(path: ledger.path) }
         let branchRef = try branchRefName(initialBranch)
         do {
             try FileManager.default.createDirectory(at: ledger.deletingLastPathComponent(), withIntermediateDirectories: true)
         } catch {
             throw LedgerError.io(path: ledger.deletingLastPathComponent().path, reason: "\(error.localizedDescription)")
         }
+        let existed = FileManager.default.fileExists(atPath: ledger.path)
         let database = try Database(path: ledger.path)
-        try Migrations.apply(to: database)
+        // A file without any schema is what a create killed before its transaction committed leaves.
+        if existed, try database.scalarInt("SELECT count(*) FROM sqlite_schema") != 0 {
+            throw LedgerError.repositoryExists(path: ledger.path)
+        }
         let repository = Repository(root: root, database: database)
+        // Schema, base model and HEAD in one transaction (the migrations become savepoints).
         try database.transaction {
+            try Migrations.apply(to: database)
             _ = try repository.addBaseModel(baseModel)
             try database.execute("INSERT INTO refs (name, kind, symbolic_target) VALUES ('HEAD', 'symbolic', ?1)", [.text(branchRef)])
         }
@@ -55,6 +60,8 @@ public final class Repository {
         let ledger = ledgerURL(in: root)
         guard FileManager.default.fileExists(atPath: ledger.path) else { throw LedgerError.repositoryNotFound(path: root.path) }
         let database = try Database(path: ledger.path, create: false)
+        // Version 0 is an empty file (an init that never committed): not a repository yet.
+        if try database.scalarInt("PRAGMA user_version") == 0 { throw LedgerError.repositoryNotFound(path: root.path) }
         try Migrations.apply(to: database)
         return Repository(root: root, database: database)
     }

@@ -47,3 +47,23 @@ enum ModelResolution {
         return try Tokenizer(tokenizerJSON: huggingFaceFolder(url).appendingPathComponent("tokenizer.json"))
     }
 }
+
+/// A model ready to run, with its tokenizer and, inside a repository, the version it is at.
+struct LoadedModel {
+    var model: any TransformerModel
+    var tokenizer: Tokenizer
+    var url: URL
+    var version: String?
+}
+
+extension ModelResolution {
+    /// Loads the model a command runs: `--model PATH` as it is on disk, else (inside a repository)
+    /// the base model with the edits of `revision` (default HEAD) applied, else the default model.
+    static func loadModel(path: String?, revision: String?, console: Console) throws -> LoadedModel {
+        if path == nil, let repository = try RepositoryLocator.find(console: console, required: revision != nil) {
+            return try VersionLoader.load(repository: repository, revision: revision ?? "HEAD", console: console)
+        }
+        let url = try modelURL(path, console: console)
+        return LoadedModel(model: try ModelLoader.load(url: url), tokenizer: try tokenizer(for: url), url: url, version: nil)
+    }
+}

@@ -55,15 +55,19 @@ struct SmolLM2Tokenization: Decodable {
 struct SmolLM2Logits: Decodable {
     struct Prompt: Decodable {
         struct WithBOS: Decodable { let ids: [Int] }
+        struct SubjectLastToken: Decodable { let index: Int }
         let text: String
+        let subject: String?
         let ids: [Int]
         let tokens: [String]
         let offsets: [[Int]]
         let withBOS: WithBOS
+        let subjectLastToken: SubjectLastToken?
 
         enum CodingKeys: String, CodingKey {
-            case text, ids, tokens, offsets
+            case text, subject, ids, tokens, offsets
             case withBOS = "with_bos"
+            case subjectLastToken = "subject_last_token"
         }
     }
 
@@ -106,13 +110,21 @@ struct TinyFactsGolden: Decodable {
     }
 
     struct Fact: Decodable {
+        struct TargetIDs: Decodable {
+            let targetIDs: [Int]
+
+            enum CodingKeys: String, CodingKey { case targetIDs = "target_ids" }
+        }
+
         let caseID: Int
         let rewrite: Completion
+        let targetNew: TargetIDs
         let paraphrases: [Completion]
 
         enum CodingKeys: String, CodingKey {
             case rewrite, paraphrases
             case caseID = "case_id"
+            case targetNew = "target_new_on_rewrite_prompt"
         }
     }
 
@@ -127,5 +139,28 @@ struct TinyFactsGolden: Decodable {
     enum CodingKeys: String, CodingKey {
         case sequences
         case perFact = "per_fact"
+    }
+}
+
+/// tiny-facts-gpt2/facts.json records (only what the tokenizer tests read).
+struct TinyFactRecord: Decodable {
+    struct Rewrite: Decodable {
+        struct Target: Decodable { let str: String }
+        let prompt: String
+        let subject: String
+        let targetNew: Target
+
+        enum CodingKeys: String, CodingKey {
+            case prompt, subject
+            case targetNew = "target_new"
+        }
+    }
+
+    let caseID: Int
+    let requestedRewrite: Rewrite
+
+    enum CodingKeys: String, CodingKey {
+        case caseID = "case_id"
+        case requestedRewrite = "requested_rewrite"
     }
 }

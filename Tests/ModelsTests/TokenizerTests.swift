@@ -49,11 +49,12 @@ struct TokenizerTests {
         }
     }
 
-    @Test("SmolLM2: the 8 prompts of logits.json, with and without BOS")
+    @Test("SmolLM2: the 8 prompts of logits.json, with and without BOS, and their subjects' last tokens")
     func smolLM2Prompts() throws {
         let tokenizer = try TokenizerFixtures.smolLM2.get()
         let prompts = try TokenizerFixtures.decode(SmolLM2Logits.self, "smollm2/logits.json").prompts
         #expect(prompts.count == 8)
+        var subjects = 0
         for prompt in prompts {
             let encoded = tokenizer.encodeWithOffsets(prompt.text)
             #expect(encoded.map(\.id) == prompt.ids, "ids of '\(prompt.text)'")
@@ -61,7 +62,16 @@ struct TokenizerTests {
             #expect(prompt.ids.map(tokenizer.piece) == prompt.tokens, "pieces of '\(prompt.text)'")
             let bos = try #require(tokenizer.bosTokenID)
             #expect([bos] + tokenizer.encode(prompt.text) == prompt.withBOS.ids, "with_bos ids of '\(prompt.text)'")
+            guard let subject = prompt.subject else { continue }
+            // The last token whose span overlaps the subject's first occurrence (in code points).
+            let text = Array(prompt.text.unicodeScalars)
+            let needle = Array(subject.unicodeScalars)
+            let start = try #require(text.indices.first { text[$0...].starts(with: needle) }, "subject of '\(prompt.text)'")
+            let last = encoded.lastIndex { $0.start < start + needle.count && $0.end > start }
+            #expect(last == prompt.subjectLastToken?.index, "subject_last_token of '\(prompt.text)'")
+            subjects += 1
         }
+        #expect(subjects == 5)
     }
 
     @Test("tiny-gpt2 and tiny-llama golden tokenizations and text sequences")
@@ -89,7 +99,7 @@ struct TokenizerTests {
         }
     }
 
-    @Test("tiny-facts-gpt2: prompt and target ids of every fact and paraphrase")
+    @Test("tiny-facts-gpt2: prompt, target and new-target ids of every fact and paraphrase")
     func tinyFacts() throws {
         let tokenizer = try TokenizerFixtures.tinyFacts.get()
         #expect(tokenizer.vocabularySize == 1024)
@@ -104,6 +114,14 @@ struct TokenizerTests {
             }
         }
         #expect(checked == 450)
+        let records = try TokenizerFixtures.decode([TinyFactRecord].self, "tiny-facts-gpt2/facts.json")
+        let byCase = Dictionary(records.map { ($0.caseID, $0.requestedRewrite) }, uniquingKeysWith: { first, _ in first })
+        for fact in golden.perFact {
+            let rewrite = try #require(byCase[fact.caseID], "case \(fact.caseID) missing from facts.json")
+            let prompt = rewrite.prompt.replacingOccurrences(of: "{}", with: rewrite.subject)
+            #expect(prompt == fact.rewrite.prompt, "case \(fact.caseID): prompt template")
+            #expect(tokenizer.encode(" " + rewrite.targetNew.str) == fact.targetNew.targetIDs, "case \(fact.caseID): target_new")
+        }
         let texts = golden.sequences.compactMap { s in s.text.map { ($0, s.ids) } }
         #expect(texts.count == 4)
         for (text, ids) in texts {

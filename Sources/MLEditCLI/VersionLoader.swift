@@ -1,0 +1,88 @@
+// Finding the repository a command works in, and loading a version of its model:
+// the base checkpoint (checked against its recorded SHA-256) with the lineage's low-rank deltas
+// added, one GEMM per edited tensor.
+import Foundation
+import Ledger
+import Models
+import Tensors
+
+enum RepositoryLocator {
+    /// The repository named by `--repo`/MLEDIT_DIR, else the one enclosing the current directory.
+    /// Returns nil when there is none and `required` is false.
+    static func find(console: Console, required: Bool) throws -> Repository? {
+        if let directory = console.environment["MLEDIT_DIR"], !directory.isEmpty {
+            return try Repository.discover(from: console.url(forPath: directory))
+        }
+        do {
+            return try Repository.discover(from: console.currentDirectory)
+        } catch LedgerError.repositoryNotFound(let path) {
+            if required {
+                throw CommandFailure("not an mledit repository (or any parent up to /): \(path); run 'mledit init --model PATH' first")
+            }
+            return nil
+        }
+    }
+
+    static func require(_ console: Console) throws -> Repository {
+        guard let repository = try find(console: console, required: true) else {
+            throw CommandFailure("not an mledit repository")
+        }
+        return repository
+    }
+}
+
+enum VersionLoader {
+    /// The base model record of a repository at a revision, with its file checked.
+    static func baseModel(of repository: Repository, commitID: String?) throws -> BaseModelRecord {
+        let record: BaseModelRecord
+        if let commitID {
+            record = try repository.baseModel(id: repository.commit(commitID).baseModelID)
+        } else {
+            guard let first = try repository.baseModels().last else {
+                throw CommandFailure("\(repository.ledgerURL.path): the ledger records no base model")
+            }
+            record = first
+        }
+        try verify(record)
+        return record
+    }
+
+    /// Checks that the base model file is where the ledger says, with the digest it recorded.
+    static func verify(_ record: BaseModelRecord) throws {
+        let url = URL(fileURLWithPath: record.path)
+        guard FileManager.default.fileExists(atPath: url.path) else {
+            throw CommandFailure("base model \(record.path) is missing; if it moved, run 'mledit init --relink NEW_PATH'")
+        }
+        let digest = try SHA256.hash(fileAt: url).hex
+        guard digest == record.sha256 else {
+            throw CommandFailure("base model \(record.path) has SHA-256 \(digest.prefix(12))…, the ledger recorded \(record.sha256.prefix(12))…: the file was replaced or truncated")
+        }
+    }
+
+    /// The model at `revision` ("HEAD" on an unborn branch gives the base model).
+    static func load(repository: Repository, revision: String, console: Console) throws -> LoadedModel {
+        let commitID: String?
+        if revision == "HEAD" {
+            commitID = try repository.head().commitID
+        } else {
+            commitID = try repository.resolve(revision)
+        }
+        let record = try baseModel(of: repository, commitID: commitID)
+        let url = URL(fileURLWithPath: record.path)
+        let model = try ModelLoader.load(url: url)
+        if let commitID { try applyEdits(of: commitID, repository: repository, to: model) }
+        return LoadedModel(model: model, tokenizer: try ModelResolution.tokenizer(for: url), url: url, version: commitID)
+    }
+
+    /// Replaces every edited tensor of `model` with base + Σ U Vᵀ over the lineage of `commitID`.
+    /// `base` holds the unedited weights when the model already carries other edits.
+    static func applyEdits(of commitID: String, repository: Repository, to model: any TransformerModel,
+                           base: [Int: Matrix<Float>]? = nil) throws {
+        for (tensor, records) in try repository.lineageDeltas(at: commitID) {
+            guard let layer = records.first?.layer else { continue }
+            let deltas = try records.map { try repository.decodeDelta(commit: $0.commitID, tensor: tensor) }
+            let original = base?[layer] ?? model.mlpOutputWeight(layer: layer)
+            model.setMLPOutputWeight(layer: layer, try Materializer.apply(base: original, deltas: deltas, tensor: tensor))
+        }
+    }
+}
