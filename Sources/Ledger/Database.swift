@@ -190,7 +190,15 @@ public final class Statement {
             case .null: code = sqlite3_bind_null(handle, index)
             case .integer(let v): code = sqlite3_bind_int64(handle, index, v)
             case .real(let v): code = sqlite3_bind_double(handle, index, v)
-            case .text(let v): code = sqlite3_bind_text(handle, index, v, -1, transient)
+            case .text(let v):
+                // Explicit length, so that text with an embedded NUL is stored whole.
+                var utf8 = Array(v.utf8)
+                utf8.append(0)
+                code = utf8.withUnsafeBufferPointer { bytes in
+                    bytes.baseAddress!.withMemoryRebound(to: CChar.self, capacity: bytes.count) {
+                        sqlite3_bind_text64(handle, index, $0, sqlite3_uint64(bytes.count - 1), transient, UInt8(SQLITE_UTF8))
+                    }
+                }
             case .blob(let v):
                 code = v.withUnsafeBytes { bytes in
                     // A zero-length blob still needs a non-null pointer, or SQLite binds NULL.

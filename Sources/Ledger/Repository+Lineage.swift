@@ -34,9 +34,15 @@ extension Repository {
     func activeCommitIDs(lineage: [String]) throws -> Set<String> {
         var active = Set<String>()
         var kinds: [String: (CommitKind, String?)] = [:]
+        let statement = try database.prepare("SELECT kind, reverted_commit_id FROM commits WHERE id = ?1")
         for id in lineage {
-            let record = try commit(id)
-            kinds[id] = (record.kind, record.revertedCommitID)
+            try statement.bind([.text(id)])
+            guard try statement.step() else { throw LedgerError.commitNotFound(id) }
+            let text = try statement.row.string(0)
+            guard let kind = CommitKind(rawValue: text) else {
+                throw LedgerError.badColumn(table: "commits", column: "kind", reason: "unknown kind '\(text)'")
+            }
+            kinds[id] = (kind, try statement.row.optionalString(1))
         }
         func apply(_ id: String, positive: Bool, depth: Int) throws {
             guard depth < 10_000 else { throw LedgerError.invalidCommit(reason: "revert chain too deep at \(id)") }

@@ -13,7 +13,7 @@ public enum MLEditCommandLine {
 
     /// Every command, in the order `mledit --help` lists them.
     public static var commands: [CommandSpec] {
-        [InspectCommand.spec, TokenizeCommand.spec, GenerateCommand.spec]
+        [InitCommand.spec, CommitCommand.spec, InspectCommand.spec, TokenizeCommand.spec, GenerateCommand.spec]
     }
 
     /// Runs one invocation; `arguments` excludes the program name. Returns the exit code.

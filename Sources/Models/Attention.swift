@@ -10,6 +10,8 @@ import Tensors
 // MARK: - RoPE
 
 /// cos, sin (T, HS/2) for the absolute positions of T rows: angle = position · θ^(−2i/HS).
+@_specialize(where S == Float)
+@_specialize(where S == Double)
 func ropeTables<S: RuntimeScalar>(
     _ cos: UnsafeMutablePointer<S>, _ sin: UnsafeMutablePointer<S>, positions: [Int], HS: Int, theta: Double
 ) {
@@ -25,6 +27,8 @@ func ropeTables<S: RuntimeScalar>(
 }
 
 /// x (T, NHx·HS) rotated in place, each head's pairs (i, i + HS/2) by its row's angles.
+@_specialize(where S == Float)
+@_specialize(where S == Double)
 func ropeForward<S: RuntimeScalar>(
     _ x: UnsafeMutablePointer<S>, _ cos: UnsafePointer<S>, _ sin: UnsafePointer<S>, _ T: Int, _ NHx: Int, _ HS: Int
 ) {
@@ -43,6 +47,8 @@ func ropeForward<S: RuntimeScalar>(
 }
 
 /// dx (T, NHx·HS) in place: the gradient through `ropeForward` is the inverse rotation.
+@_specialize(where S == Float)
+@_specialize(where S == Double)
 func ropeBackward<S: RuntimeScalar>(
     _ dx: UnsafeMutablePointer<S>, _ cos: UnsafePointer<S>, _ sin: UnsafePointer<S>, _ T: Int, _ NHx: Int, _ HS: Int
 ) {
@@ -64,6 +70,8 @@ func ropeBackward<S: RuntimeScalar>(
 
 /// out (Tq, NH·HS) and probs (NH, Tq, Tk) from q (Tq, NH·HS), k and v (Tk, NKV·HS).
 /// Query i sits at position Tk − Tq + i and attends to keys 0…Tk − Tq + i.
+@_specialize(where S == Float)
+@_specialize(where S == Double)
 func attentionForward<S: RuntimeScalar>(
     _ out: UnsafeMutablePointer<S>, _ probs: UnsafeMutablePointer<S>,
     _ q: UnsafePointer<S>, _ k: UnsafePointer<S>, _ v: UnsafePointer<S>,
@@ -102,6 +110,8 @@ func attentionForward<S: RuntimeScalar>(
 
 /// dq (Tq, NH·HS) = , dk and dv (Tk, NKV·HS) += the gradients of Σ dout ⊙ out;
 /// dprobs (Tq, Tk) is scratch.
+@_specialize(where S == Float)
+@_specialize(where S == Double)
 func attentionBackward<S: RuntimeScalar>(
     _ dq: UnsafeMutablePointer<S>, _ dk: UnsafeMutablePointer<S>, _ dv: UnsafeMutablePointer<S>,
     _ dprobs: UnsafeMutablePointer<S>, _ dout: UnsafePointer<S>, _ probs: UnsafePointer<S>,
@@ -137,6 +147,8 @@ func attentionBackward<S: RuntimeScalar>(
 }
 
 /// Reference for `attentionForward`: explicit loops, no BLAS (out only).
+@_specialize(where S == Float)
+@_specialize(where S == Double)
 func attentionForwardNaive<S: RuntimeScalar>(
     _ out: UnsafeMutablePointer<S>, _ q: UnsafePointer<S>, _ k: UnsafePointer<S>, _ v: UnsafePointer<S>,
     _ Tq: Int, _ Tk: Int, _ NH: Int, _ NKV: Int, _ HS: Int

@@ -19,6 +19,8 @@ final class RuntimeDeltaSession<M: DecoderStack>: DeltaSession {
     let activations: [BlockActivations<S>]
     let scratch: BackwardScratch<S>
 
+    @_specialize(where M == LlamaModel<Float>)
+    @_specialize(where M == GPT2Model<Float>)
     init(model: M, prompts: [[Int]], deltaPositions: [Int], layer: Int) {
         let configuration = model.configuration
         precondition(layer >= 0 && layer < configuration.layerCount, "layer \(layer) out of range")
@@ -39,6 +41,8 @@ final class RuntimeDeltaSession<M: DecoderStack>: DeltaSession {
         scratch = BackwardScratch(configuration: configuration, context: context)
     }
 
+    @_specialize(where M == LlamaModel<Float>)
+    @_specialize(where M == GPT2Model<Float>)
     func evaluate(delta: [Float], tokenTargets: [TokenTarget], tokenWeights: [Float],
                   distributionTargets: [DistributionTarget], klWeights: [Float]) -> DeltaEvaluation {
         let configuration = model.configuration

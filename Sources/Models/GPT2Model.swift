@@ -65,6 +65,7 @@ public final class GPT2Model<S: RuntimeScalar>: DecoderStack {
 
     // MARK: Embedding and final norm
 
+    @_specialize(where S == Float)
     func embedForward(_ x: UnsafeMutablePointer<S>, _ context: ForwardContext<S>) {
         let C = configuration.hiddenSize
         for t in 0..<context.rows {
@@ -73,11 +74,13 @@ public final class GPT2Model<S: RuntimeScalar>: DecoderStack {
         }
     }
 
+    @_specialize(where S == Float)
     func finalNormForward(_ out: UnsafeMutablePointer<S>, _ mean: UnsafeMutablePointer<S>,
                           _ rstd: UnsafeMutablePointer<S>, _ inp: UnsafePointer<S>, _ R: Int) {
         layernormForward(out, mean, rstd, inp, lnfw.pointer, lnfb.pointer, R, configuration.hiddenSize, eps: eps)
     }
 
+    @_specialize(where S == Float)
     func finalNormBackward(_ dinp: UnsafeMutablePointer<S>, _ dout: UnsafePointer<S>, _ inp: UnsafePointer<S>,
                            _ mean: UnsafePointer<S>, _ rstd: UnsafePointer<S>, _ R: Int) {
         layernormBackward(dinp, dout, inp, lnfw.pointer, mean, rstd, R, configuration.hiddenSize)
@@ -85,6 +88,7 @@ public final class GPT2Model<S: RuntimeScalar>: DecoderStack {
 
     // MARK: Block
 
+    @_specialize(where S == Float)
     func blockForward(layer: Int, _ x: UnsafeMutablePointer<S>, _ context: ForwardContext<S>,
                       _ acts: BlockActivations<S>) {
         let w = blocks[layer]
@@ -113,6 +117,7 @@ public final class GPT2Model<S: RuntimeScalar>: DecoderStack {
         residualForward(x, acts.mid.pointer, acts.proj.pointer, T * C)
     }
 
+    @_specialize(where S == Float)
     func blockBackward(layer: Int, _ dx: UnsafeMutablePointer<S>, _ context: ForwardContext<S>,
                        _ acts: BlockActivations<S>, _ scratch: BackwardScratch<S>) {
         let w = blocks[layer]

@@ -5,6 +5,8 @@ import Foundation
 import Tensors
 
 extension DecoderStack {
+    @_specialize(where Self == LlamaModel<Float>)
+    @_specialize(where Self == GPT2Model<Float>)
     func runtimeGenerate(prompt: [Int], maxNewTokens: Int, sampling: SamplingOptions) -> Generation {
         checkPrompts([prompt])
         precondition(maxNewTokens >= 0, "negative token budget")

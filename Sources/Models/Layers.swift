@@ -8,13 +8,20 @@ import Tensors
 // MARK: - Matmul (y = W x per row, W row-major OC × C)
 
 /// out (T, OC) = inp (T, C) · weightᵀ + bias (OC).
+@_specialize(where S == Float)
+@_specialize(where S == Double)
 func matmulForward<S: RuntimeScalar>(
     _ out: UnsafeMutablePointer<S>, _ inp: UnsafePointer<S>, _ weight: UnsafePointer<S>,
     _ bias: UnsafePointer<S>?, _ T: Int, _ C: Int, _ OC: Int
 ) {
     if T == 0 || OC == 0 { return }
-    S.gemm(transposeA: false, transposeB: true, m: T, n: OC, k: C, alpha: 1, a: inp, lda: C,
-           b: weight, ldb: C, beta: 0, c: out, ldc: OC)
+    if T == 1 {
+        // One row: a matrix-vector product streams the weight once, without GEMM's packing.
+        S.gemv(transpose: false, m: OC, n: C, alpha: 1, a: weight, lda: C, x: inp, beta: 0, y: out)
+    } else {
+        S.gemm(transposeA: false, transposeB: true, m: T, n: OC, k: C, alpha: 1, a: inp, lda: C,
+               b: weight, ldb: C, beta: 0, c: out, ldc: OC)
+    }
     if let bias {
         for t in 0..<T {
             let row = out + t * OC
@@ -24,16 +31,24 @@ func matmulForward<S: RuntimeScalar>(
 }
 
 /// dinp (T, C) = (or += when `accumulate`) dout (T, OC) · weight (OC, C).
+@_specialize(where S == Float)
+@_specialize(where S == Double)
 func matmulBackward<S: RuntimeScalar>(
     _ dinp: UnsafeMutablePointer<S>, _ dout: UnsafePointer<S>, _ weight: UnsafePointer<S>,
     _ T: Int, _ C: Int, _ OC: Int, accumulate: Bool
 ) {
     if T == 0 || C == 0 { return }
-    S.gemm(transposeA: false, transposeB: false, m: T, n: C, k: OC, alpha: 1, a: dout, lda: OC,
-           b: weight, ldb: C, beta: accumulate ? 1 : 0, c: dinp, ldc: C)
+    if T == 1 {
+        S.gemv(transpose: true, m: OC, n: C, alpha: 1, a: weight, lda: C, x: dout, beta: accumulate ? 1 : 0, y: dinp)
+    } else {
+        S.gemm(transposeA: false, transposeB: false, m: T, n: C, k: OC, alpha: 1, a: dout, lda: OC,
+               b: weight, ldb: C, beta: accumulate ? 1 : 0, c: dinp, ldc: C)
+    }
 }
 
 /// Reference for `matmulForward`: the plain triple loop.
+@_specialize(where S == Float)
+@_specialize(where S == Double)
 func matmulForwardNaive<S: RuntimeScalar>(
     _ out: UnsafeMutablePointer<S>, _ inp: UnsafePointer<S>, _ weight: UnsafePointer<S>,
     _ bias: UnsafePointer<S>?, _ T: Int, _ C: Int, _ OC: Int
@@ -50,6 +65,8 @@ func matmulForwardNaive<S: RuntimeScalar>(
 // MARK: - RMSNorm (Llama): out = weight ⊙ x / sqrt(mean(x²) + eps)
 
 /// out (T, C), rstd (T), from inp (T, C) and weight (C).
+@_specialize(where S == Float)
+@_specialize(where S == Double)
 func rmsnormForward<S: RuntimeScalar>(
     _ out: UnsafeMutablePointer<S>, _ rstd: UnsafeMutablePointer<S>, _ inp: UnsafePointer<S>,
     _ weight: UnsafePointer<S>, _ T: Int, _ C: Int, eps: S
@@ -66,6 +83,8 @@ func rmsnormForward<S: RuntimeScalar>(
 }
 
 /// dinp (T, C) += ∂/∂inp of Σ dout ⊙ out.
+@_specialize(where S == Float)
+@_specialize(where S == Double)
 func rmsnormBackward<S: RuntimeScalar>(
     _ dinp: UnsafeMutablePointer<S>, _ dout: UnsafePointer<S>, _ inp: UnsafePointer<S>,
     _ weight: UnsafePointer<S>, _ rstd: UnsafePointer<S>, _ T: Int, _ C: Int
@@ -85,6 +104,8 @@ func rmsnormBackward<S: RuntimeScalar>(
 // MARK: - LayerNorm (GPT-2): out = weight ⊙ (x − mean) / sqrt(var + eps) + bias
 
 /// out (T, C), mean (T), rstd (T), from inp (T, C), weight (C), bias (C).
+@_specialize(where S == Float)
+@_specialize(where S == Double)
 func layernormForward<S: RuntimeScalar>(
     _ out: UnsafeMutablePointer<S>, _ mean: UnsafeMutablePointer<S>, _ rstd: UnsafeMutablePointer<S>,
     _ inp: UnsafePointer<S>, _ weight: UnsafePointer<S>, _ bias: UnsafePointer<S>,
@@ -107,6 +128,8 @@ func layernormForward<S: RuntimeScalar>(
 }
 
 /// dinp (T, C) += ∂/∂inp of Σ dout ⊙ out.
+@_specialize(where S == Float)
+@_specialize(where S == Double)
 func layernormBackward<S: RuntimeScalar>(
     _ dinp: UnsafeMutablePointer<S>, _ dout: UnsafePointer<S>, _ inp: UnsafePointer<S>,
     _ weight: UnsafePointer<S>, _ mean: UnsafePointer<S>, _ rstd: UnsafePointer<S>, _ T: Int, _ C: Int
@@ -136,6 +159,8 @@ func layernormBackward<S: RuntimeScalar>(
 // MARK: - SwiGLU (Llama MLP): out = silu(gate) ⊙ up
 
 /// out (N) from gate (N), up (N).
+@_specialize(where S == Float)
+@_specialize(where S == Double)
 func swigluForward<S: RuntimeScalar>(
     _ out: UnsafeMutablePointer<S>, _ gate: UnsafePointer<S>, _ up: UnsafePointer<S>, _ N: Int
 ) {
@@ -146,6 +171,8 @@ func swigluForward<S: RuntimeScalar>(
 }
 
 /// dgate (N) = and dup (N) = the gradients of Σ dout ⊙ out.
+@_specialize(where S == Float)
+@_specialize(where S == Double)
 func swigluBackward<S: RuntimeScalar>(
     _ dgate: UnsafeMutablePointer<S>, _ dup: UnsafeMutablePointer<S>, _ dout: UnsafePointer<S>,
     _ gate: UnsafePointer<S>, _ up: UnsafePointer<S>, _ N: Int
@@ -162,6 +189,8 @@ func swigluBackward<S: RuntimeScalar>(
 // MARK: - GELU, tanh approximation (GPT-2 "gelu_new")
 
 /// out (N) = 0.5 x (1 + tanh(√(2/π) (x + 0.044715 x³))).
+@_specialize(where S == Float)
+@_specialize(where S == Double)
 func geluForward<S: RuntimeScalar>(_ out: UnsafeMutablePointer<S>, _ inp: UnsafePointer<S>, _ N: Int) {
     let s = S(0.7978845608028654)  // √(2/π)
     let a = S(0.044715)
@@ -172,6 +201,8 @@ func geluForward<S: RuntimeScalar>(_ out: UnsafeMutablePointer<S>, _ inp: Unsafe
 }
 
 /// dinp (N) = the gradient of Σ dout ⊙ out.
+@_specialize(where S == Float)
+@_specialize(where S == Double)
 func geluBackward<S: RuntimeScalar>(
     _ dinp: UnsafeMutablePointer<S>, _ dout: UnsafePointer<S>, _ inp: UnsafePointer<S>, _ N: Int
 ) {
@@ -189,6 +220,8 @@ func geluBackward<S: RuntimeScalar>(
 // MARK: - Residual
 
 /// out (N) = a (N) + b (N); out may alias a.
+@_specialize(where S == Float)
+@_specialize(where S == Double)
 func residualForward<S: RuntimeScalar>(
     _ out: UnsafeMutablePointer<S>, _ a: UnsafePointer<S>, _ b: UnsafePointer<S>, _ N: Int
 ) {
@@ -199,6 +232,8 @@ func residualForward<S: RuntimeScalar>(
 
 /// out (V) = log softmax(logits (V)), accumulated in Double; returns the log-sum-exp.
 @discardableResult
+@_specialize(where S == Float)
+@_specialize(where S == Double)
 func logSoftmaxForward<S: RuntimeScalar>(_ out: UnsafeMutablePointer<S>, _ logits: UnsafePointer<S>, _ V: Int) -> Double {
     var maxValue = -Double.infinity
     for v in 0..<V { maxValue = max(maxValue, Double(logits[v])) }

@@ -68,6 +68,7 @@ public final class LlamaModel<S: RuntimeScalar>: DecoderStack {
 
     // MARK: Embedding and final norm
 
+    @_specialize(where S == Float)
     func embedForward(_ x: UnsafeMutablePointer<S>, _ context: ForwardContext<S>) {
         let C = configuration.hiddenSize
         for (t, token) in context.tokens.enumerated() {
@@ -75,11 +76,13 @@ public final class LlamaModel<S: RuntimeScalar>: DecoderStack {
         }
     }
 
+    @_specialize(where S == Float)
     func finalNormForward(_ out: UnsafeMutablePointer<S>, _ mean: UnsafeMutablePointer<S>,
                           _ rstd: UnsafeMutablePointer<S>, _ inp: UnsafePointer<S>, _ R: Int) {
         rmsnormForward(out, rstd, inp, outputNorm.pointer, R, configuration.hiddenSize, eps: eps)
     }
 
+    @_specialize(where S == Float)
     func finalNormBackward(_ dinp: UnsafeMutablePointer<S>, _ dout: UnsafePointer<S>, _ inp: UnsafePointer<S>,
                            _ mean: UnsafePointer<S>, _ rstd: UnsafePointer<S>, _ R: Int) {
         rmsnormBackward(dinp, dout, inp, outputNorm.pointer, rstd, R, configuration.hiddenSize)
@@ -87,6 +90,7 @@ public final class LlamaModel<S: RuntimeScalar>: DecoderStack {
 
     // MARK: Block
 
+    @_specialize(where S == Float)
     func blockForward(layer: Int, _ x: UnsafeMutablePointer<S>, _ context: ForwardContext<S>,
                       _ acts: BlockActivations<S>) {
         let w = blocks[layer]
@@ -120,6 +124,7 @@ public final class LlamaModel<S: RuntimeScalar>: DecoderStack {
         residualForward(x, acts.mid.pointer, acts.proj.pointer, T * C)
     }
 
+    @_specialize(where S == Float)
     func blockBackward(layer: Int, _ dx: UnsafeMutablePointer<S>, _ context: ForwardContext<S>,
                        _ acts: BlockActivations<S>, _ scratch: BackwardScratch<S>) {
         let w = blocks[layer]

@@ -42,6 +42,8 @@ final class ScalarBuffer<S: RuntimeScalar> {
         }
     }
 
+    @_specialize(where S == Float)
+    @_specialize(where S == Double)
     convenience init(converting values: [Float]) {
         self.init(count: values.count)
         for i in 0..<values.count { pointer[i] = S(values[i]) }
@@ -54,6 +56,8 @@ final class ScalarBuffer<S: RuntimeScalar> {
     func zero() { pointer.update(repeating: 0, count: count) }
 
     /// Rows `rows` of a (·, cols) buffer as a Float matrix.
+    @_specialize(where S == Float)
+    @_specialize(where S == Double)
     func floatMatrix(rows: Int, cols: Int) -> Matrix<Float> {
         precondition(rows * cols <= count, "\(rows)×\(cols) view of \(count) scalars")
         var out = Matrix<Float>(rows: rows, cols: cols)

@@ -5,6 +5,8 @@ import Tensors
 
 extension DecoderStack {
     /// Stops on prompts that break the contract in `TransformerModel`'s documentation.
+    @_specialize(where Self == LlamaModel<Float>)
+    @_specialize(where Self == GPT2Model<Float>)
     func checkPrompts(_ prompts: [[Int]], positions: [Int]? = nil) {
         let V = configuration.vocabularySize
         for (i, prompt) in prompts.enumerated() {
@@ -22,6 +24,8 @@ extension DecoderStack {
 
     /// Embeds the batch and runs blocks 0...last on it; `observe` sees x (T, C) and the block's
     /// activations after each block. Returns x after block `last` (the embeddings when last < 0).
+    @_specialize(where Self == LlamaModel<Float>)
+    @_specialize(where Self == GPT2Model<Float>)
     func forwardBlocks(_ context: ForwardContext<S>, through last: Int,
                        observe: (Int, UnsafeMutablePointer<S>, BlockActivations<S>) -> Void = { _, _, _ in }) -> ScalarBuffer<S> {
         let x = ScalarBuffer<S>(count: context.rows * configuration.hiddenSize)  // (T, C)
@@ -36,6 +40,8 @@ extension DecoderStack {
     }
 
     /// Rows `rows` of a (T, width) buffer, gathered into (R, width).
+    @_specialize(where Self == LlamaModel<Float>)
+    @_specialize(where Self == GPT2Model<Float>)
     func gather(_ source: UnsafePointer<S>, width: Int, rows: [Int]) -> ScalarBuffer<S> {
         let out = ScalarBuffer<S>(count: rows.count * width)
         for (r, row) in rows.enumerated() { (out.pointer + r * width).update(from: source + row * width, count: width) }
@@ -43,6 +49,8 @@ extension DecoderStack {
     }
 
     /// Logits (R, V) of residual rows h (R, C): final norm, then the LM head.
+    @_specialize(where Self == LlamaModel<Float>)
+    @_specialize(where Self == GPT2Model<Float>)
     func headForward(_ h: UnsafePointer<S>, _ R: Int) -> ScalarBuffer<S> {
         let C = configuration.hiddenSize, V = configuration.vocabularySize
         let normed = ScalarBuffer<S>(count: R * C)
@@ -59,6 +67,8 @@ extension DecoderStack {
 
     // MARK: Public operations
 
+    @_specialize(where Self == LlamaModel<Float>)
+    @_specialize(where Self == GPT2Model<Float>)
     func runtimeLogits(prompts: [[Int]], positions: [Int]) -> Matrix<Float> {
         checkPrompts(prompts, positions: positions)
         let context = ForwardContext<S>(prompts: prompts)
@@ -67,6 +77,8 @@ extension DecoderStack {
         return headForward(h.pointer, prompts.count).floatMatrix(rows: prompts.count, cols: configuration.vocabularySize)
     }
 
+    @_specialize(where Self == LlamaModel<Float>)
+    @_specialize(where Self == GPT2Model<Float>)
     func runtimeLogits(prompt: [Int]) -> Matrix<Float> {
         checkPrompts([prompt])
         let context = ForwardContext<S>(prompts: [prompt])
@@ -74,6 +86,8 @@ extension DecoderStack {
         return headForward(x.pointer, prompt.count).floatMatrix(rows: prompt.count, cols: configuration.vocabularySize)
     }
 
+    @_specialize(where Self == LlamaModel<Float>)
+    @_specialize(where Self == GPT2Model<Float>)
     func runtimeLogProbabilities(prompts: [[Int]], positions: [Int]) -> Matrix<Float> {
         var logits = runtimeLogits(prompts: prompts, positions: positions)
         let V = configuration.vocabularySize
@@ -84,6 +98,8 @@ extension DecoderStack {
         return logits
     }
 
+    @_specialize(where Self == LlamaModel<Float>)
+    @_specialize(where Self == GPT2Model<Float>)
     func runtimeKeys(prompts: [[Int]], positions: [Int], layer: Int) -> Matrix<Float> {
         precondition(layer >= 0 && layer < configuration.layerCount, "layer \(layer) out of range")
         checkPrompts(prompts, positions: positions)
@@ -98,6 +114,8 @@ extension DecoderStack {
         return keys
     }
 
+    @_specialize(where Self == LlamaModel<Float>)
+    @_specialize(where Self == GPT2Model<Float>)
     func runtimeKeysAtAllPositions(prompts: [[Int]], layers: [Int]) -> [Int: Matrix<Float>] {
         guard let last = layers.max() else { return [:] }
         precondition(layers.allSatisfy { $0 >= 0 && $0 < configuration.layerCount }, "layer out of range")
@@ -111,6 +129,8 @@ extension DecoderStack {
         return result
     }
 
+    @_specialize(where Self == LlamaModel<Float>)
+    @_specialize(where Self == GPT2Model<Float>)
     func runtimeResiduals(prompts: [[Int]], positions: [Int], layer: Int) -> Matrix<Float> {
         precondition(layer >= 0 && layer < configuration.layerCount, "layer \(layer) out of range")
         checkPrompts(prompts, positions: positions)
@@ -120,6 +140,8 @@ extension DecoderStack {
         return gather(x.pointer, width: C, rows: rows(context, positions: positions)).floatMatrix(rows: prompts.count, cols: C)
     }
 
+    @_specialize(where Self == LlamaModel<Float>)
+    @_specialize(where Self == GPT2Model<Float>)
     func runtimeHiddenStates(prompt: [Int]) -> HiddenStates {
         checkPrompts([prompt])
         let context = ForwardContext<S>(prompts: [prompt])
@@ -137,10 +159,14 @@ extension DecoderStack {
                             finalNorm: normed.floatMatrix(rows: T, cols: C))
     }
 
+    @_specialize(where Self == LlamaModel<Float>)
+    @_specialize(where Self == GPT2Model<Float>)
     func runtimeMLPOutputWeight(layer: Int) -> Matrix<Float> {
         downProjection(layer: layer).floatMatrix(rows: configuration.hiddenSize, cols: configuration.intermediateSize)
     }
 
+    @_specialize(where Self == LlamaModel<Float>)
+    @_specialize(where Self == GPT2Model<Float>)
     func runtimeSetMLPOutputWeight(layer: Int, _ weight: Matrix<Float>) {
         precondition(weight.rows == configuration.hiddenSize && weight.cols == configuration.intermediateSize,
                      "MLP output weight of \(weight.rows)×\(weight.cols), expected \(configuration.hiddenSize)×\(configuration.intermediateSize)")
@@ -149,6 +175,7 @@ extension DecoderStack {
 }
 
 extension ScalarBuffer {
+    @_specialize(where S == Float)
     static func copy(of source: UnsafePointer<S>, count: Int) -> ScalarBuffer<S> {
         let out = ScalarBuffer<S>(count: count)
         out.pointer.update(from: source, count: count)

@@ -47,7 +47,7 @@ struct DatabaseTests {
         let directory = try TemporaryDirectory()
         let database = try Database(path: directory.url.appendingPathComponent("l.sqlite").path)
         try database.execute("CREATE TABLE t (k TEXT PRIMARY KEY, n INTEGER NOT NULL) STRICT")
-        let tricky = "x'); DROP TABLE t; --"
+        let tricky = "x'); DROP TABLE t; --\u{0}after NUL"
         try database.execute("INSERT INTO t VALUES (?1, ?2)", [.text(tricky), .integer(1)])
         #expect(try database.scalarText("SELECT k FROM t WHERE n = ?1", [.integer(1)]) == tricky)
         #expect {

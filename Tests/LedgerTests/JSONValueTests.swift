@@ -11,7 +11,9 @@ struct JSONValueTests {
         let b = try JSONValue(parsing: #"{"é":"line\nbreak \"q\" \u0001","a":{"x":true,"y":null},"b":[1,2.5,8,-0.001,100000000000000000000]}"#)
         #expect(try a.canonicalText() == b.canonicalText())
         #expect(try a.canonicalText() == #"{"a":{"x":true,"y":null},"b":[1,2.5,8,-0.001,1e+20],"é":"line\nbreak \"q\" \u0001"}"#)
-        #expect(try JSONValue(parsing: try a.canonicalText()) == a || a.canonicalText() == JSONValue(parsing: a.canonicalText()).canonicalText())
+        // The canonical text is a fixed point.
+        let text = try a.canonicalText()
+        #expect(try JSONValue(parsing: text).canonicalText() == text)
     }
 
     @Test("Encodable values convert, malformed text and NaN are refused")

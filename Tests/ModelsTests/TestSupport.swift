@@ -7,7 +7,7 @@ import Testing
 
 enum Fixtures {
     /// Tests/Fixtures, located from this source file.
-    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+    static let root = URL(fileURLWithPath: #filePath).resolvingSymlinksInPath().deletingLastPathComponent().deletingLastPathComponent()
         .appendingPathComponent("Fixtures")
 
     static func url(_ relative: String) -> URL { root.appendingPathComponent(relative) }

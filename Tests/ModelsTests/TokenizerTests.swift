@@ -52,7 +52,7 @@ struct TokenizerTests {
     @Test("SmolLM2: the 8 prompts of logits.json, with and without BOS, and their subjects' last tokens")
     func smolLM2Prompts() throws {
         let tokenizer = try TokenizerFixtures.smolLM2.get()
-        let prompts = try TokenizerFixtures.decode(SmolLM2Logits.self, "smollm2/logits.json").prompts
+        let prompts = try TokenizerFixtures.decode(TokenizerFixtures.SmolLM2Logits.self, "smollm2/logits.json").prompts
         #expect(prompts.count == 8)
         var subjects = 0
         for prompt in prompts {
@@ -82,7 +82,7 @@ struct TokenizerTests {
         #expect(tokenizer.bosTokenID == 0 && tokenizer.eosTokenID == 0 && tokenizer.unknownTokenID == 0)
         #expect(tokenizer.addBOS == false)
         for model in ["tiny-gpt2", "tiny-llama"] {
-            let golden = try TokenizerFixtures.decode(TinyGolden.self, "\(model)/golden.json")
+            let golden = try TokenizerFixtures.decode(TokenizerFixtures.TinyGolden.self, "\(model)/golden.json")
             #expect(golden.tokenization.count == 10)
             for c in golden.tokenization {
                 let encoded = tokenizer.encodeWithOffsets(c.text)
@@ -103,7 +103,7 @@ struct TokenizerTests {
     func tinyFacts() throws {
         let tokenizer = try TokenizerFixtures.tinyFacts.get()
         #expect(tokenizer.vocabularySize == 1024)
-        let golden = try TokenizerFixtures.decode(TinyFactsGolden.self, "tiny-facts-gpt2/golden.json")
+        let golden = try TokenizerFixtures.decode(TokenizerFixtures.TinyFactsGolden.self, "tiny-facts-gpt2/golden.json")
         #expect(golden.perFact.count == 150)
         var checked = 0
         for fact in golden.perFact {
@@ -114,7 +114,7 @@ struct TokenizerTests {
             }
         }
         #expect(checked == 450)
-        let records = try TokenizerFixtures.decode([TinyFactRecord].self, "tiny-facts-gpt2/facts.json")
+        let records = try TokenizerFixtures.decode([TokenizerFixtures.TinyFactRecord].self, "tiny-facts-gpt2/facts.json")
         let byCase = Dictionary(records.map { ($0.caseID, $0.requestedRewrite) }, uniquingKeysWith: { first, _ in first })
         for fact in golden.perFact {
             let rewrite = try #require(byCase[fact.caseID], "case \(fact.caseID) missing from facts.json")
@@ -153,7 +153,7 @@ struct TokenizerTests {
             #expect(fromGGUF.decode(c.ids) == c.decode, "GGUF decode of \(c.name)")
             #expect(fromGGUF.decode(c.ids, skipSpecialTokens: true) == c.decodeSkipSpecial, "GGUF decode_skip_special of \(c.name)")
         }
-        let prompts = try TokenizerFixtures.decode(SmolLM2Logits.self, "smollm2/logits.json").prompts
+        let prompts = try TokenizerFixtures.decode(TokenizerFixtures.SmolLM2Logits.self, "smollm2/logits.json").prompts
         for prompt in prompts {
             #expect(fromGGUF.encode(prompt.text) == prompt.ids, "GGUF ids of '\(prompt.text)'")
         }

@@ -1,0 +1,136 @@
+// `mledit commit`: compute the edit of a facts file on top of HEAD and store it as a commit.
+import Foundation
+import Ledger
+import Models
+import Solvers
+import Tensors
+
+enum CommitCommand {
+    static let spec = CommandSpec(
+        name: "commit",
+        abstract: "Edit the model so that it states the facts in FACTS, and record the edit.",
+        discussion: """
+        FACTS is JSONL, one fact a line: {"prompt": "{} is located in", "subject": "The Eiffel Tower", "target_new": "Rome"} \
+        with optional target_true, paraphrases and neighborhood; EasyEdit records and CounterFact records (JSONL or a JSON array) \
+        are accepted too. The edit is solved against HEAD while the facts already in the lineage are preserved; a fact with the \
+        subject and prompt of an earlier one supersedes it.
+        """,
+        arguments: [ArgumentSpec("FACTS", help: "The facts file.")],
+        options: [
+            OptionSpec(["--message", "-m"], value: "MSG", help: "Commit message (default: a summary of the facts)."),
+            OptionSpec(["--method"], value: "METHOD", help: "rome, memit, emmet or alphaedit (default memit)."),
+            OptionSpec(["--layers"], value: "L,...", help: "Edit layers (default: the model's defaults for the method)."),
+            OptionSpec(["--hparams"], value: "FILE", help: "JSON object overriding hyperparameters (see 'mledit show --json' for the names)."),
+            OptionSpec(["--author"], value: "NAME", help: "Author (default: $MLEDIT_AUTHOR, else $USER)."),
+            OptionSpec(["--corpus"], value: "PATH", repeatable: true, help: "Text or JSONL corpus for preservation statistics (default: the Wikipedia sample from scripts/fetch-corpus)."),
+            OptionSpec(["--json"], help: "Print the new commit as JSON."),
+        ],
+        run: run)
+
+    static func run(_ arguments: ParsedArguments, _ console: Console) throws {
+        let factsURL = console.url(forPath: arguments.positionals[0])
+        let methodName = arguments.value("--method") ?? EditMethod.memit.rawValue
+        guard let method = EditMethod(rawValue: methodName.lowercased()) else {
+            throw UsageError("unknown method '\(methodName)' (rome, memit, emmet, alphaedit)", command: "commit")
+        }
+        let repository = try RepositoryLocator.require(console)
+        let requests = try FactsFile.load(path: factsURL.path)
+        let head = try repository.head()
+        var context = try EditContext.load(repository: repository, parentID: head.commitID, console: console)
+        let h = try EditHyperparameters.resolve(configuration: context.model.configuration, method: method,
+                                                file: arguments.value("--hparams").map { console.url(forPath: $0) },
+                                                layers: arguments.value("--layers"))
+        let corpus = arguments.values("--corpus").isEmpty ? EditContext.defaultCorpus(console)
+            : arguments.values("--corpus").map { console.url(forPath: $0).path }
+        let statistics = try context.statistics(layers: h.sortedLayers, hyperparameters: h, corpus: corpus, console: console)
+
+        let superseded = try supersededFacts(requests, repository: repository, parentID: head.commitID)
+        for (request, old) in superseded {
+            console.note("note: \(request.label) supersedes fact \(old.ordinal) of commit \(old.commitID.prefix(10))")
+        }
+        let memory = try context.memory(layers: h.sortedLayers, excluding: Set(superseded.map(\.1)))
+        let bar = ProgressBar(console: console, label: "edit", total: requests.count * 2 + h.layers.count)
+        let result = try EditPlanner.computeEdit(
+            model: context.model, tokenizer: context.tokenizer, requests: requests, method: method,
+            hyperparameters: h, statistics: statistics, previousKeys: memory,
+            progress: { step in
+                switch step.stage {
+                case .targets: bar.update(step.completed)
+                case .layers: bar.update(requests.count + step.completed)
+                default: break
+                }
+            })
+        bar.finish()
+        let author = arguments.value("--author") ?? console.environment["MLEDIT_AUTHOR"] ?? console.environment["USER"] ?? "unknown"
+        let message = arguments.value("--message") ?? defaultMessage(requests)
+        let draft = try CommitDraft(
+            parentID: head.commitID, baseModelID: context.baseModel.id, kind: .edit, method: method.rawValue,
+            hyperparameters: JSONValue(encoding: h, field: "hyperparameters"), contextPrefixes: result.prefixes,
+            facts: requests.map(\.ledgerFact), deltas: result.layers.map(\.deltaInput),
+            editVectors: result.layers.map(\.editVectors), message: message, author: author, efficacy: result.efficacy)
+        let record = try repository.writeCommit(draft)
+        try report(record, result: result, requests: requests, head: head, json: arguments.flag("--json"), console: console)
+    }
+
+    /// New facts with the subject and prompt of a fact in force, and the fact each replaces.
+    static func supersededFacts(_ requests: [EditRequest], repository: Repository,
+                                parentID: String?) throws -> [(EditRequest, FactReference)] {
+        guard let parentID else { return [] }
+        var inForce: [String: FactReference] = [:]
+        for record in try repository.facts(inLineageOf: parentID) {
+            inForce[record.fact.subject + "\u{0}" + record.fact.prompt] = record.reference
+        }
+        return requests.compactMap { request in
+            inForce[request.subject + "\u{0}" + request.prompt].map { (request, $0) }
+        }
+    }
+
+    static func defaultMessage(_ requests: [EditRequest]) -> String {
+        let first = requests[0]
+        let subject = "\(first.subject): \(first.targetTrue.map { "\($0) → " } ?? "")\(first.targetNew)"
+        return requests.count == 1 ? "Edit \(subject)" : "Edit \(subject) and \(requests.count - 1) more"
+    }
+
+    static func report(_ record: CommitRecord, result: EditResult, requests: [EditRequest], head: HeadState,
+                       json: Bool, console: Console) throws {
+        let succeeded = result.facts.filter(\.efficacy).count
+        if json {
+            try console.printJSON([
+                "id": record.id, "parent": record.parentID as Any? ?? NSNull(), "method": record.method,
+                "facts": requests.count, "efficacy": result.efficacy,
+                "layers": result.layers.map(\.layer), "rank": result.layers.map(\.rank).reduce(0, +),
+                "outcomes": try JSONSerialization.jsonObject(with: JSONEncoder().encode(result.facts)),
+            ])
+            return
+        }
+        let branch: String
+        switch head {
+        case .branch(let name, _): branch = name.replacingOccurrences(of: "refs/heads/", with: "")
+        case .detached: branch = "detached HEAD"
+        }
+        let layers = result.layers.map(\.layer)
+        let layerText = layers.count == 1 ? "layer \(layers[0])" : "layers \(layers.first!)–\(layers.last!)"
+        console.print("[\(branch) \(record.id.prefix(10))] \(record.message)")
+        console.print(" \(requests.count) fact\(requests.count == 1 ? "" : "s"), \(record.method), \(layerText), efficacy \(succeeded)/\(requests.count) (\(Int((result.efficacy * 100).rounded()))%)")
+        for (request, outcome) in zip(requests, result.facts) where !outcome.efficacy {
+            console.print(" not top-1 after the edit: \(request.label)")
+        }
+    }
+}
+
+extension EditRequest {
+    var ledgerFact: Fact {
+        Fact(subject: subject, prompt: prompt, targetNew: targetNew, targetTrue: targetTrue,
+             paraphrases: paraphrases, neighborhood: neighborhood)
+    }
+}
+
+extension LayerEdit {
+    var deltaInput: DeltaInput {
+        DeltaInput(tensor: EditContext.tensorName(layer: layer), layer: layer, u: u.toDouble(), v: v.toDouble())
+    }
+
+    var editVectors: EditVectors {
+        EditVectors(tensor: EditContext.tensorName(layer: layer), layer: layer, keys: keys.toDouble(), values: values.toDouble())
+    }
+}

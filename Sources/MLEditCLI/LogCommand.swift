@@ -1,0 +1,81 @@
+// `mledit log`: the lineage of a revision, newest first, git-like (a `commit <id>` header per
+// commit) or one line per commit, or JSON. It reads the ledger only; it never loads a model.
+import Foundation
+import Ledger
+
+enum LogCommand {
+    static let spec = CommandSpec(
+        name: "log",
+        abstract: "Show the commits of a lineage, newest first.",
+        discussion: """
+        For each commit: id, parent, author, date, kind, method, number of facts, edited tensors with their total rank and \
+        stored size, the efficacy measured at commit time and, when evaluations were stored, the latest evaluated efficacy. \
+        REV is a full id, a prefix of 4 or more hex digits, a branch, a tag, HEAD, or any of these followed by ~N.
+        """,
+        arguments: [ArgumentSpec("REV", optional: true, help: "Where the lineage starts (default HEAD).")],
+        options: [
+            OptionSpec(["--max-count", "-n"], value: "N", help: "Show at most N commits."),
+            OptionSpec(["--oneline"], help: "One line per commit: short id, message, method, number of facts."),
+            OptionSpec(["--json"], help: "Print a JSON array of commits."),
+        ],
+        run: run)
+
+    static func run(_ arguments: ParsedArguments, _ console: Console) throws {
+        let limit = try arguments.integer("--max-count")
+        if let limit, limit < 0 { throw UsageError("-n must be at least 0", command: "log") }
+        let json = arguments.flag("--json")
+        let repository = try RepositoryLocator.require(console)
+        let start: String
+        if let revision = arguments.positional(0) {
+            start = try RevisionFormatting.resolve(revision, in: repository)
+        } else {
+            let head = try repository.head()
+            guard let id = head.commitID else {
+                if json {
+                    try console.printJSON([Any]())
+                } else {
+                    console.print("No commits yet on branch \(RevisionFormatting.currentBranch(head) ?? "HEAD").")
+                }
+                return
+            }
+            start = id
+        }
+        var lineage = try repository.lineage(of: start)
+        if let limit { lineage = Array(lineage.prefix(limit)) }
+        let summaries = try lineage.map { try CommitSummary($0, repository: repository) }
+        if json {
+            try console.printJSON(summaries.map(\.json))
+            return
+        }
+        let decorations = try RevisionFormatting.decorations(repository)
+        for (index, summary) in summaries.enumerated() {
+            let record = summary.record
+            let decoration = decorations[record.id].map { " (\($0.joined(separator: ", ")))" } ?? ""
+            if arguments.flag("--oneline") {
+                let facts = "\(summary.factCount) fact\(summary.factCount == 1 ? "" : "s")"
+                console.print("\(RevisionFormatting.short(record.id))\(decoration) \(RevisionFormatting.subject(record.message)) [\(record.method), \(facts)]")
+                continue
+            }
+            if index > 0 { console.print() }
+            for line in header(summary, decoration: decoration, repository: repository) { console.print(line) }
+            console.print()
+            for line in record.message.split(separator: "\n", omittingEmptySubsequences: false) { console.print("    \(line)") }
+        }
+    }
+
+    /// The lines above the message: `commit <id>`, then one field per line.
+    static func header(_ summary: CommitSummary, decoration: String, repository: Repository) -> [String] {
+        let record = summary.record
+        var lines = ["commit \(record.id)\(decoration)"]
+        lines.append("Parent:   \(record.parentID ?? "(root)")")
+        if let reverted = record.revertedCommitID { lines.append("Reverts:  \(reverted)") }
+        if let source = record.sourceCommitID { lines.append("Replays:  \(source)") }
+        lines.append("Author:   \(record.author)")
+        lines.append("Date:     \(RevisionFormatting.date(record.createdAt))")
+        lines.append("Kind:     \(record.kind.rawValue), method \(record.method)")
+        lines.append("Changes:  \(summary.figuresLine)")
+        if !summary.deltas.isEmpty { lines.append("Tensors:  \(summary.deltas.map(\.tensor).joined(separator: ", "))") }
+        if let efficacy = summary.efficacyLine { lines.append("Efficacy: \(efficacy)") }
+        return lines
+    }
+}
