@@ -19,8 +19,11 @@ struct EditContext {
     var parentID: String?
 
     /// Loads the base model of `parentID` and applies its lineage's edits.
-    static func load(repository: Repository, parentID: String?, console: Console) throws -> EditContext {
-        let record = try VersionLoader.baseModel(of: repository, commitID: parentID)
+    /// `baseModel` overrides the parent's base model (a rebase onto another model starts unborn).
+    static func load(repository: Repository, parentID: String?, baseModel: BaseModelRecord? = nil,
+                     console: Console) throws -> EditContext {
+        let record = try baseModel ?? VersionLoader.baseModel(of: repository, commitID: parentID)
+        if baseModel != nil { try VersionLoader.verify(record) }
         let url = URL(fileURLWithPath: record.path)
         let model = try ModelLoader.load(url: url)
         let tokenizer = try ModelResolution.tokenizer(for: url)

@@ -6,54 +6,58 @@ import Tensors
 
 // MARK: - Batch
 
-/// The rows of one forward call: every prompt's tokens back to back (T rows in all).
+/// The rows of one forward call: every prompt's rows back to back (T rows in all). With a KV
+/// cache, each prompt's rows continue a sequence whose earlier keys and values are in the cache.
 final class ForwardContext<S: RuntimeScalar> {
     /// (T) token id of each row.
     let tokens: [Int]
-    /// (T) absolute position of each row within its prompt.
+    /// (T) absolute position of each row within its sequence.
     let positions: [Int]
     /// Each prompt's rows.
     let segments: [Range<Int>]
     var rows: Int { tokens.count }
-    /// Keys and values of earlier positions (generation); the batch is then one prompt's new rows.
+    /// Keys and values of earlier positions: segment s's sequence starts at cache row
+    /// `cacheStarts[s]` and already holds `cacheLengths[s]` rows; its new rows are written after them.
     let cache: KVCache<S>?
+    let cacheStarts: [Int]
+    let cacheLengths: [Int]
     /// RoPE tables (T, HS/2), made on first use by a model that rotates.
     var ropeCos: ScalarBuffer<S>?
     var ropeSin: ScalarBuffer<S>?
 
-    init(prompts: [[Int]]) {
+    /// Whole prompts, each from position 0, without a cache.
+    convenience init(prompts: [[Int]]) {
+        self.init(rows: prompts, startPositions: prompts.map { _ in 0 }, cache: nil, cacheStarts: [], cacheLengths: [])
+    }
+
+    /// `rows[s]` continues sequence s from position `startPositions[s]`.
+    init(rows: [[Int]], startPositions: [Int], cache: KVCache<S>?, cacheStarts: [Int], cacheLengths: [Int]) {
         var tokens: [Int] = []
         var positions: [Int] = []
         var segments: [Range<Int>] = []
-        for prompt in prompts {
-            segments.append(tokens.count..<(tokens.count + prompt.count))
-            tokens += prompt
-            positions += Array(0..<prompt.count)
+        for (s, row) in rows.enumerated() {
+            segments.append(tokens.count..<(tokens.count + row.count))
+            tokens += row
+            positions += Array(startPositions[s]..<(startPositions[s] + row.count))
         }
         self.tokens = tokens
         self.positions = positions
         self.segments = segments
-        self.cache = nil
-    }
-
-    /// New tokens continuing the sequence held in `cache`.
-    init(continuing cache: KVCache<S>, tokens: [Int]) {
-        self.tokens = tokens
-        self.positions = Array(cache.length..<(cache.length + tokens.count))
-        self.segments = [0..<tokens.count]
         self.cache = cache
+        self.cacheStarts = cacheStarts
+        self.cacheLengths = cacheLengths
     }
 
-    /// Key rows each segment attends over (its own rows, or the cache plus them).
-    func keyRowCount(segment: Range<Int>) -> Int { (cache?.length ?? 0) + segment.count }
+    /// Key rows segment s attends over (the cached ones plus its own).
+    func keyRowCount(segment s: Int) -> Int { (cache == nil ? 0 : cacheLengths[s]) + segments[s].count }
 
     /// Offset of each segment's (NH, Tq, Tk) probabilities, and the total.
     func probabilityLayout(heads NH: Int) -> (offsets: [Int], total: Int) {
         var offsets: [Int] = []
         var total = 0
-        for segment in segments {
+        for s in segments.indices {
             offsets.append(total)
-            total += NH * segment.count * keyRowCount(segment: segment)
+            total += NH * segments[s].count * keyRowCount(segment: s)
         }
         return (offsets, total)
     }
@@ -78,7 +82,7 @@ final class BlockActivations<S: RuntimeScalar> {
     let mean1: ScalarBuffer<S>      // (T)
     let rstd1: ScalarBuffer<S>      // (T)
     let q: ScalarBuffer<S>          // (T, NH·HS), after RoPE
-    let k: ScalarBuffer<S>          // (T, NKV·HS), after RoPE (unused with a KV cache)
+    let k: ScalarBuffer<S>          // (T, NKV·HS), after RoPE
     let v: ScalarBuffer<S>          // (T, NKV·HS)
     let probs: ScalarBuffer<S>      // Σ_prompts (NH, Tq, Tk)
     let probOffsets: [Int]
@@ -101,8 +105,8 @@ final class BlockActivations<S: RuntimeScalar> {
         mean1 = ScalarBuffer(count: T)
         rstd1 = ScalarBuffer(count: T)
         q = ScalarBuffer(count: T * NH * HS)
-        k = ScalarBuffer(count: context.cache == nil ? T * NKV * HS : 0)
-        v = ScalarBuffer(count: context.cache == nil ? T * NKV * HS : 0)
+        k = ScalarBuffer(count: T * NKV * HS)
+        v = ScalarBuffer(count: T * NKV * HS)
         let layout = context.probabilityLayout(heads: NH)
         probs = ScalarBuffer(count: layout.total)
         probOffsets = layout.offsets
@@ -129,13 +133,16 @@ final class BackwardScratch<S: RuntimeScalar> {
     let dq: ScalarBuffer<S>         // (T, NH·HS)
     let dk: ScalarBuffer<S>         // (T, NKV·HS)
     let dv: ScalarBuffer<S>         // (T, NKV·HS)
-    let dprobs: ScalarBuffer<S>     // (max Tq, max Tk) of one prompt
+    let dprobs: ScalarBuffer<S>     // (Tq, Tk) of the largest prompt
+    let dkFull: ScalarBuffer<S>     // (Tk, NKV·HS) of the longest prompt, with a cache
+    let dvFull: ScalarBuffer<S>     // (Tk, NKV·HS)
 
     init(configuration: ModelConfiguration, context: ForwardContext<S>) {
         let T = context.rows, C = configuration.hiddenSize, F = configuration.intermediateSize
         let HS = configuration.headDimension
         let NH = configuration.headCount, NKV = configuration.keyValueHeadCount
-        let longest = context.segments.map(\.count).max() ?? 0
+        let largest = context.segments.indices.map { context.segments[$0].count * context.keyRowCount(segment: $0) }.max() ?? 0
+        let longest = context.cache == nil ? 0 : context.segments.indices.map { context.keyRowCount(segment: $0) }.max() ?? 0
         dmid = ScalarBuffer(count: T * C)
         dnorm = ScalarBuffer(count: T * C)
         dkey = ScalarBuffer(count: T * F)
@@ -145,14 +152,16 @@ final class BackwardScratch<S: RuntimeScalar> {
         dq = ScalarBuffer(count: T * NH * HS)
         dk = ScalarBuffer(count: T * NKV * HS)
         dv = ScalarBuffer(count: T * NKV * HS)
-        dprobs = ScalarBuffer(count: longest * longest)
+        dprobs = ScalarBuffer(count: largest)
+        dkFull = ScalarBuffer(count: longest * NKV * HS)
+        dvFull = ScalarBuffer(count: longest * NKV * HS)
     }
 }
 
-/// Keys and values of the positions generated so far, per layer (capacity, NKV·HS).
+/// Keys and values of earlier positions, per layer (capacity, NKV·HS); which rows belong to which
+/// sequence is the ForwardContext's business.
 final class KVCache<S: RuntimeScalar> {
     let capacity: Int
-    var length = 0
     let keys: [ScalarBuffer<S>]
     let values: [ScalarBuffer<S>]
 
@@ -166,46 +175,68 @@ final class KVCache<S: RuntimeScalar> {
 
 // MARK: - Shared attention over the packed prompts
 
-/// Runs causal attention prompt by prompt: acts.attn from acts.q and the keys/values of `layer`
-/// (acts.k/acts.v, or the cache rows written just before).
+/// Runs causal attention prompt by prompt: acts.attn from acts.q and acts.k/acts.v (with a
+/// cache, the new keys and values are first appended to the cached ones of `layer`).
 func attentionSegmentsForward<S: RuntimeScalar>(
     _ acts: BlockActivations<S>, _ context: ForwardContext<S>, layer: Int, configuration: ModelConfiguration
 ) {
     let HS = configuration.headDimension, NH = configuration.headCount, NKV = configuration.keyValueHeadCount
+    let KVW = NKV * HS
     for (s, segment) in context.segments.enumerated() {
         let Tq = segment.count
-        let Tk = context.keyRowCount(segment: segment)
+        let Tk = context.keyRowCount(segment: s)
         let q = acts.q.pointer + segment.lowerBound * NH * HS
         let out = acts.attn.pointer + segment.lowerBound * NH * HS
         let probs = acts.probs.pointer + acts.probOffsets[s]
+        var k = acts.k.pointer + segment.lowerBound * KVW
+        var v = acts.v.pointer + segment.lowerBound * KVW
         if let cache = context.cache {
-            attentionForward(out, probs, q, cache.keys[layer].pointer, cache.values[layer].pointer,
-                             Tq, Tk, NH, NKV, HS)
-        } else {
-            let k = acts.k.pointer + segment.lowerBound * NKV * HS
-            let v = acts.v.pointer + segment.lowerBound * NKV * HS
-            attentionForward(out, probs, q, k, v, Tq, Tk, NH, NKV, HS)
+            let first = context.cacheStarts[s]
+            let append = (first + context.cacheLengths[s]) * KVW
+            precondition(first + Tk <= cache.capacity, "KV cache of \(cache.capacity) rows overflows")
+            (cache.keys[layer].pointer + append).update(from: k, count: Tq * KVW)
+            (cache.values[layer].pointer + append).update(from: v, count: Tq * KVW)
+            k = cache.keys[layer].pointer + first * KVW
+            v = cache.values[layer].pointer + first * KVW
         }
+        attentionForward(out, probs, q, k, v, Tq, Tk, NH, NKV, HS)
     }
 }
 
-/// scratch.dq, dk, dv (T rows) from scratch.dattn, prompt by prompt (no cache).
+/// scratch.dq, dk, dv (T rows) from scratch.dattn, prompt by prompt. With a cache, the gradients
+/// of the cached keys and values (constants) are dropped.
 func attentionSegmentsBackward<S: RuntimeScalar>(
     _ scratch: BackwardScratch<S>, _ acts: BlockActivations<S>, _ context: ForwardContext<S>,
-    configuration: ModelConfiguration
+    layer: Int, configuration: ModelConfiguration
 ) {
     let HS = configuration.headDimension, NH = configuration.headCount, NKV = configuration.keyValueHeadCount
-    scratch.dk.zero()
-    scratch.dv.zero()
+    let KVW = NKV * HS
+    if context.cache == nil {
+        scratch.dk.zero()
+        scratch.dv.zero()
+    }
     for (s, segment) in context.segments.enumerated() {
-        let T = segment.count
+        let Tq = segment.count
+        let Tk = context.keyRowCount(segment: s)
         let qOffset = segment.lowerBound * NH * HS
-        let kvOffset = segment.lowerBound * NKV * HS
-        attentionBackward(scratch.dq.pointer + qOffset, scratch.dk.pointer + kvOffset,
-                          scratch.dv.pointer + kvOffset, scratch.dprobs.pointer,
+        let kvOffset = segment.lowerBound * KVW
+        var k = acts.k.pointer + kvOffset, v = acts.v.pointer + kvOffset
+        var dk = scratch.dk.pointer + kvOffset, dv = scratch.dv.pointer + kvOffset
+        if let cache = context.cache {
+            k = cache.keys[layer].pointer + context.cacheStarts[s] * KVW
+            v = cache.values[layer].pointer + context.cacheStarts[s] * KVW
+            dk = scratch.dkFull.pointer
+            dv = scratch.dvFull.pointer
+            dk.update(repeating: 0, count: Tk * KVW)
+            dv.update(repeating: 0, count: Tk * KVW)
+        }
+        attentionBackward(scratch.dq.pointer + qOffset, dk, dv, scratch.dprobs.pointer,
                           scratch.dattn.pointer + qOffset, acts.probs.pointer + acts.probOffsets[s],
-                          acts.q.pointer + qOffset, acts.k.pointer + kvOffset, acts.v.pointer + kvOffset,
-                          T, T, NH, NKV, HS)
+                          acts.q.pointer + qOffset, k, v, Tq, Tk, NH, NKV, HS)
+        if context.cache != nil {
+            (scratch.dk.pointer + kvOffset).update(from: dk + (Tk - Tq) * KVW, count: Tq * KVW)
+            (scratch.dv.pointer + kvOffset).update(from: dv + (Tk - Tq) * KVW, count: Tq * KVW)
+        }
     }
 }
 

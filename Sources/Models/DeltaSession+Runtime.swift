@@ -1,7 +1,10 @@
-// The δ-optimisation session of EditableModel.deltaSession for both architectures: the residual
-// after block `layer` is computed once; each evaluation adds δ at one row per prompt, runs the
-// blocks above (keeping their activations), the final norm and LM head at the rows that enter
-// the loss only, then back-propagates input gradients (no weight gradients) down to δ.
+// The δ-optimisation session of EditableModel.deltaSession for both architectures.
+// Made once: a forward pass of every prompt through all blocks (δ = 0) keeps the residual after
+// block `layer`, the final residual, and every block's keys and values. Rows before a prompt's δ
+// position do not depend on δ (attention is causal), so each evaluation recomputes only the rows
+// from the δ position to the prompt's last loss row, attending to the kept keys and values of the
+// rows before; then the final norm and LM head at the loss rows, and the backward pass (input
+// gradients only, no weight gradients) through the same rows down to δ.
 import Foundation
 import Tensors
 
@@ -9,36 +12,49 @@ final class RuntimeDeltaSession<M: DecoderStack>: DeltaSession {
     typealias S = M.S
     let model: M
     let layer: Int
-    let context: ForwardContext<S>
+    let prompts: [[Int]]
+    let deltaPositions: [Int]
+    /// The full batch: each prompt's rows.
+    let segments: [Range<Int>]
     /// (T, C) residual after block `layer`, before δ.
     let cached: ScalarBuffer<S>
-    /// Row of each prompt's δ position.
-    let deltaRows: [Int]
+    /// (T, C) residual after the last block at δ = 0 (what the loss sees at rows before δ).
+    let top: ScalarBuffer<S>
+    /// Keys and values of every row at every layer, at δ = 0.
+    let cache: KVCache<S>
     let baseResiduals: Matrix<Float>
-    /// Activations of blocks layer+1…L−1, refilled by every evaluation.
-    let activations: [BlockActivations<S>]
-    let scratch: BackwardScratch<S>
 
     @_specialize(where M == LlamaModel<Float>)
     @_specialize(where M == GPT2Model<Float>)
     init(model: M, prompts: [[Int]], deltaPositions: [Int], layer: Int) {
         let configuration = model.configuration
+        let C = configuration.hiddenSize
         precondition(layer >= 0 && layer < configuration.layerCount, "layer \(layer) out of range")
         model.checkPrompts(prompts, positions: deltaPositions)
+        let T = prompts.reduce(0) { $0 + $1.count }
+        let cache = KVCache<S>(configuration: configuration, capacity: T)
+        var starts: [Int] = []
+        var offset = 0
+        for prompt in prompts {
+            starts.append(offset)
+            offset += prompt.count
+        }
+        let full = ForwardContext<S>(rows: prompts, startPositions: prompts.map { _ in 0 }, cache: cache,
+                                     cacheStarts: starts, cacheLengths: prompts.map { _ in 0 })
+        let cached = ScalarBuffer<S>(count: T * C)
+        let top = model.forwardBlocks(full, through: configuration.layerCount - 1) { l, x, _ in
+            if l == layer { cached.pointer.update(from: x, count: T * C) }
+        }
         self.model = model
         self.layer = layer
-        let context = ForwardContext<S>(prompts: prompts)
-        let cached = model.forwardBlocks(context, through: layer)
-        let deltaRows = model.rows(context, positions: deltaPositions)
-        self.context = context
+        self.prompts = prompts
+        self.deltaPositions = deltaPositions
+        self.segments = full.segments
         self.cached = cached
-        self.deltaRows = deltaRows
-        baseResiduals = model.gather(cached.pointer, width: configuration.hiddenSize, rows: deltaRows)
-            .floatMatrix(rows: prompts.count, cols: configuration.hiddenSize)
-        activations = ((layer + 1)..<configuration.layerCount).map { _ in
-            BlockActivations(configuration: configuration, context: context)
-        }
-        scratch = BackwardScratch(configuration: configuration, context: context)
+        self.top = top
+        self.cache = cache
+        let deltaRows = zip(full.segments, deltaPositions).map { $0.lowerBound + $1 }
+        baseResiduals = model.gather(cached.pointer, width: C, rows: deltaRows).floatMatrix(rows: prompts.count, cols: C)
     }
 
     @_specialize(where M == LlamaModel<Float>)
@@ -46,112 +62,163 @@ final class RuntimeDeltaSession<M: DecoderStack>: DeltaSession {
     func evaluate(delta: [Float], tokenTargets: [TokenTarget], tokenWeights: [Float],
                   distributionTargets: [DistributionTarget], klWeights: [Float]) -> DeltaEvaluation {
         let configuration = model.configuration
-        let C = configuration.hiddenSize, V = configuration.vocabularySize, T = context.rows
-        let L = configuration.layerCount
+        let C = configuration.hiddenSize, V = configuration.vocabularySize, L = configuration.layerCount
         precondition(delta.count == C, "δ of \(delta.count) values, d_model is \(C)")
         precondition(tokenWeights.count == tokenTargets.count, "\(tokenWeights.count) weights for \(tokenTargets.count) token targets")
         precondition(klWeights.count == distributionTargets.count, "\(klWeights.count) weights for \(distributionTargets.count) distributions")
 
-        // Rows entering the loss, each once.
-        var lossRows: [Int] = []
+        // Loss positions, each once: (prompt, position) → slot.
+        var lossPositions: [(prompt: Int, position: Int)] = []
         var slot: [Int: Int] = [:]
-        func row(prompt: Int, position: Int) -> Int {
-            precondition(prompt >= 0 && prompt < context.segments.count, "target prompt \(prompt) out of range")
-            let segment = context.segments[prompt]
-            precondition(position >= 0 && position < segment.count, "target position \(position) outside prompt \(prompt)")
-            let r = segment.lowerBound + position
-            if let s = slot[r] { return s }
-            slot[r] = lossRows.count
-            lossRows.append(r)
-            return lossRows.count - 1
+        func slotOf(prompt: Int, position: Int) -> Int {
+            precondition(prompt >= 0 && prompt < prompts.count, "target prompt \(prompt) out of range")
+            precondition(position >= 0 && position < prompts[prompt].count, "target position \(position) outside prompt \(prompt)")
+            let row = segments[prompt].lowerBound + position
+            if let s = slot[row] { return s }
+            slot[row] = lossPositions.count
+            lossPositions.append((prompt, position))
+            return lossPositions.count - 1
         }
-        let tokenSlots = tokenTargets.map { row(prompt: $0.prompt, position: $0.position) }
-        let distributionSlots = distributionTargets.map { row(prompt: $0.prompt, position: $0.position) }
-        let R = lossRows.count
+        let tokenSlots = tokenTargets.map { slotOf(prompt: $0.prompt, position: $0.position) }
+        let distributionSlots = distributionTargets.map { slotOf(prompt: $0.prompt, position: $0.position) }
+        let R = lossPositions.count
 
-        // Forward: x = cached + δ at the δ rows, blocks above `layer`.
-        let x = ScalarBuffer<S>.copy(of: cached.pointer, count: T * C)       // (T, C)
-        for r in deltaRows {
-            for c in 0..<C { x.pointer[r * C + c] += S(delta[c]) }
+        // Active rows: prompt p from its δ position to its last loss position at or after it.
+        var end = deltaPositions
+        for (p, position) in lossPositions where position >= deltaPositions[p] { end[p] = max(end[p], position + 1) }
+        let active = prompts.indices.filter { end[$0] > deltaPositions[$0] }
+        let context = ForwardContext<S>(
+            rows: active.map { Array(prompts[$0][deltaPositions[$0]..<end[$0]]) },
+            startPositions: active.map { deltaPositions[$0] }, cache: cache,
+            cacheStarts: active.map { segments[$0].lowerBound }, cacheLengths: active.map { deltaPositions[$0] })
+        let Ta = context.rows
+        var activeRow: [Int: Int] = [:]                                        // prompt → first active row
+        for (s, p) in active.enumerated() { activeRow[p] = context.segments[s].lowerBound }
+
+        // Forward: x (Ta, C) = cached rows + δ at each δ row, then the blocks above `layer`.
+        let x = ScalarBuffer<S>(count: Ta * C)
+        for (s, p) in active.enumerated() {
+            let first = segments[p].lowerBound + deltaPositions[p]
+            (x.pointer + context.segments[s].lowerBound * C).update(from: cached.pointer + first * C, count: context.segments[s].count * C)
         }
+        let deltaS = ScalarBuffer<S>(converting: delta)
+        for s in context.segments { residualForward(x.pointer + s.lowerBound * C, x.pointer + s.lowerBound * C, deltaS.pointer, C) }
+        let activations = ((layer + 1)..<L).map { _ in BlockActivations(configuration: configuration, context: context) }
         for l in (layer + 1)..<L { model.blockForward(layer: l, x.pointer, context, activations[l - layer - 1]) }
-        let h = model.gather(x.pointer, width: C, rows: lossRows)             // (R, C)
+
+        // Final norm and LM head at the loss rows: active ones from x, earlier ones from `top`.
+        let h = ScalarBuffer<S>(count: R * C)                                  // (R, C)
+        var source: [Int?] = []                                                // active row of each slot
+        for (r, loss) in lossPositions.enumerated() {
+            if loss.position >= deltaPositions[loss.prompt], let first = activeRow[loss.prompt] {
+                let row = first + loss.position - deltaPositions[loss.prompt]
+                source.append(row)
+                (h.pointer + r * C).update(from: x.pointer + row * C, count: C)
+            } else {
+                source.append(nil)
+                (h.pointer + r * C).update(from: top.pointer + (segments[loss.prompt].lowerBound + loss.position) * C, count: C)
+            }
+        }
         let normed = ScalarBuffer<S>(count: R * C)                             // (R, C)
         let mean = ScalarBuffer<S>(count: R), rstd = ScalarBuffer<S>(count: R)
         model.finalNormForward(normed.pointer, mean.pointer, rstd.pointer, h.pointer, R)
         let logits = ScalarBuffer<S>(count: R * V)                             // (R, V)
         matmulForward(logits.pointer, normed.pointer, model.head.pointer, nil, R, C, V)
 
-        // Loss and ∂loss/∂logits, in Double.
-        var logProbabilities = [Double](repeating: 0, count: R * V)           // (R, V)
-        var argmax = [Int](repeating: 0, count: R)
-        for r in 0..<R {
-            let row = logits.pointer + r * V
-            var best = 0
-            var maxValue = -Double.infinity
-            for v in 0..<V where Double(row[v]) > maxValue { maxValue = Double(row[v]); best = v }
-            argmax[r] = best
-            var sum = 0.0
-            for v in 0..<V { sum += Foundation.exp(Double(row[v]) - maxValue) }
-            let lse = maxValue + Foundation.log(sum)
-            for v in 0..<V { logProbabilities[r * V + v] = Double(row[v]) - lse }
-        }
-        var dlogits = [Double](repeating: 0, count: R * V)                     // (R, V)
-        var rowWeight = [Double](repeating: 0, count: R)
-        var loss = 0.0
-        var targetLogProbabilities: [Float] = []
-        var targetIsTop1: [Bool] = []
+        // Loss and ∂loss/∂logits (written over the logits).
+        var terms = LossTerms(R: R, V: V)
         for (i, target) in tokenTargets.enumerated() {
             precondition(target.tokenID >= 0 && target.tokenID < V, "target token \(target.tokenID) outside the vocabulary")
-            let r = tokenSlots[i]
-            let w = Double(tokenWeights[i])
-            let lp = logProbabilities[r * V + target.tokenID]
-            targetLogProbabilities.append(Float(lp))
-            targetIsTop1.append(argmax[r] == target.tokenID)
-            loss -= w * lp
-            rowWeight[r] += w
-            dlogits[r * V + target.tokenID] -= w
+            terms.tokens.append((tokenSlots[i], target.tokenID, Double(tokenWeights[i])))
         }
-        var klDivergences: [Float] = []
         for (d, target) in distributionTargets.enumerated() {
             precondition(target.referenceLogProbabilities.count == V, "reference distribution of \(target.referenceLogProbabilities.count), vocabulary is \(V)")
-            let r = distributionSlots[d]
-            let w = Double(klWeights[d])
-            var kl = 0.0
-            for v in 0..<V {
-                let lref = Double(target.referenceLogProbabilities[v])
-                let pref = Foundation.exp(lref)
-                if pref > 0 { kl += pref * (lref - logProbabilities[r * V + v]) }
-                dlogits[r * V + v] -= w * pref
-            }
-            klDivergences.append(Float(kl))
-            loss += w * kl
-            rowWeight[r] += w
+            terms.distributions.append((distributionSlots[d], target.referenceLogProbabilities, Double(klWeights[d])))
         }
-        // Every weighted term contributes w · softmax to its row.
-        for r in 0..<R where rowWeight[r] != 0 {
-            for v in 0..<V { dlogits[r * V + v] += rowWeight[r] * Foundation.exp(logProbabilities[r * V + v]) }
-        }
+        let loss = lossForwardBackward(logits.pointer, &terms)
 
-        // Backward: LM head, final norm, blocks L−1 … layer+1.
-        let dlogitsS = ScalarBuffer<S>(count: R * V)
-        for i in 0..<(R * V) { dlogitsS.pointer[i] = S(dlogits[i]) }
+        // Backward: LM head, final norm, blocks L−1 … layer+1, down to δ.
         let dnormed = ScalarBuffer<S>(count: R * C)                            // (R, C)
-        matmulBackward(dnormed.pointer, dlogitsS.pointer, model.head.pointer, R, C, V, accumulate: false)
+        matmulBackward(dnormed.pointer, logits.pointer, model.head.pointer, R, C, V, accumulate: false)
         let dh = ScalarBuffer<S>(count: R * C)                                 // (R, C)
         model.finalNormBackward(dh.pointer, dnormed.pointer, h.pointer, mean.pointer, rstd.pointer, R)
-        let dx = ScalarBuffer<S>(count: T * C)                                 // (T, C)
-        for (r, row) in lossRows.enumerated() {
-            for c in 0..<C { dx.pointer[row * C + c] += dh.pointer[r * C + c] }
+        let dx = ScalarBuffer<S>(count: Ta * C)                                // (Ta, C)
+        for (r, row) in source.enumerated() {
+            if let row { residualForward(dx.pointer + row * C, dx.pointer + row * C, dh.pointer + r * C, C) }
         }
+        let scratch = BackwardScratch(configuration: configuration, context: context)
         for l in stride(from: L - 1, through: layer + 1, by: -1) {
             model.blockBackward(layer: l, dx.pointer, context, activations[l - layer - 1], scratch)
         }
-        var gradient = [Double](repeating: 0, count: C)
-        for r in deltaRows {
-            for c in 0..<C { gradient[c] += Double(dx.pointer[r * C + c]) }
-        }
-        return DeltaEvaluation(targetLogProbabilities: targetLogProbabilities, targetIsTop1: targetIsTop1,
-                               klDivergences: klDivergences, gradient: gradient.map { Float($0) }, loss: loss)
+        let gradient = ScalarBuffer<S>(count: C)
+        for s in context.segments { residualForward(gradient.pointer, gradient.pointer, dx.pointer + s.lowerBound * C, C) }
+        return DeltaEvaluation(targetLogProbabilities: terms.tokenLogProbabilities, targetIsTop1: terms.tokenIsTop1,
+                               klDivergences: terms.klDivergences, gradient: gradient.floatMatrix(rows: 1, cols: C).values,
+                               loss: loss)
     }
+}
+
+/// The weighted NLL and KL terms of a δ loss over R logit rows, and what their evaluation reports.
+struct LossTerms {
+    let R: Int, V: Int
+    var tokens: [(slot: Int, tokenID: Int, weight: Double)] = []
+    var distributions: [(slot: Int, reference: [Float], weight: Double)] = []
+    var tokenLogProbabilities: [Float] = []
+    var tokenIsTop1: [Bool] = []
+    var klDivergences: [Float] = []
+    init(R: Int, V: Int) {
+        self.R = R
+        self.V = V
+    }
+}
+
+/// loss = −Σ w·log p(token) + Σ w·KL(reference ‖ softmax(logits)); logits (R, V) are replaced by
+/// ∂loss/∂logits = Σ w·(softmax − onehot or reference). Accumulated in Double.
+@_specialize(where S == Float)
+@_specialize(where S == Double)
+func lossForwardBackward<S: RuntimeScalar>(_ logits: UnsafeMutablePointer<S>, _ terms: inout LossTerms) -> Double {
+    let R = terms.R, V = terms.V
+    var logProbabilities = [Double](repeating: 0, count: V)
+    var dlogits = [Double](repeating: 0, count: V)
+    var loss = 0.0
+    var tokenResults = [(logProbability: Float, top1: Bool)](repeating: (0, false), count: terms.tokens.count)
+    var klResults = [Float](repeating: 0, count: terms.distributions.count)
+    for r in 0..<R {
+        let row = logits + r * V
+        var best = 0
+        var maxValue = -Double.infinity
+        for v in 0..<V where Double(row[v]) > maxValue { maxValue = Double(row[v]); best = v }
+        var sum = 0.0
+        for v in 0..<V { sum += Foundation.exp(Double(row[v]) - maxValue) }
+        let lse = maxValue + Foundation.log(sum)
+        for v in 0..<V { logProbabilities[v] = Double(row[v]) - lse }
+        for v in 0..<V { dlogits[v] = 0 }
+        var rowWeight = 0.0
+        for (i, term) in terms.tokens.enumerated() where term.slot == r {
+            let lp = logProbabilities[term.tokenID]
+            tokenResults[i] = (Float(lp), best == term.tokenID)
+            loss -= term.weight * lp
+            rowWeight += term.weight
+            dlogits[term.tokenID] -= term.weight
+        }
+        for (d, term) in terms.distributions.enumerated() where term.slot == r {
+            var kl = 0.0
+            term.reference.withUnsafeBufferPointer { reference in
+                for v in 0..<V {
+                    let lref = Double(reference[v])
+                    let pref = Foundation.exp(lref)
+                    if pref > 0 { kl += pref * (lref - logProbabilities[v]) }
+                    dlogits[v] -= term.weight * pref
+                }
+            }
+            klResults[d] = Float(kl)
+            loss += term.weight * kl
+            rowWeight += term.weight
+        }
+        for v in 0..<V { row[v] = S(dlogits[v] + rowWeight * Foundation.exp(logProbabilities[v])) }
+    }
+    terms.tokenLogProbabilities = tokenResults.map(\.logProbability)
+    terms.tokenIsTop1 = tokenResults.map(\.top1)
+    terms.klDivergences = klResults
+    return loss
 }

@@ -97,11 +97,7 @@ public final class GPT2Model<S: RuntimeScalar>: DecoderStack {
         acts.input.pointer.update(from: x, count: T * C)
         layernormForward(acts.norm1.pointer, acts.mean1.pointer, acts.rstd1.pointer, x,
                          w.ln1w.pointer, w.ln1b.pointer, T, C, eps: eps)
-        var k = acts.k.pointer, v = acts.v.pointer
-        if let cache = context.cache {
-            k = cache.keys[layer].pointer + cache.length * C
-            v = cache.values[layer].pointer + cache.length * C
-        }
+        let k = acts.k.pointer, v = acts.v.pointer
         matmulForward(acts.q.pointer, acts.norm1.pointer, w.wq.pointer, w.bq.pointer, T, C, C)
         matmulForward(k, acts.norm1.pointer, w.wk.pointer, w.bk.pointer, T, C, C)
         matmulForward(v, acts.norm1.pointer, w.wv.pointer, w.bv.pointer, T, C, C)
@@ -132,7 +128,7 @@ public final class GPT2Model<S: RuntimeScalar>: DecoderStack {
                           acts.mean2.pointer, acts.rstd2.pointer, T, C)
         // mid = input + c_proj(attn(ln_1(input)))
         matmulBackward(scratch.dattn.pointer, scratch.dmid.pointer, w.wo.pointer, T, C, C, accumulate: false)
-        attentionSegmentsBackward(scratch, acts, context, configuration: configuration)
+        attentionSegmentsBackward(scratch, acts, context, layer: layer, configuration: configuration)
         matmulBackward(scratch.dnorm.pointer, scratch.dq.pointer, w.wq.pointer, T, C, C, accumulate: false)
         matmulBackward(scratch.dnorm.pointer, scratch.dk.pointer, w.wk.pointer, T, C, C, accumulate: true)
         matmulBackward(scratch.dnorm.pointer, scratch.dv.pointer, w.wv.pointer, T, C, C, accumulate: true)

@@ -19,10 +19,12 @@ extension DecoderStack {
         var pending = prompt
         var logProbabilities = [Double](repeating: 0, count: V)
 
-        while result.tokens.count < maxNewTokens, cache.length + pending.count <= capacity {
-            let context = ForwardContext<S>(continuing: cache, tokens: pending)
+        var length = 0
+        while result.tokens.count < maxNewTokens, length + pending.count <= capacity {
+            let context = ForwardContext<S>(rows: [pending], startPositions: [length], cache: cache,
+                                            cacheStarts: [0], cacheLengths: [length])
             let x = forwardBlocks(context, through: configuration.layerCount - 1)
-            cache.length += pending.count
+            length += pending.count
             let logits = headForward(x.pointer + (pending.count - 1) * C, 1)   // (1, V)
 
             var maxValue = -Double.infinity

@@ -101,12 +101,8 @@ public final class LlamaModel<S: RuntimeScalar>: DecoderStack {
 
         acts.input.pointer.update(from: x, count: T * C)
         rmsnormForward(acts.norm1.pointer, acts.rstd1.pointer, x, w.attnNorm.pointer, T, C, eps: eps)
-        // q (T, NH·HS); k, v (T, NKV·HS) into the block's buffers or straight into the cache
-        var k = acts.k.pointer, v = acts.v.pointer
-        if let cache = context.cache {
-            k = cache.keys[layer].pointer + cache.length * NKV * HS
-            v = cache.values[layer].pointer + cache.length * NKV * HS
-        }
+        // q (T, NH·HS); k, v (T, NKV·HS)
+        let k = acts.k.pointer, v = acts.v.pointer
         matmulForward(acts.q.pointer, acts.norm1.pointer, w.wq.pointer, w.bq?.pointer, T, C, NH * HS)
         matmulForward(k, acts.norm1.pointer, w.wk.pointer, w.bk?.pointer, T, C, NKV * HS)
         matmulForward(v, acts.norm1.pointer, w.wv.pointer, w.bv?.pointer, T, C, NKV * HS)
@@ -144,7 +140,7 @@ public final class LlamaModel<S: RuntimeScalar>: DecoderStack {
                         acts.rstd2.pointer, T, C)
         // mid = input + o(attn)
         matmulBackward(scratch.dattn.pointer, scratch.dmid.pointer, w.wo.pointer, T, NH * HS, C, accumulate: false)
-        attentionSegmentsBackward(scratch, acts, context, configuration: configuration)
+        attentionSegmentsBackward(scratch, acts, context, layer: layer, configuration: configuration)
         ropeBackward(scratch.dq.pointer, rope.cos.pointer, rope.sin.pointer, T, NH, HS)
         ropeBackward(scratch.dk.pointer, rope.cos.pointer, rope.sin.pointer, T, NKV, HS)
         matmulBackward(scratch.dnorm.pointer, scratch.dq.pointer, w.wq.pointer, T, C, NH * HS, accumulate: false)

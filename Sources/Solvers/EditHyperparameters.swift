@@ -33,6 +33,9 @@ public struct EditHyperparameters: Codable, Sendable, Equatable {
     public var clampNormFactor: Double
     /// δ optimisation stops once the loss is below this.
     public var vLossThreshold: Double
+    /// δ optimisation also stops once every target token is top-1 on every rewrite prompt
+    /// (ENCORE's most-probable early stop).
+    public var vStopAtTop1: Bool
     /// The prompt of the KL term, `{}` for the subject.
     public var klPrompt: String
     /// λ: weight of the preservation term λ·C0 (MEMIT; mom2_update_weight).
@@ -66,6 +69,7 @@ public struct EditHyperparameters: Codable, Sendable, Equatable {
         case klFactor = "kl_factor"
         case clampNormFactor = "clamp_norm_factor"
         case vLossThreshold = "v_loss_threshold"
+        case vStopAtTop1 = "v_stop_at_top1"
         case klPrompt = "kl_prompt"
         case preservationWeight = "mom2_update_weight"
         case statisticsTokenCount = "mom2_n_tokens"
@@ -81,7 +85,7 @@ public struct EditHyperparameters: Codable, Sendable, Equatable {
 
     public init(layers: [Int], vLearningRate: Double = 0.5, vSteps: Int = 25, vWeightDecay: Double = 1e-3,
                 klFactor: Double = 0.0625, clampNormFactor: Double = 0.75, vLossThreshold: Double = 0.05,
-                klPrompt: String = "{} is a", preservationWeight: Double = 15000,
+                vStopAtTop1: Bool = true, klPrompt: String = "{} is a", preservationWeight: Double = 15000,
                 statisticsTokenCount: Int = 100_000, statisticsSequenceLength: Int = 128,
                 prefixCount: Int = 5, prefixLength: Int = 10, prefixTopK: Int = 5, seed: UInt64 = 0,
                 emmetRidge: Double = 0, nullSpaceThreshold: Double = 1e-2,
@@ -93,6 +97,7 @@ public struct EditHyperparameters: Codable, Sendable, Equatable {
         self.klFactor = klFactor
         self.clampNormFactor = clampNormFactor
         self.vLossThreshold = vLossThreshold
+        self.vStopAtTop1 = vStopAtTop1
         self.klPrompt = klPrompt
         self.preservationWeight = preservationWeight
         self.statisticsTokenCount = statisticsTokenCount
@@ -118,6 +123,7 @@ public struct EditHyperparameters: Codable, Sendable, Equatable {
         klFactor = try c.decodeIfPresent(Double.self, forKey: .klFactor) ?? d.klFactor
         clampNormFactor = try c.decodeIfPresent(Double.self, forKey: .clampNormFactor) ?? d.clampNormFactor
         vLossThreshold = try c.decodeIfPresent(Double.self, forKey: .vLossThreshold) ?? d.vLossThreshold
+        vStopAtTop1 = try c.decodeIfPresent(Bool.self, forKey: .vStopAtTop1) ?? d.vStopAtTop1
         klPrompt = try c.decodeIfPresent(String.self, forKey: .klPrompt) ?? d.klPrompt
         preservationWeight = try c.decodeIfPresent(Double.self, forKey: .preservationWeight) ?? d.preservationWeight
         statisticsTokenCount = try c.decodeIfPresent(Int.self, forKey: .statisticsTokenCount) ?? d.statisticsTokenCount

@@ -63,8 +63,8 @@ public enum EditPlanner {
             for (i, request) in requests.enumerated() {
                 let step = try plan.editBatch([request], previousKeys: memory, targetOffset: i, targetTotal: requests.count)
                 targets += step.targets
-                memory = EditResult(method: method, hyperparameters: h, prefixes: [], layers: step.edits, facts: [], applied: false)
-                    .memory(appendingTo: memory)
+                memory = EditResult(method: method, hyperparameters: h, prefixes: [], layers: step.edits, facts: [],
+                                    targets: Matrix(rows: 0, cols: 0), applied: false).memory(appendingTo: memory)
                 edits = merge(edits, step.edits)
             }
         } else {
@@ -85,9 +85,11 @@ public enum EditPlanner {
                 deltaNorm: norm(t.delta), baseNorm: norm(t.base), logProbabilityBefore: before[i].logProbability,
                 logProbabilityAfter: after[i].logProbability, efficacy: after[i].allTop1))
         }
+        var z = Matrix<Float>(rows: config.hiddenSize, cols: requests.count)
+        for (i, t) in targets.enumerated() { z.setColumn(i, t.target) }
         keepEdits = apply
         return EditResult(method: method, hyperparameters: h, prefixes: contextPrefixes, layers: edits, facts: outcomes,
-                          applied: apply)
+                          targets: z, applied: apply)
     }
 
     /// Per-layer factors side by side: the edits of successive single-fact solves as one edit.

@@ -83,6 +83,9 @@ public struct EditResult: Sendable {
     public var layers: [LayerEdit]
     /// One entry per request, in request order.
     public var facts: [FactOutcome]
+    /// z = h + δ per fact: the residual stream after the last edit layer that the edit aims at
+    /// (d_model × n, a column per fact).
+    public var targets: Matrix<Float>
     /// Whether the edit was left applied to the model.
     public var applied: Bool
 

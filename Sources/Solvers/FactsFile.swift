@@ -13,21 +13,22 @@ import Foundation
 
 /// Parser of facts files (JSONL or a JSON array of records).
 public enum FactsFile {
-    /// Reads and parses the facts file at `path`.
+    /// Reads and parses the facts file at `path`. `allowDuplicates` keeps repeated facts (evaluation
+    /// data such as CounterFact repeats some); an edit must reject them.
     /// - Throws: `SolverError` naming the file, line and field of the first problem.
-    public static func load(path: String) throws -> [EditRequest] {
+    public static func load(path: String, allowDuplicates: Bool = false) throws -> [EditRequest] {
         let data: Data
         do {
             data = try Data(contentsOf: URL(fileURLWithPath: path))
         } catch {
             throw SolverError.unreadableFile(file: path, reason: readableReason(error))
         }
-        return try parse(data, file: path)
+        return try parse(data, file: path, allowDuplicates: allowDuplicates)
     }
 
     /// Parses facts from bytes; `file` is only used in error messages.
     /// - Throws: `SolverError` naming the file, line and field of the first problem.
-    public static func parse(_ data: Data, file: String) throws -> [EditRequest] {
+    public static func parse(_ data: Data, file: String, allowDuplicates: Bool = false) throws -> [EditRequest] {
         let bytes = [UInt8](data)
         let lines = splitLines(bytes)
         for (index, range) in lines.enumerated() where String(validating: bytes[range], as: UTF8.self) == nil {
@@ -51,7 +52,7 @@ public enum FactsFile {
             }
             let request = try makeRequest(fields, file: file, line: record.line)
             let key = FactKey(subject: request.subject, prompt: request.prompt, target: request.targetNew)
-            if let firstLine = seen[key] {
+            if !allowDuplicates, let firstLine = seen[key] {
                 throw SolverError.duplicateFact(file: file, line: record.line, firstLine: firstLine)
             }
             seen[key] = record.line

@@ -23,7 +23,9 @@ private struct LossSetup {
         tokenTargets = []
         tokenWeights = []
         for (p, prompt) in prompts.enumerated() {
-            for position in [deltaPositions[p], prompt.count - 1, max(deltaPositions[p] - 1, 0)] {
+            // The last prompt has a target before its δ position only: constant, no active rows.
+            let positions = p == prompts.count - 1 ? [0] : [deltaPositions[p], prompt.count - 1, max(deltaPositions[p] - 1, 0)]
+            for position in positions {
                 tokenTargets.append(TokenTarget(prompt: p, position: position, tokenID: Int(g.next() % UInt64(V))))
                 tokenWeights.append(Float(1 + p) / 4)
             }
@@ -51,7 +53,7 @@ struct DeltaSessionTests {
     func float64Gradient(folder: String) throws {
         let model = try ModelLoader.load(url: Fixtures.url(folder), precision: .float64)
         let C = model.configuration.hiddenSize
-        let setup = LossSetup(model: model, seed: 7, lengths: [6, 9, 4])
+        let setup = LossSetup(model: model, seed: 7, lengths: [6, 9, 4, 5])
         for layer in [0, model.configuration.layerCount - 1] {
             let session = model.deltaSession(prompts: setup.prompts, deltaPositions: setup.deltaPositions, layer: layer)
             var g = SeededGenerator(seed: 11)
@@ -78,7 +80,7 @@ struct DeltaSessionTests {
     @Test("at δ = 0 the session reproduces the forward pass; baseResiduals are the residuals")
     func forwardValues() throws {
         let model = try ModelLoader.load(url: Fixtures.url("tiny-llama/model.gguf"))
-        let setup = LossSetup(model: model, seed: 3, lengths: [5, 8, 7])
+        let setup = LossSetup(model: model, seed: 3, lengths: [5, 8, 7, 6])
         let session = model.deltaSession(prompts: setup.prompts, deltaPositions: setup.deltaPositions, layer: 0)
         let residuals = model.residuals(prompts: setup.prompts, positions: setup.deltaPositions, layer: 0)
         #expect(session.baseResiduals.maxAbsDifference(residuals) < 1e-6)
@@ -103,7 +105,7 @@ struct DeltaSessionTests {
     func float32Gradient() throws {
         let model = try SharedModels.smol()
         let C = model.configuration.hiddenSize
-        let setup = LossSetup(model: model, seed: 5, lengths: [7, 10, 6])
+        let setup = LossSetup(model: model, seed: 5, lengths: [7, 10, 6, 5])
         let session = model.deltaSession(prompts: setup.prompts, deltaPositions: setup.deltaPositions, layer: 4)
         var g = SeededGenerator(seed: 9)
         let delta = (0..<C).map { _ in Float(g.nextGaussian() * 0.5) }

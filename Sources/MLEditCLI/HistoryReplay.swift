@@ -1,0 +1,123 @@
+// Re-solving recorded commits: which commits of a lineage are in effect, and replaying them
+// through the solver from their stored keys and target values on other weights. Revert and
+// rebase onto a commit are built on this; for fixed keys and targets the solver's memory term
+// makes the replay reproduce the one-shot solution for the facts in force (DESIGN.md §3).
+// Keys are the stored ones: a change of an earlier edit layer is not propagated into the keys of
+// later edit layers (they move by far less than the edits themselves).
+import Foundation
+import Ledger
+import Models
+import Solvers
+import Tensors
+
+enum HistoryReplay {
+    /// Ids of the commits of `lineage` whose edits are in effect, when `extraRevert` (if any) is
+    /// reverted by a newest revert. A revert in effect takes its target out; reverting a revert
+    /// puts the target back.
+    static func effectiveCommits(_ lineage: [CommitRecord], alsoReverting extraRevert: String? = nil) -> Set<String> {
+        var reverted = Set<String>()
+        if let extraRevert { reverted.insert(extraRevert) }
+        for commit in lineage.reversed() where !reverted.contains(commit.id) {
+            if commit.kind == .revert, let target = commit.revertedCommitID { reverted.insert(target) }
+        }
+        return Set(lineage.map(\.id)).subtracting(reverted)
+    }
+
+    static func carriesFacts(_ commit: CommitRecord) -> Bool { commit.kind != .revert }
+
+    static func hyperparameters(of commit: CommitRecord) throws -> EditHyperparameters {
+        do {
+            return try commit.hyperparameters.decode(EditHyperparameters.self, field: "hyperparameters of \(commit.id.prefix(10))")
+        } catch {
+            throw CommandFailure("commit \(commit.id.prefix(10)): its hyperparameters cannot be read: \(error)")
+        }
+    }
+
+    static func method(of commit: CommitRecord) throws -> EditMethod {
+        guard let method = EditMethod(rawValue: commit.method) else {
+            throw CommandFailure("commit \(commit.id.prefix(10)): unknown method '\(commit.method)'")
+        }
+        return method
+    }
+
+    /// The keys of remembered facts, newest per (subject, prompt), by layer.
+    struct Memory {
+        private var order: [String] = []
+        private var keysByFact: [String: [Int: [Double]]] = [:]
+
+        static func factKey(_ fact: Fact) -> String { fact.subject + "\u{0}" + fact.prompt }
+
+        /// Remembers the facts of `commit` with their keys from its edit vectors.
+        mutating func remember(_ commit: CommitRecord, repository: Repository) throws {
+            let facts = try repository.facts(of: commit.id)
+            let vectors = try repository.editVectors(of: commit.id)
+            for record in facts {
+                let key = Memory.factKey(record.fact)
+                var columns: [Int: [Double]] = [:]
+                for set in vectors where record.ordinal < set.keys.cols { columns[set.layer] = set.keys.column(record.ordinal) }
+                if keysByFact[key] == nil { order.append(key) }
+                keysByFact[key] = columns
+            }
+        }
+
+        /// Stacked keys (d_in × p) at `layer`, leaving out facts with the keys in `excluded`.
+        func keys(layer: Int, dimension: Int, excluding excluded: Set<String>) -> Matrix<Double> {
+            let columns = order.filter { !excluded.contains($0) }.compactMap { keysByFact[$0]?[layer] }
+            var matrix = Matrix<Double>(rows: dimension, cols: columns.count)
+            for (j, column) in columns.enumerated() { matrix.setColumn(j, column) }
+            return matrix
+        }
+    }
+
+    /// Re-solves `commits` in order on the context's current weights, each with its own method,
+    /// hyperparameters and stored keys and values, remembering `prior` commits' facts. The new
+    /// deltas are applied to the model as they are solved, and returned per commit and layer.
+    static func resolve(_ commits: [CommitRecord], prior: [CommitRecord], context: inout EditContext,
+                        corpus: [String], console: Console) throws -> [[Int: Solvers.LowRankDelta]] {
+        var memory = Memory()
+        for commit in prior { try memory.remember(commit, repository: context.repository) }
+        // Statistics first: computing them moves the model to its base weights and back.
+        var statistics: [String: [Int: LayerStatistics]] = [:]
+        for commit in commits {
+            let h = try hyperparameters(of: commit)
+            let layers = try context.repository.editVectors(of: commit.id).map(\.layer)
+            statistics[commit.id] = try context.statistics(layers: layers, hyperparameters: h, corpus: corpus, console: console)
+        }
+        let dimension = context.model.configuration.intermediateSize
+        var results: [[Int: Solvers.LowRankDelta]] = []
+        for commit in commits {
+            let h = try hyperparameters(of: commit)
+            let method = try method(of: commit)
+            let facts = try context.repository.facts(of: commit.id)
+            let labels = facts.map { "\($0.fact.subject) (commit \(commit.id.prefix(10)), fact \($0.ordinal))" }
+            let own = Set(facts.map { Memory.factKey($0.fact) })
+            var deltas: [Int: Solvers.LowRankDelta] = [:]
+            for vectors in try context.repository.editVectors(of: commit.id).sorted(by: { $0.layer < $1.layer }) {
+                guard let moment = statistics[commit.id]?[vectors.layer]?.moment else { continue }
+                var weight = context.model.mlpOutputWeight(layer: vectors.layer).toDouble()
+                var previous = memory.keys(layer: vectors.layer, dimension: dimension, excluding: own)
+                // ROME edits one fact at a time, each held by the next.
+                let groups: [Range<Int>] = method == .rome ? (0..<vectors.keys.cols).map { $0..<($0 + 1) } : [0..<vectors.keys.cols]
+                var us: [Matrix<Double>] = [], vs: [Matrix<Double>] = []
+                for group in groups {
+                    let keys = vectors.keys.columns(group)
+                    let residual = vectors.values.columns(group) - weight.multiplied(by: keys)
+                    let problem = PreservationProblem(layer: vectors.layer, residual: residual, keys: keys, previousKeys: previous,
+                                                      moment: moment, factLabels: group.map { $0 < labels.count ? labels[$0] : "fact \($0)" })
+                    let delta = try PreservationSolver.solve(method, problem, hyperparameters: h)
+                    weight.addProduct(delta.u, delta.v, transposeB: true)
+                    us.append(delta.u)
+                    vs.append(delta.v)
+                    previous = previous.appendingColumns(keys)
+                }
+                let u = us.dropFirst().reduce(us[0]) { $0.appendingColumns($1) }
+                let v = vs.dropFirst().reduce(vs[0]) { $0.appendingColumns($1) }
+                deltas[vectors.layer] = Solvers.LowRankDelta(u: u, v: v)
+                context.model.setMLPOutputWeight(layer: vectors.layer, weight.toFloat())
+            }
+            try memory.remember(commit, repository: context.repository)
+            results.append(deltas)
+        }
+        return results
+    }
+}

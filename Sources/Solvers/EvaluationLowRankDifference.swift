@@ -1,0 +1,88 @@
+// The size and rank of the difference between two versions' weights for one tensor, computed
+// from the low-rank factors alone: D = Σ_added U Vᵀ − Σ_removed U Vᵀ = A Bᵀ with
+// A = [U…, −U…] (d_out × r) and B = [V…, V…] (d_in × r). Everything goes through the r × r Gram
+// matrices, so the dense d_out × d_in difference is never formed. Not here: reading deltas from
+// the ledger (the CLI does) or deciding which commits two versions share.
+import Foundation
+import Tensors
+
+/// ‖D‖_F, the singular values and the numerical rank of D = Σ U_a V_aᵀ − Σ U_r V_rᵀ.
+public struct LowRankDifference: Sendable, Equatable {
+    /// d_out.
+    public var rows: Int
+    /// d_in.
+    public var cols: Int
+    /// Frobenius norm of D.
+    public var frobeniusNorm: Double
+    /// The non-zero-candidate singular values of D, largest first (r of them, r = total factor rank).
+    public var singularValues: [Double]
+    /// Singular values above `σ_max · max(d_out, d_in) · ε_float32` (NumPy's matrix_rank rule
+    /// for float32 data, the precision the weights are used in).
+    public var rank: Int
+
+    /// - Parameters:
+    ///   - added: factors (U: d_out × k, V: d_in × k) whose products are added.
+    ///   - removed: factors whose products are subtracted.
+    /// - Throws: `SolverError.shapeMismatch` when factors disagree in shape,
+    ///   `LinearAlgebraError` when an eigen-decomposition fails.
+    public init(added: [(u: Matrix<Float>, v: Matrix<Float>)], removed: [(u: Matrix<Float>, v: Matrix<Float>)]) throws {
+        let all = added + removed
+        guard let first = all.first else {
+            rows = 0; cols = 0; frobeniusNorm = 0; singularValues = []; rank = 0
+            return
+        }
+        rows = first.u.rows
+        cols = first.v.rows
+        for (u, v) in all where u.rows != rows || v.rows != cols || u.cols != v.cols {
+            throw SolverError.shapeMismatch(what: "low-rank factors", expected: "U \(rows)×k, V \(cols)×k",
+                                            actual: "U \(u.rows)×\(u.cols), V \(v.rows)×\(v.cols)")
+        }
+        var a = Matrix<Double>(rows: rows, cols: 0)
+        var b = Matrix<Double>(rows: cols, cols: 0)
+        for (u, v) in added {
+            a = a.appendingColumns(u.toDouble())
+            b = b.appendingColumns(v.toDouble())
+        }
+        for (u, v) in removed {
+            a = a.appendingColumns(-1.0 * u.toDouble())
+            b = b.appendingColumns(v.toDouble())
+        }
+        let (norm, values) = try Self.analyse(a: a, b: b)
+        frobeniusNorm = norm
+        singularValues = values
+        let tolerance = (values.first ?? 0) * Double(max(rows, cols)) * Double(Float.ulpOfOne)
+        rank = values.filter { $0 > tolerance }.count
+    }
+
+    /// ‖A Bᵀ‖_F and the singular values of A Bᵀ, largest first.
+    ///
+    /// ‖A Bᵀ‖²_F = tr(AᵀA BᵀB) = Σ_ij (AᵀA)_ij (BᵀB)_ij. The squared singular values are the
+    /// eigenvalues of B AᵀA Bᵀ, whose non-zero ones are those of S (AᵀA) S with S = (BᵀB)^{1/2}
+    /// (symmetric, r × r).
+    static func analyse(a: Matrix<Double>, b: Matrix<Double>) throws -> (Double, [Double]) {
+        let r = a.cols
+        if r == 0 { return (0, []) }
+        let gramA = a.multiplied(by: a, transposeSelf: true)   // (r, r)
+        let gramB = b.multiplied(by: b, transposeSelf: true)   // (r, r)
+        var squaredNorm = 0.0
+        for i in 0..<(r * r) { squaredNorm += gramA.values[i] * gramB.values[i] }
+
+        let eigenB = try SymmetricEigenDecomposition(gramB)
+        var scaled = eigenB.eigenvectors                        // Q diag(√λ)
+        for j in 0..<r {
+            let root = max(eigenB.eigenvalues[j], 0).squareRoot()
+            for i in 0..<r { scaled[i, j] *= root }
+        }
+        let root = scaled.multiplied(by: eigenB.eigenvectors, transposeOther: true)   // S = Q diag(√λ) Qᵀ
+        var m = root.multiplied(by: gramA).multiplied(by: root)                       // (r, r)
+        for i in 0..<r {                                                              // exact symmetry for dsyevd
+            for j in (i + 1)..<r {
+                let mean = (m[i, j] + m[j, i]) / 2
+                m[i, j] = mean
+                m[j, i] = mean
+            }
+        }
+        let squared = try SymmetricEigenDecomposition(m).eigenvalues
+        return (max(squaredNorm, 0).squareRoot(), squared.reversed().map { max($0, 0).squareRoot() })
+    }
+}
