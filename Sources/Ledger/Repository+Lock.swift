@@ -6,11 +6,7 @@
 // do not need it: SQLite's own locking already serializes them.
 import Foundation
 
-#if canImport(Glibc)
 import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 
 extension Repository {
     /// `.mledit/lock`.
@@ -20,11 +16,11 @@ extension Repository {
     /// (other processes, or other `Repository` instances in this one) to finish.
     /// - Throws: `LedgerError.io` when the lock file cannot be opened or locked; what `body` throws.
     public func withWriterLock<T>(_ body: () throws -> T) throws -> T {
-        let descriptor = open(lockURL.path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        let descriptor = Glibc.open(lockURL.path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
         guard descriptor >= 0 else {
             throw LedgerError.io(path: lockURL.path, reason: "cannot open the lock file: \(String(cString: strerror(errno)))")
         }
-        defer { close(descriptor) }
+        defer { Glibc.close(descriptor) }
         while flock(descriptor, LOCK_EX) != 0 {
             if errno == EINTR { continue }
             throw LedgerError.io(path: lockURL.path, reason: "cannot lock: \(String(cString: strerror(errno)))")

@@ -31,6 +31,12 @@ public final class Console: @unchecked Sendable {
                 err: { text in FileHandle.standardError.write(Data(text.utf8)) })
     }
 
+    /// The same streams with some environment variables replaced.
+    public func with(environment overrides: [String: String]) -> Console {
+        Console(environment: environment.merging(overrides) { $1 }, currentDirectory: currentDirectory,
+                errorIsTerminal: errorIsTerminal, out: writeOut, err: writeErr)
+    }
+
     /// Writes a line to standard output.
     public func print(_ line: String = "") { writeOut(line + "\n") }
     /// Writes a line to standard error.

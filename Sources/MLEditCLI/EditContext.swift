@@ -98,6 +98,20 @@ struct EditContext {
                 missing.append(layer)
             }
         }
+        // Second level: statistics other repositories computed for the same checkpoint and corpus.
+        let shared = EditContext.sharedStatisticsDirectory(console)
+        for layer in missing {
+            let file = shared.appendingPathComponent(EditContext.sharedStatisticsName(
+                baseDigest: baseModel.sha256, layer: layer, corpusDigest: digest, tokenCount: h.statisticsTokenCount))
+            guard let blob = FileManager.default.contents(atPath: file.path),
+                  let statistics = try? LayerStatistics(layer: layer, tokenCount: h.statisticsTokenCount,
+                                                        dimension: model.configuration.intermediateSize, blob: blob) else { continue }
+            try repository.putPreservationStatistics(statistics.moment, for: PreservationKey(
+                baseModelID: baseModel.id, tensor: EditContext.tensorName(layer: layer), corpusDigest: digest,
+                tokenCount: h.statisticsTokenCount))
+            found[layer] = statistics
+        }
+        missing.removeAll { found[$0] != nil }
         if missing.isEmpty { return found }
         // Statistics belong to the base model: compute them with every edit taken out.
         let current = parentID
@@ -115,9 +129,23 @@ struct EditContext {
                                       corpusDigest: digest, tokenCount: h.statisticsTokenCount)
             try repository.putPreservationStatistics(statistics.moment, for: key)
             found[layer] = statistics
+            let file = shared.appendingPathComponent(EditContext.sharedStatisticsName(
+                baseDigest: baseModel.sha256, layer: layer, corpusDigest: digest, tokenCount: h.statisticsTokenCount))
+            try? FileManager.default.createDirectory(at: shared, withIntermediateDirectories: true)
+            try? statistics.blob.write(to: file, options: .atomic)
         }
         try moveTo(current)
         return found
+    }
+
+    /// Where statistics are shared between repositories: a cache beside the default model that can
+    /// be deleted at any time (the ledger keeps its own copy).
+    static func sharedStatisticsDirectory(_ console: Console) -> URL {
+        ModelResolution.cacheDirectory(console).appendingPathComponent("statistics")
+    }
+
+    static func sharedStatisticsName(baseDigest: String, layer: Int, corpusDigest: String, tokenCount: Int) -> String {
+        "\(baseDigest.prefix(16))-\(tensorName(layer: layer))-\(corpusDigest.prefix(16))-\(tokenCount).f64"
     }
 
     /// Keys of the facts in force at the parent, per layer (d_in × p), leaving out the facts in

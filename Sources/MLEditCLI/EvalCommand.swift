@@ -4,7 +4,6 @@
 // The computation is Solvers' CounterFactEvaluation; this file loads, calls and prints.
 import Foundation
 import Ledger
-import Models
 import Solvers
 
 enum EvalCommand {

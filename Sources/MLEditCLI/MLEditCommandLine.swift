@@ -18,6 +18,24 @@ public enum MLEditCommandLine {
 
     /// Runs one invocation; `arguments` excludes the program name. Returns the exit code.
     public static func run(_ arguments: [String], console: Console) -> Int32 {
+        var arguments = arguments
+        var console = console
+        // `--repo DIR` before the command selects the repository, like MLEDIT_DIR.
+        while let first = arguments.first, first == "--repo" || first.hasPrefix("--repo=") {
+            let directory: String
+            if first == "--repo" {
+                guard arguments.count > 1 else {
+                    console.note("Error: option --repo needs a value. See 'mledit --help'.")
+                    return 64
+                }
+                directory = arguments[1]
+                arguments.removeFirst(2)
+            } else {
+                directory = String(first.dropFirst("--repo=".count))
+                arguments.removeFirst()
+            }
+            console = console.with(environment: ["MLEDIT_DIR": console.url(forPath: directory).path])
+        }
         guard let first = arguments.first else {
             console.print(overview)
             return 0
@@ -64,7 +82,7 @@ public enum MLEditCommandLine {
         var lines = [
             "OVERVIEW: mledit — version control for knowledge edits of language models",
             "",
-            "USAGE: mledit <command> [options] [arguments]",
+            "USAGE: mledit [--repo DIR] <command> [options] [arguments]",
             "",
             "COMMANDS:",
         ]
@@ -72,7 +90,8 @@ public enum MLEditCommandLine {
             let padded = command.name + String(repeating: " ", count: max(2, 12 - command.name.count))
             lines.append("  \(padded)\(command.abstract)")
         }
-        lines += ["", "See 'mledit <command> --help' for the options of a command."]
+        lines += ["", "--repo DIR (or MLEDIT_DIR) selects the repository; otherwise the current directory and its parents are searched.",
+                  "See 'mledit <command> --help' for the options of a command."]
         return lines.joined(separator: "\n")
     }
 }

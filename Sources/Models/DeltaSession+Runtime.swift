@@ -5,6 +5,8 @@
 // from the δ position to the prompt's last loss row, attending to the kept keys and values of the
 // rows before; then the final norm and LM head at the loss rows, and the backward pass (input
 // gradients only, no weight gradients) through the same rows down to δ.
+// A session is used from one thread at a time: evaluations write the active rows' keys and values
+// into the session's cache. Sessions of one model may run concurrently (weights are only read).
 import Foundation
 import Tensors
 

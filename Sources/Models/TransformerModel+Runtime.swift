@@ -5,8 +5,6 @@ import Tensors
 
 extension DecoderStack {
     /// Stops on prompts that break the contract in `TransformerModel`'s documentation.
-    @_specialize(where Self == LlamaModel<Float>)
-    @_specialize(where Self == GPT2Model<Float>)
     func checkPrompts(_ prompts: [[Int]], positions: [Int]? = nil) {
         let V = configuration.vocabularySize
         for (i, prompt) in prompts.enumerated() {

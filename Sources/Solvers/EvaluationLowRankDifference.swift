@@ -16,9 +16,12 @@ public struct LowRankDifference: Sendable, Equatable {
     public var frobeniusNorm: Double
     /// The non-zero-candidate singular values of D, largest first (r of them, r = total factor rank).
     public var singularValues: [Double]
-    /// Singular values above `σ_max · max(d_out, d_in) · ε_float32` (NumPy's matrix_rank rule
-    /// for float32 data, the precision the weights are used in).
+    /// Singular values above `‖A‖₂ ‖B‖₂ · max(d_out, d_in) · ε_float32`: NumPy's matrix_rank rule
+    /// for float32 data (the precision the weights are used in), scaled by the factors rather than
+    /// by σ_max so that differences which cancel to rounding noise have rank 0.
     public var rank: Int
+    /// The threshold `rank` counts against.
+    public var rankTolerance: Double
 
     /// - Parameters:
     ///   - added: factors (U: d_out × k, V: d_in × k) whose products are added.
@@ -28,7 +31,7 @@ public struct LowRankDifference: Sendable, Equatable {
     public init(added: [(u: Matrix<Float>, v: Matrix<Float>)], removed: [(u: Matrix<Float>, v: Matrix<Float>)]) throws {
         let all = added + removed
         guard let first = all.first else {
-            rows = 0; cols = 0; frobeniusNorm = 0; singularValues = []; rank = 0
+            rows = 0; cols = 0; frobeniusNorm = 0; singularValues = []; rank = 0; rankTolerance = 0
             return
         }
         rows = first.u.rows
@@ -47,21 +50,23 @@ public struct LowRankDifference: Sendable, Equatable {
             a = a.appendingColumns(-1.0 * u.toDouble())
             b = b.appendingColumns(v.toDouble())
         }
-        let (norm, values) = try Self.analyse(a: a, b: b)
-        frobeniusNorm = norm
-        singularValues = values
-        let tolerance = (values.first ?? 0) * Double(max(rows, cols)) * Double(Float.ulpOfOne)
-        rank = values.filter { $0 > tolerance }.count
+        let analysis = try Self.analyse(a: a, b: b)
+        frobeniusNorm = analysis.norm
+        singularValues = analysis.singularValues
+        let tolerance = analysis.factorScale * Double(max(rows, cols)) * Double(Float.ulpOfOne)
+        rankTolerance = tolerance
+        rank = analysis.singularValues.filter { $0 > tolerance }.count
     }
 
-    /// ‖A Bᵀ‖_F and the singular values of A Bᵀ, largest first.
+    /// ‖A Bᵀ‖_F, the singular values of A Bᵀ (largest first) and ‖A‖₂ ‖B‖₂.
     ///
     /// ‖A Bᵀ‖²_F = tr(AᵀA BᵀB) = Σ_ij (AᵀA)_ij (BᵀB)_ij. The squared singular values are the
     /// eigenvalues of B AᵀA Bᵀ, whose non-zero ones are those of S (AᵀA) S with S = (BᵀB)^{1/2}
     /// (symmetric, r × r).
-    static func analyse(a: Matrix<Double>, b: Matrix<Double>) throws -> (Double, [Double]) {
+    static func analyse(a: Matrix<Double>, b: Matrix<Double>) throws
+        -> (norm: Double, singularValues: [Double], factorScale: Double) {
         let r = a.cols
-        if r == 0 { return (0, []) }
+        if r == 0 { return (0, [], 0) }
         let gramA = a.multiplied(by: a, transposeSelf: true)   // (r, r)
         let gramB = b.multiplied(by: b, transposeSelf: true)   // (r, r)
         var squaredNorm = 0.0
@@ -83,6 +88,9 @@ public struct LowRankDifference: Sendable, Equatable {
             }
         }
         let squared = try SymmetricEigenDecomposition(m).eigenvalues
-        return (max(squaredNorm, 0).squareRoot(), squared.reversed().map { max($0, 0).squareRoot() })
+        let largestA = try SymmetricEigenDecomposition(gramA).eigenvalues.last ?? 0
+        let largestB = eigenB.eigenvalues.last ?? 0
+        return (max(squaredNorm, 0).squareRoot(), squared.reversed().map { max($0, 0).squareRoot() },
+                (max(largestA, 0) * max(largestB, 0)).squareRoot())
     }
 }

@@ -10,11 +10,12 @@ struct RepositoryLockTests {
     func concurrentWriters() throws {
         let directory = try TemporaryDirectory()
         _ = try Sample.repository(in: directory)
+        let root = directory.url
         let perWriter = 6
         let failures = LockedBox<[String]>([])
         DispatchQueue.concurrentPerform(iterations: 2) { writer in
                 do {
-                    let repository = try Repository.open(at: directory.url)
+                    let repository = try Repository.open(at: root)
                     for i in 0..<perWriter {
                         try repository.withWriterLock {
                             let parent = try repository.head().commitID
@@ -38,10 +39,11 @@ struct RepositoryLockTests {
     func exclusive() throws {
         let directory = try TemporaryDirectory()
         let lockURL = try Sample.repository(in: directory).lockURL
+        let root = directory.url
         let events = LockedBox<[String]>([])
         let held = DispatchSemaphore(value: 0)
         DispatchQueue.concurrentPerform(iterations: 2) { worker in
-            guard let repository = try? Repository.open(at: directory.url) else {
+            guard let repository = try? Repository.open(at: root) else {
                 events.withValue { $0.append("open failed") }
                 if worker == 0 { held.signal() }
                 return

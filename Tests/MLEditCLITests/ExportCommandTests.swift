@@ -171,6 +171,8 @@ struct ExportCommandTests {
         let fixture = try Self.makeFixture()
         defer { CLIHarness.cleanUp(fixture.directory) }
         let repository = try Repository.open(at: fixture.directory)
+        // Tamper the way only someone bypassing mledit could: drop the guard, rewrite a blob.
+        try repository.database.execute("DROP TRIGGER deltas_are_immutable")
         try repository.database.execute("UPDATE deltas SET u_blob = ?1 WHERE commit_id = ?2 AND tensor = 'blk.1.ffn_down.weight'",
                                         [.blob([1, 2, 3, 4]), .text(fixture.commits[0])])
         for format in ["gguf", "safetensors", "lora"] {
