@@ -25,6 +25,9 @@ final class RuntimeDeltaSession<M: DecoderStack>: DeltaSession {
     /// Keys and values of every row at every layer, at δ = 0.
     let cache: KVCache<S>
     let baseResiduals: Matrix<Float>
+    /// Buffers of the last evaluation's active rows, reused while the rows stay the same.
+    private var workspace: (rows: [Int], context: ForwardContext<S>, activations: [BlockActivations<S>],
+                            scratch: BackwardScratch<S>)?
 
     @_specialize(where M == LlamaModel<Float>)
     @_specialize(where M == GPT2Model<Float>)
@@ -89,10 +92,15 @@ final class RuntimeDeltaSession<M: DecoderStack>: DeltaSession {
         var end = deltaPositions
         for (p, position) in lossPositions where position >= deltaPositions[p] { end[p] = max(end[p], position + 1) }
         let active = prompts.indices.filter { end[$0] > deltaPositions[$0] }
-        let context = ForwardContext<S>(
-            rows: active.map { Array(prompts[$0][deltaPositions[$0]..<end[$0]]) },
-            startPositions: active.map { deltaPositions[$0] }, cache: cache,
-            cacheStarts: active.map { segments[$0].lowerBound }, cacheLengths: active.map { deltaPositions[$0] })
+        if workspace?.rows != end {
+            let context = ForwardContext<S>(
+                rows: active.map { Array(prompts[$0][deltaPositions[$0]..<end[$0]]) },
+                startPositions: active.map { deltaPositions[$0] }, cache: cache,
+                cacheStarts: active.map { segments[$0].lowerBound }, cacheLengths: active.map { deltaPositions[$0] })
+            let activations = ((layer + 1)..<L).map { _ in BlockActivations(configuration: configuration, context: context) }
+            workspace = (end, context, activations, BackwardScratch(configuration: configuration, context: context))
+        }
+        guard let (_, context, activations, scratch) = workspace else { preconditionFailure("no workspace") }
         let Ta = context.rows
         var activeRow: [Int: Int] = [:]                                        // prompt → first active row
         for (s, p) in active.enumerated() { activeRow[p] = context.segments[s].lowerBound }
@@ -105,7 +113,6 @@ final class RuntimeDeltaSession<M: DecoderStack>: DeltaSession {
         }
         let deltaS = ScalarBuffer<S>(converting: delta)
         for s in context.segments { residualForward(x.pointer + s.lowerBound * C, x.pointer + s.lowerBound * C, deltaS.pointer, C) }
-        let activations = ((layer + 1)..<L).map { _ in BlockActivations(configuration: configuration, context: context) }
         for l in (layer + 1)..<L { model.blockForward(layer: l, x.pointer, context, activations[l - layer - 1]) }
 
         // Final norm and LM head at the loss rows: active ones from x, earlier ones from `top`.
@@ -148,7 +155,6 @@ final class RuntimeDeltaSession<M: DecoderStack>: DeltaSession {
         for (r, row) in source.enumerated() {
             if let row { residualForward(dx.pointer + row * C, dx.pointer + row * C, dh.pointer + r * C, C) }
         }
-        let scratch = BackwardScratch(configuration: configuration, context: context)
         for l in stride(from: L - 1, through: layer + 1, by: -1) {
             model.blockBackward(layer: l, dx.pointer, context, activations[l - layer - 1], scratch)
         }
