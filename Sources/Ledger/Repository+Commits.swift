@@ -174,9 +174,15 @@ extension Repository {
                   .text(try JSONValue.strings(draft.contextPrefixes).canonicalText()), .text(draft.message),
                   .text(draft.author), .text(draft.createdAt ?? Repository.timestamp()), SQLValue(draft.sourceCommitID),
                   SQLValue(draft.revertedCommitID), SQLValue(draft.efficacy)])
-        let inForce = draft.parentID == nil ? [] : try activeFacts(lineage: parentLineage)
+        // Only a fact whose subject and prompt already occur in the parent's lineage can supersede
+        // one; the facts in force are worked out only then (an indexed lookup per new fact
+        // instead of reading the whole lineage's facts on every commit).
         var bySubjectPrompt: [String: FactReference] = [:]
-        for record in inForce { bySubjectPrompt[record.fact.subject + "\u{0}" + record.fact.prompt] = record.reference }
+        if draft.parentID != nil, try sharesSubjectAndPrompt(draft.facts, with: Set(parentLineage)) {
+            for record in try activeFacts(lineage: parentLineage) {
+                bySubjectPrompt[record.fact.subject + "\u{0}" + record.fact.prompt] = record.reference
+            }
+        }
         for (ordinal, fact) in draft.facts.enumerated() {
             let old = bySubjectPrompt[fact.subject + "\u{0}" + fact.prompt]
             try database.execute("""
@@ -210,6 +216,18 @@ extension Repository {
             throw LedgerError.invalidCommit(reason: "re-reading the new commit: \(problem.description)")
         }
         return try commit(id)
+    }
+
+    /// Whether any of `facts` has the subject and prompt of a fact written by one of `commits`.
+    private func sharesSubjectAndPrompt(_ facts: [Fact], with commits: Set<String>) throws -> Bool {
+        let statement = try database.prepare("SELECT commit_id FROM facts WHERE subject = ?1 AND prompt = ?2")
+        for fact in facts {
+            try statement.bind([.text(fact.subject), .text(fact.prompt)])
+            while try statement.step() {
+                if commits.contains(try statement.row.string(0)) { return true }
+            }
+        }
+        return false
     }
 
     // MARK: Reading

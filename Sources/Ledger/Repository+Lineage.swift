@@ -118,6 +118,42 @@ extension Repository {
     /// The decoded deltas of one tensor along the lineage of `revision`, oldest first.
     /// - Throws: revision errors, `.checksumMismatch`, `.malformedBlob`.
     public func decodedDeltas(tensor: String, at revision: String) throws -> [LowRankDelta] {
-        try (lineageDeltas(at: revision)[tensor] ?? []).map { try decodeDelta(commit: $0.commitID, tensor: tensor) }
+        try lineageDecodedDeltas(at: revision, tensor: tensor)[tensor]?.deltas ?? []
+    }
+
+    /// Per edited tensor (or only `tensor`), its layer and the decoded, checksum-verified deltas
+    /// of the lineage of `revision`, oldest first: everything a version's weights need, read in
+    /// one query.
+    /// - Throws: revision errors, `.checksumMismatch`, `.malformedBlob` (naming the commit and
+    ///   tensor), `.badColumn`.
+    public func lineageDecodedDeltas(at revision: String, tensor: String? = nil) throws -> [String: (layer: Int, deltas: [LowRankDelta])] {
+        let tip = try resolve(revision)
+        _ = try lineageIDs(from: tip)  // checks that the chain ends (no parent cycle)
+        let rows = try database.query("""
+            WITH RECURSIVE chain(id, parent_id, depth) AS (
+                SELECT id, parent_id, 0 FROM commits WHERE id = ?1
+                UNION ALL
+                SELECT c.id, c.parent_id, chain.depth + 1 FROM commits c JOIN chain ON c.id = chain.parent_id
+                WHERE chain.depth < 10000000
+            )
+            SELECT d.commit_id, d.tensor, d.layer, d.rows, d.cols, d.rank, d.dtype, d.norm, d.sha256, d.u_blob, d.v_blob
+            FROM chain JOIN deltas d ON d.commit_id = chain.id
+            WHERE ?2 IS NULL OR d.tensor = ?2
+            ORDER BY chain.depth DESC, d.tensor
+            """, [.text(tip), SQLValue(tensor)]) { row -> (String, String, Int, EncodedDelta) in
+            let dtype = try row.string(6)
+            guard let precision = DeltaPrecision(rawValue: dtype) else {
+                throw LedgerError.badColumn(table: "deltas", column: "dtype", reason: "unknown dtype '\(dtype)'")
+            }
+            let encoded = EncodedDelta(rows: try row.int(3), cols: try row.int(4), rank: try row.int(5), precision: precision,
+                                       norm: try row.double(7), checksum: try row.string(8), uBlob: try row.blob(9), vBlob: try row.blob(10))
+            return (try row.string(0), try row.string(1), try row.int(2), encoded)
+        }
+        var out: [String: (layer: Int, deltas: [LowRankDelta])] = [:]
+        for (commitID, name, layer, encoded) in rows {
+            let delta = try DeltaCodec.decode(encoded, object: "delta \(commitID.prefix(12))/\(name)")
+            out[name, default: (layer, [])].deltas.append(delta)
+        }
+        return out
     }
 }

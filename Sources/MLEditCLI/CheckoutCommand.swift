@@ -69,14 +69,10 @@ enum CheckoutCommand {
     /// Decodes every delta of the lineage of `id` and checks its checksum.
     /// - Throws: `CommandFailure` naming the damaged delta and the commit.
     static func verifyLineage(of id: String, repository: Repository) throws {
-        for (tensor, records) in try repository.lineageDeltas(at: id) {
-            for record in records {
-                do {
-                    _ = try repository.decodeDelta(commit: record.commitID, tensor: tensor)
-                } catch let error as LedgerError {
-                    throw CommandFailure("version \(RevisionFormatting.short(id)) cannot be built: \(error.description); run 'mledit fsck'")
-                }
-            }
+        do {
+            _ = try repository.lineageDecodedDeltas(at: id)
+        } catch let error as LedgerError {
+            throw CommandFailure("version \(RevisionFormatting.short(id)) cannot be built: \(error.description); run 'mledit fsck'")
         }
     }
 

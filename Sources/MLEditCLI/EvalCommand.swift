@@ -74,7 +74,7 @@ enum EvalCommand {
             return
         }
         printSummary(report, console: console)
-        console.print(String(format: "%d facts in %.1f s", report.count, seconds))
+        console.print(String(format: "%d fact%@ in %.1f s", report.count, report.count == 1 ? "" : "s", seconds))
         if stored, let version = loaded.version {
             console.print("stored for \(RevisionFormatting.short(version)) (dataset \(digest.prefix(12)))")
         } else if loaded.version == nil, arguments.value("--model") == nil,

@@ -37,12 +37,15 @@ enum RevertCommand {
         let start = replayStart(lineage, from: targetIndex)
         let startParent = start > 0 ? lineage[start - 1].id : nil
         let replayed = lineage[start...].filter { effective.contains($0.id) && HistoryReplay.carriesFacts($0) }
-        let prior = lineage[..<start].filter { effective.contains($0.id) && HistoryReplay.carriesFacts($0) }
+        // The reverted facts stay in the memory: the re-solved commits must keep their prompts at
+        // what the weights without the reverted edit give.
+        var prior = lineage[..<start].filter { effective.contains($0.id) && HistoryReplay.carriesFacts($0) }
+        if HistoryReplay.carriesFacts(target) && targetIndex >= start { prior.append(target) }
 
         var context = try EditContext.load(repository: repository, parentID: startParent, console: console)
         let corpus = arguments.values("--corpus").isEmpty ? EditContext.defaultCorpus(console)
             : arguments.values("--corpus").map { console.url(forPath: $0).path }
-        let solved = try HistoryReplay.resolve(Array(replayed), prior: Array(prior), context: &context, corpus: corpus, console: console)
+        let solved = try HistoryReplay.resolve(Array(replayed), prior: prior, context: &context, corpus: corpus, console: console)
 
         // Revert delta = (weights at startParent + re-solved deltas) − current weights
         //              = Σ re-solved − Σ stored deltas of lineage[start...].

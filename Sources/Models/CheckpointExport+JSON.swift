@@ -4,7 +4,7 @@
 import Foundation
 
 /// A JSON value whose objects keep insertion order.
-indirect enum ExportJSON: Equatable {
+indirect enum ExportJSON {
     case null
     case bool(Bool)
     case integer(Int)
@@ -13,20 +13,6 @@ indirect enum ExportJSON: Equatable {
     case string(String)
     case array([ExportJSON])
     case object([(String, ExportJSON)])
-
-    static func == (a: ExportJSON, b: ExportJSON) -> Bool {
-        switch (a, b) {
-        case (.null, .null): return true
-        case let (.bool(x), .bool(y)): return x == y
-        case let (.integer(x), .integer(y)): return x == y
-        case let (.float(x), .float(y)): return x == y
-        case let (.string(x), .string(y)): return x == y
-        case let (.array(x), .array(y)): return x == y
-        case let (.object(x), .object(y)):
-            return x.count == y.count && zip(x, y).allSatisfy { $0.0 == $1.0 && $0.1 == $1.1 }
-        default: return false
-        }
-    }
 
     /// UTF-8 text, pretty-printed with two-space indentation (as Python's `json.dumps(indent=2)`),
     /// non-ASCII characters written as themselves, ending with a newline.

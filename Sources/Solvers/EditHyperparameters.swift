@@ -36,6 +36,9 @@ public struct EditHyperparameters: Codable, Sendable, Equatable {
     /// δ optimisation also stops once every target token is top-1 on every rewrite prompt
     /// (ENCORE's most-probable early stop).
     public var vStopAtTop1: Bool
+    /// The top-1 stop waits until the mean per-token NLL of the target is at most this as well
+    /// (a margin for what the closed form loses when it realizes δ; nil = stop at top-1 alone).
+    public var vTop1MaxNLL: Double?
     /// The prompt of the KL term, `{}` for the subject.
     public var klPrompt: String
     /// λ: weight of the preservation term λ·C0 (MEMIT; mom2_update_weight).
@@ -70,6 +73,7 @@ public struct EditHyperparameters: Codable, Sendable, Equatable {
         case clampNormFactor = "clamp_norm_factor"
         case vLossThreshold = "v_loss_threshold"
         case vStopAtTop1 = "v_stop_at_top1"
+        case vTop1MaxNLL = "v_top1_max_nll"
         case klPrompt = "kl_prompt"
         case preservationWeight = "mom2_update_weight"
         case statisticsTokenCount = "mom2_n_tokens"
@@ -85,7 +89,7 @@ public struct EditHyperparameters: Codable, Sendable, Equatable {
 
     public init(layers: [Int], vLearningRate: Double = 0.5, vSteps: Int = 25, vWeightDecay: Double = 1e-3,
                 klFactor: Double = 0.0625, clampNormFactor: Double = 0.75, vLossThreshold: Double = 0.05,
-                vStopAtTop1: Bool = true, klPrompt: String = "{} is a", preservationWeight: Double = 15000,
+                vStopAtTop1: Bool = true, vTop1MaxNLL: Double? = nil, klPrompt: String = "{} is a", preservationWeight: Double = 15000,
                 statisticsTokenCount: Int = 100_000, statisticsSequenceLength: Int = 128,
                 prefixCount: Int = 5, prefixLength: Int = 10, prefixTopK: Int = 5, seed: UInt64 = 0,
                 emmetRidge: Double = 0, nullSpaceThreshold: Double = 1e-2,
@@ -98,6 +102,7 @@ public struct EditHyperparameters: Codable, Sendable, Equatable {
         self.clampNormFactor = clampNormFactor
         self.vLossThreshold = vLossThreshold
         self.vStopAtTop1 = vStopAtTop1
+        self.vTop1MaxNLL = vTop1MaxNLL
         self.klPrompt = klPrompt
         self.preservationWeight = preservationWeight
         self.statisticsTokenCount = statisticsTokenCount
@@ -124,6 +129,7 @@ public struct EditHyperparameters: Codable, Sendable, Equatable {
         clampNormFactor = try c.decodeIfPresent(Double.self, forKey: .clampNormFactor) ?? d.clampNormFactor
         vLossThreshold = try c.decodeIfPresent(Double.self, forKey: .vLossThreshold) ?? d.vLossThreshold
         vStopAtTop1 = try c.decodeIfPresent(Bool.self, forKey: .vStopAtTop1) ?? d.vStopAtTop1
+        vTop1MaxNLL = try c.decodeIfPresent(Double.self, forKey: .vTop1MaxNLL)
         klPrompt = try c.decodeIfPresent(String.self, forKey: .klPrompt) ?? d.klPrompt
         preservationWeight = try c.decodeIfPresent(Double.self, forKey: .preservationWeight) ?? d.preservationWeight
         statisticsTokenCount = try c.decodeIfPresent(Int.self, forKey: .statisticsTokenCount) ?? d.statisticsTokenCount
@@ -159,6 +165,7 @@ public struct EditHyperparameters: Codable, Sendable, Equatable {
         if !(klFactor >= 0 && klFactor.isFinite) { throw fail(.klFactor, "must be ≥ 0") }
         if !(clampNormFactor > 0 && clampNormFactor.isFinite) { throw fail(.clampNormFactor, "must be positive") }
         if !(vLossThreshold >= 0) { throw fail(.vLossThreshold, "must be ≥ 0") }
+        if let margin = vTop1MaxNLL, !(margin >= 0) { throw fail(.vTop1MaxNLL, "must be ≥ 0") }
         if !klPrompt.contains("{}") { throw fail(.klPrompt, "must contain {} for the subject") }
         if !(preservationWeight >= 0 && preservationWeight.isFinite) { throw fail(.preservationWeight, "must be ≥ 0") }
         if statisticsTokenCount < 1 { throw fail(.statisticsTokenCount, "must be positive") }

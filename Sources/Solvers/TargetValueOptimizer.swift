@@ -94,7 +94,8 @@ public enum TargetValueOptimizer {
             guard loss.isFinite, evaluation.gradient.allSatisfy(\.isFinite) else {
                 throw SolverError.nonFinite(layer: layer, what: "the target-value loss of \(request.label)")
             }
-            if loss < h.vLossThreshold || (h.vStopAtTop1 && allTop1) || step == h.vSteps - 1 { break }
+            let top1Stop = h.vStopAtTop1 && allTop1 && nll <= (h.vTop1MaxNLL ?? .infinity)
+            if loss < h.vLossThreshold || top1Stop || step == h.vSteps - 1 { break }
             var gradient = evaluation.gradient.map(Double.init)
             let decay = 2 * h.vWeightDecay / baseNormSquared
             for i in 0..<d { gradient[i] += decay * delta[i] }

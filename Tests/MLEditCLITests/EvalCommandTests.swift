@@ -109,6 +109,20 @@ struct EvalCommandTests {
         #expect(missing.stderr.hasPrefix("Error: ") && missing.stderr.contains("absent.jsonl"))
     }
 
+    @Test("the built binary evaluates and exits 0; a bad facts file exits 1")
+    func binary() throws {
+        let directory = try CLIHarness.temporaryDirectory()
+        defer { CLIHarness.cleanUp(directory) }
+        let facts = try Fixture.writeFacts(in: directory)
+        let outcome = try CLIHarness.runBinary(["eval", facts.path, "--model", Fixture.modelFolder.path, "--json"], in: directory)
+        try #require(outcome.status == 0, "\(outcome.stderr)")
+        #expect(try Fixture.json(outcome.stdout)["n"] as? Int == 3)
+        try "{\"prompt\": \"{} is\"}\n".write(to: facts, atomically: true, encoding: .utf8)
+        let bad = try CLIHarness.runBinary(["eval", facts.path, "--model", Fixture.modelFolder.path], in: directory)
+        #expect(bad.status == 1)
+        #expect(bad.stderr.hasPrefix("Error: ") && bad.stderr.contains("facts.jsonl:1"))
+    }
+
     @Test("inside a repository the metrics of a commit are stored under the file's SHA-256")
     func storedInLedger() throws {
         let directory = try Fixture.repository()
