@@ -35,6 +35,8 @@ enum CommitCommand {
         }
         let repository = try RepositoryLocator.require(console)
         let requests = try FactsFile.load(path: factsURL.path)
+        let lock = try WriterLock(repository: repository, console: console)
+        defer { withExtendedLifetime(lock) {} }
         let head = try repository.head()
         var context = try EditContext.load(repository: repository, parentID: head.commitID, console: console)
         let h = try EditHyperparameters.resolve(configuration: context.model.configuration, method: method,

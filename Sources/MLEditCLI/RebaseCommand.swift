@@ -24,6 +24,8 @@ enum RebaseCommand {
 
     static func run(_ arguments: ParsedArguments, _ console: Console) throws {
         let repository = try RepositoryLocator.require(console)
+        let lock = try WriterLock(repository: repository, console: console)
+        defer { withExtendedLifetime(lock) {} }
         guard case .branch(let branchRef, let headCommit) = try repository.head() else {
             throw CommandFailure("HEAD is detached; check out a branch to rebase it")
         }

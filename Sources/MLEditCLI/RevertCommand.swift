@@ -23,6 +23,8 @@ enum RevertCommand {
 
     static func run(_ arguments: ParsedArguments, _ console: Console) throws {
         let repository = try RepositoryLocator.require(console)
+        let lock = try WriterLock(repository: repository, console: console)
+        defer { withExtendedLifetime(lock) {} }
         guard let headID = try repository.head().commitID else { throw CommandFailure("nothing to revert: the branch has no commits") }
         let targetID = try repository.resolve(arguments.positionals[0])
         let lineage = Array(try repository.lineage(of: headID).reversed())

@@ -1,31 +1,42 @@
-// Timings of the transformer runtime on a model file, for bench/ and for deciding what to
+// Timings of the transformer runtime on a loaded model, for bench/ and for deciding what to
 // optimise: batched and long-prompt forward throughput, KV-cache generation, and the δ-session
 // evaluation that is the inner loop of every edit. Inputs are seeded pseudo-random token ids.
 // Not a test: nothing is asserted here.
 import Foundation
 import Tensors
 
-/// Runtime throughput measurements.
+/// Runtime throughput measurements. Each part takes a loaded model, so a caller can time one
+/// part per process (its peak memory then belongs to that part alone).
 public enum RuntimeBenchmark {
-    /// Loads the model at `modelURL` and times its main operations (best of `repetitions`).
-    /// Keys (units in the name): `load_seconds`, `forward_batch16x16_tokens_per_second`,
-    /// `forward_512_tokens_per_second`, `generate_tokens_per_second` (64 new tokens),
-    /// `delta_session_setup_ms`, `delta_evaluate_ms` (layer 4, 11 prompts, `delta_prompt_tokens`
-    /// tokens), each also per CPU second / CPU ms (`…_cpu_…`), and `blas_threads`.
+    /// Loads the model at `modelURL` and runs every part (best of `repetitions` each).
+    /// Keys are those of `forward`, `generation` and `deltaStep`, plus `load_seconds`.
     /// - Throws: `ModelError` when the model cannot be loaded.
     public static func run(modelURL: URL, repetitions: Int = 3) throws -> [String: Double] {
-        var results: [String: Double] = [:]
-        let loadStart = Date()
-        let model = try ModelLoader.load(url: modelURL)
-        results["load_seconds"] = Date().timeIntervalSince(loadStart)
-        let V = model.configuration.vocabularySize
-        let C = model.configuration.hiddenSize
-        var generator = SeededGenerator(seed: 2024)
-        func prompt(_ length: Int) -> [Int] {
-            (0..<length).map { _ in 17 + Int(generator.next() % UInt64(max(V - 17, 1))) }
+        let (model, loadSeconds) = try load(modelURL)
+        var results = ["load_seconds": loadSeconds]
+        for part in [forward(model, repetitions: repetitions), generation(model, repetitions: repetitions),
+                     deltaStep(model, repetitions: repetitions)] {
+            results.merge(part) { first, _ in first }
         }
+        return results
+    }
 
-        let batch = (0..<16).map { _ in prompt(16) }
+    /// Loads the model at `modelURL` and returns it with the wall-clock seconds the load took.
+    /// - Throws: `ModelError` when the model cannot be loaded.
+    public static func load(_ modelURL: URL) throws -> (any TransformerModel, Double) {
+        let start = DispatchTime.now().uptimeNanoseconds
+        let model = try ModelLoader.load(url: modelURL)
+        return (model, Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
+    }
+
+    /// Forward throughput: 16 prompts of 16 tokens in one packed batch, and one 512-token prompt
+    /// (capped at the context length), logits at the last position of each prompt.
+    /// Keys: `forward_batch16x16_tokens_per_second`, `forward_512_tokens_per_second`, their
+    /// `…_per_cpu_second` twins, `forward_long_prompt_tokens`, `blas_threads`.
+    public static func forward(_ model: any TransformerModel, repetitions: Int = 3) -> [String: Double] {
+        var generator = SeededGenerator(seed: 2024)
+        var results: [String: Double] = [:]
+        let batch = (0..<16).map { _ in randomTokens(16, model: model, generator: &generator) }
         var cpu = 0.0
         let batchSeconds = best(of: repetitions, cpuSeconds: &cpu) {
             _ = model.logits(prompts: batch, positions: batch.map { $0.count - 1 })
@@ -33,21 +44,39 @@ public enum RuntimeBenchmark {
         results["forward_batch16x16_tokens_per_second"] = 256 / batchSeconds
         results["forward_batch16x16_tokens_per_cpu_second"] = 256 / cpu
 
-        let long = prompt(min(512, model.configuration.contextLength))
+        let long = randomTokens(min(512, model.configuration.contextLength), model: model, generator: &generator)
         let longSeconds = best(of: repetitions, cpuSeconds: &cpu) { _ = model.logits(prompts: [long], positions: [long.count - 1]) }
         results["forward_512_tokens_per_second"] = Double(long.count) / longSeconds
         results["forward_512_tokens_per_cpu_second"] = Double(long.count) / cpu
+        results["forward_long_prompt_tokens"] = Double(long.count)
+        results["blas_threads"] = Double(BLAS.threadCount)
+        return results
+    }
 
-        let start = prompt(8)
+    /// Generation throughput with the KV cache: 64 new tokens (greedy, no stop token) after an
+    /// 8-token prompt. Keys: `generate_tokens_per_second`, `generate_tokens_per_cpu_second`,
+    /// `generate_new_tokens`, `blas_threads`.
+    public static func generation(_ model: any TransformerModel, repetitions: Int = 3) -> [String: Double] {
+        var generator = SeededGenerator(seed: 2025)
+        let start = randomTokens(8, model: model, generator: &generator)
         let newTokens = min(64, model.configuration.contextLength - start.count)
-        let generateSeconds = best(of: repetitions, cpuSeconds: &cpu) {
+        var cpu = 0.0
+        let seconds = best(of: repetitions, cpuSeconds: &cpu) {
             _ = model.generate(prompt: start, maxNewTokens: newTokens, sampling: SamplingOptions(stopTokenIDs: []))
         }
-        results["generate_tokens_per_second"] = Double(newTokens) / generateSeconds
-        results["generate_tokens_per_cpu_second"] = Double(newTokens) / cpu
+        return ["generate_tokens_per_second": Double(newTokens) / seconds,
+                "generate_tokens_per_cpu_second": Double(newTokens) / cpu,
+                "generate_new_tokens": Double(newTokens), "blas_threads": Double(BLAS.threadCount)]
+    }
 
-        // The δ session as target-value optimisation uses it: 10 prefixed prompts with the target
-        // tokens teacher-forced, δ at the subject's last token, plus one "{subject} is a" KL prompt.
+    /// The δ session as target-value optimisation uses it, at layer 4 (or the last layer): 10
+    /// prefixed prompts of ~12 tokens with the target tokens teacher-forced and δ at the
+    /// subject's last token, plus one "{subject} is a" KL prompt. Keys: `delta_session_setup_ms`,
+    /// `delta_evaluate_ms` (one loss-and-gradient evaluation), their `…_cpu_ms` twins,
+    /// `delta_prompts`, `delta_prompt_tokens`, `delta_layer`, `blas_threads`.
+    public static func deltaStep(_ model: any TransformerModel, repetitions: Int = 3) -> [String: Double] {
+        var generator = SeededGenerator(seed: 2026)
+        func prompt(_ length: Int) -> [Int] { randomTokens(length, model: model, generator: &generator) }
         let layer = min(4, model.configuration.layerCount - 1)
         let subject = prompt(3), relation = prompt(3), target = prompt(2), kl = prompt(2)
         var prompts: [[Int]] = []
@@ -66,13 +95,15 @@ public enum RuntimeBenchmark {
         deltaPositions.append(subject.count - 1)
         let reference = model.logProbabilities(prompts: [subject + kl], positions: [subject.count + kl.count - 1]).row(0)
         let distribution = [DistributionTarget(prompt: 10, position: subject.count + kl.count - 1, referenceLogProbabilities: reference)]
+        var results: [String: Double] = [:]
+        var cpu = 0.0
         var session: DeltaSession?
         results["delta_session_setup_ms"] = 1000 * best(of: repetitions, cpuSeconds: &cpu) {
             session = model.deltaSession(prompts: prompts, deltaPositions: deltaPositions, layer: layer)
         }
         results["delta_session_setup_cpu_ms"] = 1000 * cpu
         if let session {
-            let delta = (0..<C).map { _ in Float(generator.nextGaussian()) }
+            let delta = (0..<model.configuration.hiddenSize).map { _ in Float(generator.nextGaussian()) }
             let weights = [Float](repeating: 1 / Float(tokenTargets.count), count: tokenTargets.count)
             results["delta_evaluate_ms"] = 1000 * best(of: max(repetitions, 5), cpuSeconds: &cpu) {
                 _ = session.evaluate(delta: delta, tokenTargets: tokenTargets, tokenWeights: weights,
@@ -80,9 +111,17 @@ public enum RuntimeBenchmark {
             }
             results["delta_evaluate_cpu_ms"] = 1000 * cpu
         }
-        results["blas_threads"] = Double(BLAS.threadCount)
+        results["delta_prompts"] = Double(prompts.count)
         results["delta_prompt_tokens"] = Double(prompts.reduce(0) { $0 + $1.count })
+        results["delta_layer"] = Double(layer)
+        results["blas_threads"] = Double(BLAS.threadCount)
         return results
+    }
+
+    /// `length` seeded token ids, avoiding the first 17 ids (special tokens in both vocabularies).
+    private static func randomTokens(_ length: Int, model: any TransformerModel, generator: inout SeededGenerator) -> [Int] {
+        let V = model.configuration.vocabularySize
+        return (0..<length).map { _ in 17 + Int(generator.next() % UInt64(max(V - 17, 1))) }
     }
 
     /// The fastest of `count` runs, in wall-clock seconds; the process CPU seconds of the run

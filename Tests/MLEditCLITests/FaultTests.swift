@@ -202,7 +202,7 @@ struct FaultTests {
                 // Right after the write began, give or take a few milliseconds.
                 while process.isRunning && walStamp() == stamp && Date().timeIntervalSince(launched) < 3 * duration { usleep(200) }
                 writing = walStamp() != stamp
-                usleep(UInt32.random(in: 0...4_000, using: &generator))
+                usleep(UInt32.random(in: 0...20_000, using: &generator))
             }
             if process.isRunning { kill(process.processIdentifier, SIGKILL) }
             process.waitUntilExit()

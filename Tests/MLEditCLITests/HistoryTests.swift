@@ -183,4 +183,40 @@ struct HistoryTests {
         let log = box.run(["log", "--json"])
         #expect(!log.stdout.contains("\"id\""), "a failed commit left something behind")
     }
+
+    @Test("two processes committing at once: both land, one after the other")
+    func concurrentCommits() throws {
+        let box = try Sandbox()
+        defer { CLIHarness.cleanUp(box.directory) }
+        box.run(["init", "--model", Self.model.path])
+        box.run(["commit", "a.jsonl", "-m", "warm the statistics cache"])
+        let outcomes = OutcomeList()
+        let group = DispatchGroup()
+        for file in ["b.jsonl", "c.jsonl"] {
+            group.enter()
+            DispatchQueue.global().async {
+                let outcome = try? CLIHarness.runBinary(["commit", file, "-m", file], in: box.directory, environment: box.environment)
+                outcomes.append(outcome)
+                group.leave()
+            }
+        }
+        group.wait()
+        let results = outcomes.values
+        #expect(results.count == 2)
+        for outcome in results {
+            let outcome = try #require(outcome)
+            #expect(outcome.status == 0, "\(outcome.stderr)")
+        }
+        let log = box.run(["log", "--oneline"])
+        #expect(log.stdout.contains("b.jsonl") && log.stdout.contains("c.jsonl"), "\(log.stdout)")
+        #expect(log.stdout.split(separator: "\n").count == 3)
+        box.run(["fsck"])
+    }
+}
+
+final class OutcomeList: @unchecked Sendable {
+    private let lock = NSLock()
+    private var items: [CommandOutcome?] = []
+    func append(_ item: CommandOutcome?) { lock.lock(); items.append(item); lock.unlock() }
+    var values: [CommandOutcome?] { lock.lock(); defer { lock.unlock() }; return items }
 }

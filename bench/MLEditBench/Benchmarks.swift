@@ -7,8 +7,16 @@ enum Benchmarks {
     typealias Benchmark = @Sendable ([String]) throws -> [String: Any]
 
     static let all: [String: Benchmark] = [
+        "edit-quality": editQuality,
+        "sequential": sequential,
         "checkpoint-open": checkpointOpen,
         "tokenizer": tokenizerThroughput,
+        "forward": forward,
+        "generate": generate,
+        "delta-step": deltaStep,
+        "export": export,
+        "revert": revertLineage,
+        "rebase-model": rebaseModel,
     ]
 
     static func modelURL(_ arguments: [String]) -> URL {

@@ -1,0 +1,245 @@
+// Edit quality on the default model (issue 4): CounterFact efficacy, paraphrase and neighbourhood
+// scores before and after ROME (one fact at a time, in sequence), MEMIT and EMMET (batches of 64,
+// 8 and 1, later batches keeping the keys of earlier ones), with the time spent in each stage of an
+// edit and the throughput of the preservation-statistics pass. The library is driven directly
+// (EditPlanner, StatisticsCollector, CounterFactEvaluation); no ledger is involved. These are
+// measurements, not tests: nothing here asserts an outcome.
+import Checkpoints
+import Foundation
+import Ledger
+import Models
+import Solvers
+import Tensors
+
+/// The default model loaded once, its base MLP output weights, and the facts to edit.
+struct QualityBench {
+    let modelURL: URL
+    let model: any TransformerModel
+    let tokenizer: Tokenizer
+    let facts: [EditRequest]
+    let factsPath: String
+    /// Unedited MLP output weights of every layer any method may change.
+    let baseWeights: [Int: Matrix<Float>]
+
+    init(arguments: [String], factCount: Int, methods: [EditMethod]) throws {
+        modelURL = Benchmarks.modelURL(arguments)
+        model = try ModelLoader.load(url: modelURL)
+        tokenizer = try Tokenizer(gguf: GGUFFile(contentsOf: modelURL))
+        factsPath = CounterFactRecords.url(arguments).path
+        facts = try QualityBench.distinctSubjects(FactsFile.load(path: factsPath, allowDuplicates: true), count: factCount, file: factsPath)
+        var layers = Set<Int>()
+        for method in methods { layers.formUnion(EditHyperparameters.defaults(for: model.configuration, method: method).layers) }
+        var weights: [Int: Matrix<Float>] = [:]
+        for layer in layers { weights[layer] = model.mlpOutputWeight(layer: layer) }
+        baseWeights = weights
+    }
+
+    /// The first `count` facts whose subjects all differ (case-insensitively).
+    static func distinctSubjects(_ all: [EditRequest], count: Int, file: String) throws -> [EditRequest] {
+        var seen = Set<String>(), chosen: [EditRequest] = []
+        for request in all where chosen.count < count && seen.insert(request.subject.lowercased()).inserted {
+            chosen.append(request)
+        }
+        guard chosen.count == count else {
+            throw CommandDriver.Failure(description: "\(file): only \(chosen.count) facts with distinct subjects, \(count) needed")
+        }
+        return chosen
+    }
+
+    /// Puts the unedited weights back.
+    func restoreBase() {
+        for (layer, weight) in baseWeights { model.setMLPOutputWeight(layer: layer, weight) }
+    }
+
+    /// The corpus files: MLEDIT_CORPUS (colon-separated) or ~/.cache/mledit/enwiki-sample.txt.
+    static var corpusPaths: [String] {
+        if let corpus = ProcessInfo.processInfo.environment["MLEDIT_CORPUS"], !corpus.isEmpty {
+            return corpus.split(separator: ":").map(String.init)
+        }
+        let cache = ProcessInfo.processInfo.environment["MLEDIT_CACHE"] ?? NSHomeDirectory() + "/.cache/mledit"
+        return [cache + "/enwiki-sample.txt"]
+    }
+
+    /// C0 for `layers`: read from the shared statistics cache (the file names `mledit` uses) unless
+    /// `recompute`, else computed on the unedited model over the corpus and written to that cache.
+    /// Returns the statistics and what it cost (seconds and tokens/s when computed).
+    func statistics(layers: [Int], hyperparameters h: EditHyperparameters, recompute: Bool) throws
+        -> (statistics: [Int: LayerStatistics], figures: [String: Any]) {
+        let corpus = QualityBench.corpusPaths
+        var hasher = SHA256()
+        for path in corpus {
+            guard let handle = FileHandle(forReadingAtPath: path) else {
+                throw CommandDriver.Failure(description: "\(path): cannot read the corpus (run scripts/fetch-corpus or set MLEDIT_CORPUS)")
+            }
+            defer { try? handle.close() }
+            while let chunk = try handle.read(upToCount: 1 << 20), !chunk.isEmpty { hasher.update(chunk) }
+        }
+        let corpusDigest = hasher.finalize().hex
+        let modelDigest = try SHA256.hash(fileAt: modelURL).hex
+        let cache = URL(fileURLWithPath: ProcessInfo.processInfo.environment["MLEDIT_CACHE"] ?? NSHomeDirectory() + "/.cache/mledit")
+            .appendingPathComponent("statistics")
+        func file(_ layer: Int) -> URL {
+            cache.appendingPathComponent("\(modelDigest.prefix(16))-blk.\(layer).ffn_down.weight-\(corpusDigest.prefix(16))-\(h.statisticsTokenCount).f64")
+        }
+        restoreBase()
+        if !recompute {
+            var found: [Int: LayerStatistics] = [:]
+            for layer in layers {
+                guard let blob = FileManager.default.contents(atPath: file(layer).path),
+                      let statistics = try? LayerStatistics(layer: layer, tokenCount: h.statisticsTokenCount,
+                                                            dimension: model.configuration.intermediateSize, blob: blob) else { break }
+                found[layer] = statistics
+            }
+            if found.count == layers.count {
+                return (found, ["source": "cache", "directory": cache.path, "token_count": h.statisticsTokenCount])
+            }
+        }
+        let (computed, seconds) = try Measure.seconds {
+            try StatisticsCollector.collect(model: model, tokenizer: tokenizer, corpus: CorpusReader(paths: corpus), layers: layers,
+                                            tokenCount: h.statisticsTokenCount, sequenceLength: h.statisticsSequenceLength)
+        }
+        try? FileManager.default.createDirectory(at: cache, withIntermediateDirectories: true)
+        for (layer, statistics) in computed { try? statistics.blob.write(to: file(layer), options: .atomic) }
+        return (computed, ["source": "computed", "seconds": seconds, "token_count": h.statisticsTokenCount,
+                           "layers": layers.count, "sequence_length": h.statisticsSequenceLength,
+                           "tokens_per_second": Double(h.statisticsTokenCount) / seconds, "corpus": corpus])
+    }
+
+    /// CounterFact scores of `requests` on the current weights.
+    func evaluate(_ requests: [EditRequest]) throws -> [String: Any] {
+        let (report, seconds) = try Measure.seconds { try CounterFactEvaluation.evaluate(model: model, tokenizer: tokenizer, requests: requests) }
+        func value(_ x: Double?) -> Any { x ?? NSNull() }
+        return ["n": report.count, "efficacy": value(report.efficacy), "efficacy_magnitude": value(report.efficacyMagnitude),
+                "paraphrase": value(report.paraphrase), "paraphrase_magnitude": value(report.paraphraseMagnitude),
+                "neighborhood": value(report.neighborhood), "neighborhood_magnitude": value(report.neighborhoodMagnitude),
+                "top1": value(report.top1), "seconds": seconds]
+    }
+}
+
+/// Seconds per `EditProgress` stage, accumulated over several edits.
+final class StageClock {
+    private(set) var seconds: [EditProgress.Stage: Double] = [:]
+    private var current: EditProgress.Stage?
+    private var since = DispatchTime.now().uptimeNanoseconds
+
+    func observe(_ progress: EditProgress) {
+        let now = DispatchTime.now().uptimeNanoseconds
+        if let current { seconds[current, default: 0] += Double(now - since) / 1e9 }
+        let finished = progress.completed >= progress.total
+        current = finished ? nil : progress.stage
+        since = now
+    }
+}
+
+extension Benchmarks {
+    /// One edit configuration of `edit-quality`: a method and a batch size.
+    struct QualityRun {
+        var method: EditMethod
+        var batch: Int
+        var name: String { "\(method.rawValue)-\(batch)" }
+    }
+
+    static func stderr(_ line: String) { FileHandle.standardError.write(Data((line + "\n").utf8)) }
+
+    static func jsonLine(_ object: [String: Any]) -> String {
+        (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
+    }
+
+    /// Applies `facts` by `method` in batches of `batch` (each batch keeping the keys of the earlier
+    /// ones), timing each stage; the weights stay edited. The keys of every batch are also computed
+    /// once more on their own (same prompts and layers) to time them apart from the solve.
+    static func applyInBatches(_ bench: QualityBench, facts: [EditRequest], method: EditMethod, batch: Int,
+                               hyperparameters h: EditHyperparameters, statistics: [Int: LayerStatistics],
+                               memory: inout [Int: Matrix<Float>], clock: StageClock,
+                               keysSeconds: inout Double, plannerTop1: inout Int) throws {
+        for start in stride(from: 0, to: facts.count, by: batch) {
+            let chunk = Array(facts[start ..< min(start + batch, facts.count)])
+            let result = try EditPlanner.computeEdit(model: bench.model, tokenizer: bench.tokenizer, requests: chunk, method: method,
+                                                     hyperparameters: h, statistics: statistics, previousKeys: memory, apply: true,
+                                                     progress: { clock.observe($0) })
+            memory = result.memory(appendingTo: memory)
+            plannerTop1 += result.facts.filter(\.efficacy).count
+            let prompts = try chunk.flatMap { request in
+                try ([""] + result.prefixes).map { try FactTokenization.prompt(request, prefix: $0, tokenizer: bench.tokenizer) }
+            }
+            let (_, seconds) = Measure.seconds {
+                for layer in h.sortedLayers {
+                    _ = bench.model.keys(prompts: prompts.map(\.ids), positions: prompts.map(\.subjectPosition), layer: layer)
+                }
+            }
+            keysSeconds += seconds
+        }
+    }
+
+    /// `edit-quality`: MLEDIT_BENCH_QUALITY_FACTS (64) CounterFact records with distinct subjects,
+    /// edited by each configuration of MLEDIT_BENCH_QUALITY_RUNS (default
+    /// memit-64,emmet-64,memit-8,emmet-8,rome-1,memit-1,emmet-1; ROME always one fact at a time)
+    /// starting from the unedited model; CounterFact scores before and after, seconds per stage.
+    /// Set MLEDIT_BENCH_REUSE_STATISTICS=1 to read cached statistics instead of timing their
+    /// computation. Arguments: model, facts file.
+    static func editQuality(_ arguments: [String]) throws -> [String: Any] {
+        let count = integerEnvironment("MLEDIT_BENCH_QUALITY_FACTS", 64)
+        let spec = ProcessInfo.processInfo.environment["MLEDIT_BENCH_QUALITY_RUNS"]
+            ?? "memit-64,emmet-64,memit-8,emmet-8,rome-1,memit-1,emmet-1"
+        var runs: [QualityRun] = []
+        for item in spec.split(separator: ",") {
+            let parts = item.split(separator: "-")
+            guard parts.count == 2, let method = EditMethod(rawValue: String(parts[0])), let batch = Int(parts[1]), batch > 0 else {
+                throw CommandDriver.Failure(description: "MLEDIT_BENCH_QUALITY_RUNS: '\(item)' is not method-batch (e.g. memit-8)")
+            }
+            runs.append(QualityRun(method: method, batch: method == .rome ? 1 : batch))
+        }
+        let (bench, loadSeconds) = try Measure.seconds {
+            try QualityBench(arguments: arguments, factCount: count, methods: runs.map(\.method))
+        }
+        let config = bench.model.configuration
+        let allLayers = Array(bench.baseWeights.keys).sorted()
+        let statisticsHyperparameters = EditHyperparameters.defaults(for: config, method: runs.first?.method ?? .memit)
+        let reuse = ProcessInfo.processInfo.environment["MLEDIT_BENCH_REUSE_STATISTICS"] == "1"
+        let (statistics, statisticsFigures) = try bench.statistics(layers: allLayers, hyperparameters: statisticsHyperparameters, recompute: !reuse)
+        stderr("edit-quality: statistics \(jsonLine(statisticsFigures))")
+        bench.restoreBase()
+        let before = try bench.evaluate(bench.facts)
+        stderr("edit-quality: before \(jsonLine(before))")
+
+        var results: [String: Any] = [:]
+        for run in runs {
+            bench.restoreBase()
+            var h = EditHyperparameters.defaults(for: config, method: run.method)
+            guard h.statisticsTokenCount == statisticsHyperparameters.statisticsTokenCount else {
+                throw CommandDriver.Failure(description: "\(run.name): defaults ask for statistics over \(h.statisticsTokenCount) tokens")
+            }
+            h.layers = h.sortedLayers
+            let clock = StageClock()
+            var memory: [Int: Matrix<Float>] = [:], keysSeconds = 0.0, plannerTop1 = 0
+            let (_, editSeconds) = try Measure.seconds {
+                try applyInBatches(bench, facts: bench.facts, method: run.method, batch: run.batch, hyperparameters: h,
+                                   statistics: statistics, memory: &memory, clock: clock, keysSeconds: &keysSeconds,
+                                   plannerTop1: &plannerTop1)
+            }
+            let after = try bench.evaluate(bench.facts)
+            let stage = clock.seconds
+            let layersSeconds = stage[.layers] ?? 0
+            let figures: [String: Any] = [
+                "method": run.method.rawValue, "batch": run.batch, "edits": (count + run.batch - 1) / run.batch,
+                "layers": h.sortedLayers, "preservation_weight": h.preservationWeight, "clamp_norm_factor": h.clampNormFactor,
+                "after": after, "edit_seconds": editSeconds,
+                "prefixes_seconds": stage[.prefixes] ?? 0, "targets_seconds": stage[.targets] ?? 0,
+                "layers_stage_seconds": layersSeconds, "keys_seconds_measured_apart": keysSeconds,
+                "solve_seconds_estimate": max(0, layersSeconds - keysSeconds),
+                "planner_check_seconds": stage[.evaluation] ?? 0,
+                "targets_seconds_per_fact": (stage[.targets] ?? 0) / Double(count),
+                "top1_right_after_own_batch": Double(plannerTop1) / Double(count),
+            ]
+            results[run.name] = figures
+            stderr("edit-quality: \(run.name) \(jsonLine(figures))")
+        }
+        bench.restoreBase()
+        return [
+            "model": bench.modelURL.path, "facts_file": bench.factsPath, "facts": count,
+            "first_case_line": bench.facts.first?.line ?? 0, "load_seconds": loadSeconds,
+            "statistics": statisticsFigures, "before": before, "runs": results, "order": runs.map(\.name),
+        ]
+    }
+}
+

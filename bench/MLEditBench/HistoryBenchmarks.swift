@@ -1,0 +1,283 @@
+// History benchmarks on the default model, driven in-process through the real command line
+// (`MLEditCommandLine.run`, each call timed): `revert` (a lineage of MEMIT commits with one
+// reverted, against the base model and a fresh repository holding only the kept facts) and
+// `rebase-model` (a lineage replayed onto a Q8_0 re-quantization of the base). Facts are real
+// CounterFact records. These are measurements, not tests: nothing here asserts an outcome.
+import Checkpoints
+import Foundation
+import MLEditCLI
+
+/// Runs `mledit` commands in this process, capturing what they print.
+struct CommandDriver {
+    final class Capture: @unchecked Sendable {
+        private let lock = NSLock()
+        private var text = ""
+        func append(_ piece: String) { lock.lock(); text += piece; lock.unlock() }
+        func take() -> String { lock.lock(); defer { text = ""; lock.unlock() }; return text }
+    }
+
+    struct Failure: Error, CustomStringConvertible {
+        var description: String
+    }
+
+    let directory: URL
+    let environment: [String: String]
+    private let out = Capture(), err = Capture()
+
+    init(directory: URL) {
+        self.directory = directory
+        var environment = ProcessInfo.processInfo.environment
+        environment.removeValue(forKey: "MLEDIT_DIR")
+        environment["MLEDIT_AUTHOR"] = "bench"
+        self.environment = environment
+    }
+
+    /// Runs one command; returns its standard output, standard error and wall-clock seconds.
+    func run(_ arguments: [String]) throws -> (out: String, err: String, seconds: Double) {
+        let out = self.out, err = self.err
+        let console = Console(environment: environment, currentDirectory: directory, errorIsTerminal: false,
+                              out: { out.append($0) }, err: { err.append($0) })
+        let (status, seconds) = Measure.seconds { MLEditCommandLine.run(arguments, console: console) }
+        let (stdout, stderr) = (out.take(), err.take())
+        guard status == 0 else {
+            let last = stderr.split(separator: "\n").last.map(String.init) ?? ""
+            throw Failure(description: "mledit \(arguments.joined(separator: " ")) exited \(status): \(last)")
+        }
+        return (stdout, stderr, seconds)
+    }
+
+    /// Runs a command with `--json` and parses its output as a JSON object.
+    func json(_ arguments: [String]) throws -> ([String: Any], Double, String) {
+        let (stdout, stderr, seconds) = try run(arguments + ["--json"])
+        guard let object = try JSONSerialization.jsonObject(with: Data(stdout.utf8)) as? [String: Any] else {
+            throw Failure(description: "mledit \(arguments.joined(separator: " ")) --json printed no JSON object")
+        }
+        return (object, seconds, stderr)
+    }
+}
+
+/// CounterFact records, and files holding subsets of them.
+struct CounterFactRecords {
+    let records: [[String: Any]]
+
+    /// Argument 2 (after the model), else MLEDIT_FACTS, else ../shared/data/counterfact-partial.json
+    /// relative to the current directory (bench/run.sh runs from the repository root).
+    static func url(_ arguments: [String]) -> URL {
+        if arguments.count > 1 { return URL(fileURLWithPath: arguments[1]) }
+        if let path = ProcessInfo.processInfo.environment["MLEDIT_FACTS"], !path.isEmpty { return URL(fileURLWithPath: path) }
+        return URL(fileURLWithPath: FileManager.default.currentDirectoryPath)
+            .appendingPathComponent("../shared/data/counterfact-partial.json").standardizedFileURL
+    }
+
+    /// The first `count` records from `start` on whose subjects are all different.
+    init(url: URL, start: Int, count: Int) throws {
+        guard let all = try JSONSerialization.jsonObject(with: Data(contentsOf: url)) as? [[String: Any]] else {
+            throw CommandDriver.Failure(description: "\(url.path): not a JSON array of CounterFact records")
+        }
+        var seen = Set<String>(), chosen: [[String: Any]] = []
+        for record in all.dropFirst(start) where chosen.count < count {
+            guard let rewrite = record["requested_rewrite"] as? [String: Any], let subject = rewrite["subject"] as? String,
+                  seen.insert(subject.lowercased()).inserted else { continue }
+            chosen.append(record)
+        }
+        guard chosen.count == count else {
+            throw CommandDriver.Failure(description: "\(url.path): only \(chosen.count) records with distinct subjects after \(start), \(count) needed")
+        }
+        records = chosen
+    }
+
+    /// Writes `records[range]` as a JSON array into `directory/name`.
+    func write(_ range: Range<Int>, to directory: URL, name: String) throws -> String {
+        let url = directory.appendingPathComponent(name)
+        try JSONSerialization.data(withJSONObject: Array(records[range])).write(to: url)
+        return url.path
+    }
+
+    /// Writes the records at `indices` as a JSON array into `directory/name`.
+    func write(indices: [Int], to directory: URL, name: String) throws -> String {
+        let url = directory.appendingPathComponent(name)
+        try JSONSerialization.data(withJSONObject: indices.map { records[$0] }).write(to: url)
+        return url.path
+    }
+}
+
+extension Benchmarks {
+    static func scratchDirectory(_ label: String) throws -> URL {
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("mledit-bench-\(label)-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+        return url
+    }
+
+    static func integerEnvironment(_ name: String, _ fallback: Int) -> Int {
+        ProcessInfo.processInfo.environment[name].flatMap(Int.init) ?? fallback
+    }
+
+    /// The summary figures of `mledit eval --json` (no per-fact entries).
+    static func evalSummary(_ object: [String: Any], seconds: Double) -> [String: Any] {
+        var summary: [String: Any] = ["seconds": seconds]
+        for key in ["n", "efficacy", "efficacy_magnitude", "paraphrase", "neighborhood", "top1"] { summary[key] = object[key] ?? NSNull() }
+        return summary
+    }
+
+    /// Per-fact comparison of two evaluations of the same facts: how often the efficacy verdicts
+    /// agree, and the largest difference of p(new) and p(true) on the rewrite prompt.
+    static func compareFacts(_ a: [String: Any], _ b: [String: Any]) -> [String: Any] {
+        let first = a["facts"] as? [[String: Any]] ?? [], second = b["facts"] as? [[String: Any]] ?? []
+        var agree = 0, maxNew = 0.0, maxTrue = 0.0
+        for (x, y) in zip(first, second) {
+            if (x["efficacy"] as? Bool) == (y["efficacy"] as? Bool) { agree += 1 }
+            maxNew = max(maxNew, abs((x["p_new"] as? Double ?? .nan) - (y["p_new"] as? Double ?? .nan)))
+            maxTrue = max(maxTrue, abs((x["p_true"] as? Double ?? .nan) - (y["p_true"] as? Double ?? .nan)))
+        }
+        return ["facts": min(first.count, second.count), "efficacy_verdicts_agreeing": agree,
+                "max_abs_diff_p_new": maxNew, "max_abs_diff_p_true": maxTrue]
+    }
+
+    static func mean(_ values: [Double]) -> Double { values.isEmpty ? .nan : values.reduce(0, +) / Double(values.count) }
+
+    /// `revert`: MLEDIT_BENCH_COMMITS (10) MEMIT commits of MLEDIT_BENCH_FACTS_PER_COMMIT (8)
+    /// facts each, the 5th reverted; efficacy of kept and reverted facts before and after, the
+    /// reverted ones against the base model, and the kept ones against a fresh repository that
+    /// commits them as one batch. Arguments: model, facts file.
+    static func revertLineage(_ arguments: [String]) throws -> [String: Any] {
+        let model = modelURL(arguments).path
+        let commits = integerEnvironment("MLEDIT_BENCH_COMMITS", 10)
+        let perCommit = integerEnvironment("MLEDIT_BENCH_FACTS_PER_COMMIT", 8)
+        let revertedIndex = min(4, commits - 1)  // the 5th commit
+        let facts = try CounterFactRecords(url: CounterFactRecords.url(arguments), start: 0, count: commits * perCommit)
+        let work = try scratchDirectory("revert")
+        defer { try? FileManager.default.removeItem(at: work) }
+        let repository = work.appendingPathComponent("repo"), fresh = work.appendingPathComponent("fresh")
+        for folder in [repository, fresh] { try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true) }
+        let outside = CommandDriver(directory: work), driver = CommandDriver(directory: repository), freshDriver = CommandDriver(directory: fresh)
+
+        let reverted = Array(revertedIndex * perCommit ..< (revertedIndex + 1) * perCommit)
+        let kept = (0 ..< commits * perCommit).filter { !reverted.contains($0) }
+        let keptFile = try facts.write(indices: kept, to: work, name: "kept.json")
+        let revertedFile = try facts.write(indices: reverted, to: work, name: "reverted.json")
+
+        _ = try driver.run(["init", "--model", model])
+        var commitSeconds: [Double] = [], commitIDs: [String] = [], commitEfficacy: [Double] = []
+        var statisticsComputedInFirstCommit = false
+        for index in 0 ..< commits {
+            let file = try facts.write(index * perCommit ..< (index + 1) * perCommit, to: work, name: "commit-\(index).json")
+            let (object, seconds, stderr) = try driver.json(["commit", file, "--method", "memit", "-m", "bench commit \(index + 1)"])
+            if index == 0 { statisticsComputedInFirstCommit = stderr.contains("computing preservation statistics") }
+            commitSeconds.append(seconds)
+            commitIDs.append(object["id"] as? String ?? "")
+            commitEfficacy.append(object["efficacy"] as? Double ?? .nan)
+            FileHandle.standardError.write(Data("revert: commit \(index + 1)/\(commits) in \(String(format: "%.1f", seconds)) s\n".utf8))
+        }
+        let (keptBefore, keptBeforeSeconds, _) = try driver.json(["eval", keptFile])
+        let (revertedBefore, revertedBeforeSeconds, _) = try driver.json(["eval", revertedFile])
+        let (revertObject, revertSeconds, _) = try driver.json(["revert", commitIDs[revertedIndex]])
+        FileHandle.standardError.write(Data("revert: revert in \(String(format: "%.1f", revertSeconds)) s\n".utf8))
+        let (keptAfter, keptAfterSeconds, _) = try driver.json(["eval", keptFile])
+        let (revertedAfter, revertedAfterSeconds, _) = try driver.json(["eval", revertedFile])
+        let (revertedBase, revertedBaseSeconds, _) = try outside.json(["eval", revertedFile, "--model", model])
+        let (keptBase, keptBaseSeconds, _) = try outside.json(["eval", keptFile, "--model", model])
+
+        _ = try freshDriver.run(["init", "--model", model])
+        let (freshObject, freshSeconds, _) = try freshDriver.json(["commit", keptFile, "--method", "memit", "-m", "kept facts as one batch"])
+        FileHandle.standardError.write(Data("revert: fresh batch of \(kept.count) in \(String(format: "%.1f", freshSeconds)) s\n".utf8))
+        let (keptFresh, keptFreshSeconds, _) = try freshDriver.json(["eval", keptFile])
+
+        return [
+            "model": model, "commits": commits, "facts_per_commit": perCommit, "reverted_commit": revertedIndex + 1,
+            "method": "memit", "first_fact_case_id": facts.records.first?["case_id"] ?? NSNull(),
+            "commit_seconds_mean": mean(commitSeconds),
+            "commit_seconds_mean_excluding_first": mean(Array(commitSeconds.dropFirst())),
+            "commit_seconds": commitSeconds, "commit_efficacy_reported": commitEfficacy,
+            "statistics_computed_in_first_commit": statisticsComputedInFirstCommit,
+            "revert_seconds": revertSeconds, "revert_id": revertObject["id"] ?? NSNull(),
+            "kept_before_revert": evalSummary(keptBefore, seconds: keptBeforeSeconds),
+            "kept_after_revert": evalSummary(keptAfter, seconds: keptAfterSeconds),
+            "kept_on_base": evalSummary(keptBase, seconds: keptBaseSeconds),
+            "reverted_before_revert": evalSummary(revertedBefore, seconds: revertedBeforeSeconds),
+            "reverted_after_revert": evalSummary(revertedAfter, seconds: revertedAfterSeconds),
+            "reverted_on_base": evalSummary(revertedBase, seconds: revertedBaseSeconds),
+            "reverted_after_revert_vs_base": compareFacts(revertedAfter, revertedBase),
+            "fresh_repository": "the \(kept.count) kept facts committed as one MEMIT batch of \(kept.count)",
+            "fresh_commit_seconds": freshSeconds,
+            "fresh_commit_efficacy_reported": freshObject["efficacy"] ?? NSNull(),
+            "kept_fresh_batch": evalSummary(keptFresh, seconds: keptFreshSeconds),
+        ]
+    }
+
+    /// Writes a copy of a GGUF file with every Q4_1 tensor dequantized and re-quantized to Q8_0
+    /// (everything else copied byte for byte, general.file_type set to 7 = mostly Q8_0).
+    /// Returns the number of tensors converted.
+    static func writeQ8Copy(of source: URL, to output: URL) throws -> Int {
+        let file = try GGUFFile(contentsOf: source)
+        var writer = GGUFWriter(alignment: file.alignment)
+        for entry in file.metadata { writer.addMetadata(entry.key, entry.value) }
+        if file.value(forKey: "general.file_type") != nil { writer.addMetadata("general.file_type", .uint32(7)) }
+        var converted = 0
+        for tensor in file.tensors {
+            guard tensor.type == .q4_1 else {
+                try writer.addRawTensor(name: tensor.name, dimensions: tensor.dimensions, type: tensor.type, data: file.rawData(for: tensor))
+                continue
+            }
+            let values = try file.floats(for: tensor)
+            guard let byteCount = GGMLType.q8_0.byteCount(elementCount: values.count) else {
+                throw CommandDriver.Failure(description: "tensor '\(tensor.name)': \(values.count) values do not fit Q8_0 blocks")
+            }
+            var data = Data(count: byteCount)
+            let ok = data.withUnsafeMutableBytes { out in
+                values.withUnsafeBufferPointer { Quantization.quantize(.q8_0, $0, into: out) }
+            }
+            guard ok else { throw CommandDriver.Failure(description: "tensor '\(tensor.name)': Q8_0 quantization refused") }
+            try writer.addRawTensor(name: tensor.name, dimensions: tensor.dimensions, type: .q8_0, data: data)
+            converted += 1
+        }
+        try writer.write(to: output)
+        return converted
+    }
+
+    /// `rebase-model`: MLEDIT_BENCH_REBASE_COMMITS (2) MEMIT commits of
+    /// MLEDIT_BENCH_FACTS_PER_COMMIT (8) facts on the default model, then `rebase --onto-model` a
+    /// Q8_0 re-quantization of it; efficacy of the replayed facts there. Arguments: model, facts file.
+    static func rebaseModel(_ arguments: [String]) throws -> [String: Any] {
+        let model = modelURL(arguments)
+        let commits = integerEnvironment("MLEDIT_BENCH_REBASE_COMMITS", 2)
+        let perCommit = integerEnvironment("MLEDIT_BENCH_FACTS_PER_COMMIT", 8)
+        let facts = try CounterFactRecords(url: CounterFactRecords.url(arguments), start: 200, count: commits * perCommit)
+        let work = try scratchDirectory("rebase")
+        defer { try? FileManager.default.removeItem(at: work) }
+        let repository = work.appendingPathComponent("repo")
+        try FileManager.default.createDirectory(at: repository, withIntermediateDirectories: true)
+        let outside = CommandDriver(directory: work), driver = CommandDriver(directory: repository)
+        let q8 = work.appendingPathComponent("SmolLM2-135M-Instruct.Q8_0-from-Q4_1.gguf")
+        let (converted, convertSeconds) = try Measure.seconds { try writeQ8Copy(of: model, to: q8) }
+        let allFile = try facts.write(0 ..< commits * perCommit, to: work, name: "all.json")
+
+        _ = try driver.run(["init", "--model", model.path])
+        var commitSeconds: [Double] = []
+        for index in 0 ..< commits {
+            let file = try facts.write(index * perCommit ..< (index + 1) * perCommit, to: work, name: "commit-\(index).json")
+            let (_, seconds, _) = try driver.json(["commit", file, "--method", "memit", "-m", "bench commit \(index + 1)"])
+            commitSeconds.append(seconds)
+            FileHandle.standardError.write(Data("rebase-model: commit \(index + 1)/\(commits) in \(String(format: "%.1f", seconds)) s\n".utf8))
+        }
+        let (before, beforeSeconds, _) = try driver.json(["eval", allFile])
+        let (rebase, rebaseSeconds, rebaseErr) = try driver.json(["rebase", "--onto-model", q8.path])
+        FileHandle.standardError.write(Data("rebase-model: rebase in \(String(format: "%.1f", rebaseSeconds)) s\n".utf8))
+        let (after, afterSeconds, _) = try driver.json(["eval", allFile])
+        let (q8Base, q8BaseSeconds, _) = try outside.json(["eval", allFile, "--model", q8.path])
+        let (q4Base, q4BaseSeconds, _) = try outside.json(["eval", allFile, "--model", model.path])
+        let replayed = (rebase["commits"] as? [Any])?.count ?? 0
+        return [
+            "model": model.path, "commits": commits, "facts_per_commit": perCommit, "method": "memit",
+            "first_fact_case_id": facts.records.first?["case_id"] ?? NSNull(),
+            "q8_copy_tensors_converted": converted, "q8_copy_seconds": convertSeconds,
+            "q8_copy_bytes": fileSize(q8.path), "q4_1_bytes": fileSize(model.path),
+            "commit_seconds": commitSeconds, "commit_seconds_mean": mean(commitSeconds),
+            "rebase_seconds": rebaseSeconds, "rebase_replayed_commits": replayed,
+            "rebase_computed_statistics": rebaseErr.contains("computing preservation statistics"),
+            "facts_before_rebase_q4_1_head": evalSummary(before, seconds: beforeSeconds),
+            "facts_after_rebase_q8_0_head": evalSummary(after, seconds: afterSeconds),
+            "facts_on_q8_0_base": evalSummary(q8Base, seconds: q8BaseSeconds),
+            "facts_on_q4_1_base": evalSummary(q4Base, seconds: q4BaseSeconds),
+        ]
+    }
+}

@@ -1,0 +1,112 @@
+// Sequential editing on the default model (issue 7): CounterFact records committed in batches of
+// 10 (each batch keeping the keys of all earlier facts, as `mledit commit` does) until N facts, by
+// MEMIT, EMMET and AlphaEdit, each from the unedited model. Every 50 facts: CounterFact scores on
+// all facts so far and the perplexity of a fixed probe text (the first tokens of the corpus) under
+// the current weights. These are measurements, not tests: nothing here asserts an outcome.
+import Foundation
+import Models
+import Solvers
+import Tensors
+
+extension Benchmarks {
+    /// Token IDs of the probe: the first `count` tokens of the first corpus file.
+    static func probeTokens(_ tokenizer: Tokenizer, count: Int) throws -> [Int] {
+        guard let path = QualityBench.corpusPaths.first, let handle = FileHandle(forReadingAtPath: path) else {
+            throw CommandDriver.Failure(description: "no readable corpus for the probe text (set MLEDIT_CORPUS)")
+        }
+        defer { try? handle.close() }
+        let data = try handle.read(upToCount: 64 * 1024) ?? Data()
+        let text = String(decoding: data, as: UTF8.self)
+        let ids = tokenizer.encode(text, parseSpecialTokens: false)
+        guard ids.count >= count else {
+            throw CommandDriver.Failure(description: "\(path): only \(ids.count) tokens in its first 64 KiB, \(count) wanted for the probe")
+        }
+        return Array(ids.prefix(count))
+    }
+
+    /// Perplexity of `tokens[1...]` after `tokens[0]`, teacher-forced, on the current weights.
+    static func perplexity(_ model: EditableModel, tokens: [Int]) -> Double {
+        let score = EvaluationScorer().score(model: model, queries: [ScoringQuery(prompt: [tokens[0]], target: Array(tokens.dropFirst()))])
+        return exp(score[0].meanNLL)
+    }
+
+    /// `sequential`: N facts (argument 3, else MLEDIT_BENCH_SEQUENTIAL_FACTS, else 500) in batches
+    /// of MLEDIT_BENCH_SEQUENTIAL_BATCH (10), checkpoints every MLEDIT_BENCH_SEQUENTIAL_EVERY (50)
+    /// facts, for each method of MLEDIT_BENCH_SEQUENTIAL_METHODS (memit,emmet,alphaedit). Statistics
+    /// from the shared cache when present (else computed once). Arguments: model, facts file, N.
+    static func sequential(_ arguments: [String]) throws -> [String: Any] {
+        let environment = ProcessInfo.processInfo.environment
+        let total = arguments.count > 2 ? Int(arguments[2]) ?? 0 : integerEnvironment("MLEDIT_BENCH_SEQUENTIAL_FACTS", 500)
+        let batch = integerEnvironment("MLEDIT_BENCH_SEQUENTIAL_BATCH", 10)
+        let every = integerEnvironment("MLEDIT_BENCH_SEQUENTIAL_EVERY", 50)
+        guard total > 0, batch > 0, every > 0 else {
+            throw CommandDriver.Failure(description: "sequential: N, batch and checkpoint interval must be positive")
+        }
+        var methods: [EditMethod] = []
+        for name in (environment["MLEDIT_BENCH_SEQUENTIAL_METHODS"] ?? "memit,emmet,alphaedit").split(separator: ",") {
+            guard let method = EditMethod(rawValue: String(name)) else {
+                throw CommandDriver.Failure(description: "MLEDIT_BENCH_SEQUENTIAL_METHODS: unknown method '\(name)'")
+            }
+            methods.append(method)
+        }
+        let (bench, loadSeconds) = try Measure.seconds { try QualityBench(arguments: arguments, factCount: total, methods: methods) }
+        let config = bench.model.configuration
+        let layers = Array(bench.baseWeights.keys).sorted()
+        let statisticsHyperparameters = EditHyperparameters.defaults(for: config, method: methods.first ?? .memit)
+        let (statistics, statisticsFigures) = try bench.statistics(layers: layers, hyperparameters: statisticsHyperparameters, recompute: false)
+        stderr("sequential: statistics \(jsonLine(statisticsFigures))")
+        let probe = try probeTokens(bench.tokenizer, count: integerEnvironment("MLEDIT_BENCH_PROBE_TOKENS", 300))
+        bench.restoreBase()
+        let baseProbe = perplexity(bench.model, tokens: probe)
+
+        var tables: [String: Any] = [:]
+        for method in methods {
+            bench.restoreBase()
+            let h = EditHyperparameters.defaults(for: config, method: method)
+            var memory: [Int: Matrix<Float>] = [:]
+            var rows: [[String: Any]] = [["facts": 0, "probe_perplexity": baseProbe, "edit_seconds_so_far": 0.0]]
+            var editSeconds = 0.0, done = 0
+            let clock = StageClock()
+            var keysSeconds = 0.0, plannerTop1 = 0
+            var failure: String?
+            while done < total {
+                let next = min(done + batch, total)
+                do {
+                    let (_, seconds) = try Measure.seconds {
+                        try applyInBatches(bench, facts: Array(bench.facts[done ..< next]), method: method, batch: batch,
+                                           hyperparameters: h, statistics: statistics, memory: &memory, clock: clock,
+                                           keysSeconds: &keysSeconds, plannerTop1: &plannerTop1)
+                    }
+                    editSeconds += seconds
+                } catch {
+                    failure = "facts \(done + 1)–\(next): \(error)"
+                    stderr("sequential: \(method.rawValue) stopped at \(done) facts: \(error)")
+                    break
+                }
+                done = next
+                stderr("sequential: \(method.rawValue) \(done)/\(total) facts, \(String(format: "%.0f", editSeconds)) s editing")
+                if done % every == 0 || done == total {
+                    var row = try bench.evaluate(Array(bench.facts[0 ..< done]))
+                    row["facts"] = done
+                    row["probe_perplexity"] = perplexity(bench.model, tokens: probe)
+                    row["edit_seconds_so_far"] = editSeconds
+                    row["top1_right_after_own_batch_so_far"] = Double(plannerTop1) / Double(done)
+                    rows.append(row)
+                    stderr("sequential: \(method.rawValue) \(jsonLine(row))")
+                }
+            }
+            tables[method.rawValue] = [
+                "rows": rows, "facts_done": done, "batch": batch, "layers": h.sortedLayers,
+                "preservation_weight": h.preservationWeight, "failure": failure ?? NSNull(),
+                "targets_seconds": clock.seconds[.targets] ?? 0, "layers_stage_seconds": clock.seconds[.layers] ?? 0,
+                "keys_seconds_measured_apart": keysSeconds,
+            ]
+        }
+        bench.restoreBase()
+        return [
+            "model": bench.modelURL.path, "facts_file": bench.factsPath, "facts_wanted": total, "batch": batch,
+            "checkpoint_every": every, "probe_tokens": probe.count, "probe_perplexity_base": baseProbe,
+            "load_seconds": loadSeconds, "statistics": statisticsFigures, "methods": tables,
+        ]
+    }
+}
