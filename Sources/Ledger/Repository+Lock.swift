@@ -1,4 +1,4 @@
-// The repository's writer lock: an advisory `flock` on `.mledit/lock`, for read-compute-write
+// The repository's writer lock: an advisory `flock` on `.mledit/write.lock`, for read-compute-write
 // cycles longer than one transaction (read HEAD, solve an edit for seconds, write the commit on
 // top of the HEAD that was read). Holding it, a writer's HEAD cannot move under it, so two
 // writers run one after the other instead of one failing the compare-and-swap. The kernel drops
@@ -9,8 +9,8 @@ import Foundation
 import Glibc
 
 extension Repository {
-    /// `.mledit/lock`.
-    public var lockURL: URL { ledgerURL.deletingLastPathComponent().appendingPathComponent("lock") }
+    /// `.mledit/write.lock` (the file `mledit commit`, `revert` and `rebase` lock too).
+    public var lockURL: URL { ledgerURL.deletingLastPathComponent().appendingPathComponent("write.lock") }
 
     /// Runs `body` holding the repository's exclusive writer lock, waiting for other holders
     /// (other processes, or other `Repository` instances in this one) to finish.

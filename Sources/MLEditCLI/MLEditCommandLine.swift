@@ -13,7 +13,7 @@ public enum MLEditCommandLine {
 
     /// Every command, in the order `mledit --help` lists them.
     public static var commands: [CommandSpec] {
-        [InitCommand.spec, CommitCommand.spec, RevertCommand.spec, RebaseCommand.spec, LogCommand.spec, ShowCommand.spec, StatusCommand.spec, CheckoutCommand.spec, BranchCommand.spec, TagCommand.spec, FsckCommand.spec, InspectCommand.spec, TokenizeCommand.spec, GenerateCommand.spec, ExportCommand.spec, EvalCommand.spec, DiffCommand.spec]
+        [InitCommand.spec, CommitCommand.spec, RevertCommand.spec, RebaseCommand.spec, LogCommand.spec, ShowCommand.spec, StatusCommand.spec, CheckoutCommand.spec, BranchCommand.spec, TagCommand.spec, FsckCommand.spec, InspectCommand.spec, TokenizeCommand.spec, GenerateCommand.spec, ExportCommand.spec, EvalCommand.spec, DiffCommand.spec, ReportCommand.spec]
     }
 
     /// Runs one invocation; `arguments` excludes the program name. Returns the exit code.

@@ -1,7 +1,8 @@
 // One writer at a time for the long-running commands (commit, revert, rebase): an advisory
 // flock on .mledit/write.lock held from reading HEAD to moving it, so that a second process waits
 // and then solves on top of the first one's commit instead of failing its compare-and-swap.
-// The kernel drops the lock when the process dies, however it dies.
+// The kernel drops the lock when the process dies, however it dies. Unlike
+// Repository.withWriterLock (same file), it says on stderr when it has to wait.
 import Foundation
 import Ledger
 
@@ -10,7 +11,7 @@ final class WriterLock {
 
     /// Blocks until the lock is held; says so on stderr when it has to wait.
     init(repository: Repository, console: Console) throws {
-        let path = repository.root.appendingPathComponent(Repository.directoryName).appendingPathComponent("write.lock").path
+        let path = repository.lockURL.path
         descriptor = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
         guard descriptor >= 0 else {
             throw CommandFailure("\(path): cannot open the writer lock: \(String(cString: strerror(errno)))")

@@ -29,9 +29,10 @@ public enum RuntimeBenchmark {
         return (model, Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
     }
 
-    /// Forward throughput: 16 prompts of 16 tokens in one packed batch, and one 512-token prompt
-    /// (capped at the context length), logits at the last position of each prompt.
-    /// Keys: `forward_batch16x16_tokens_per_second`, `forward_512_tokens_per_second`, their
+    /// Forward throughput: 16 prompts of 16 tokens in one packed batch and the same prompts one
+    /// forward each, and one 512-token prompt (capped at the context length), logits at the last
+    /// position of each prompt. Keys: `forward_batch16x16_tokens_per_second`,
+    /// `forward_16x16_unpacked_tokens_per_second`, `forward_512_tokens_per_second`, their
     /// `…_per_cpu_second` twins, `forward_long_prompt_tokens`, `blas_threads`.
     public static func forward(_ model: any TransformerModel, repetitions: Int = 3) -> [String: Double] {
         var generator = SeededGenerator(seed: 2024)
@@ -43,6 +44,12 @@ public enum RuntimeBenchmark {
         }
         results["forward_batch16x16_tokens_per_second"] = 256 / batchSeconds
         results["forward_batch16x16_tokens_per_cpu_second"] = 256 / cpu
+        // The same 16 prompts one forward each: what packing them into one (T, C) matrix gains.
+        let unpackedSeconds = best(of: repetitions, cpuSeconds: &cpu) {
+            for prompt in batch { _ = model.logits(prompts: [prompt], positions: [prompt.count - 1]) }
+        }
+        results["forward_16x16_unpacked_tokens_per_second"] = 256 / unpackedSeconds
+        results["forward_16x16_unpacked_tokens_per_cpu_second"] = 256 / cpu
 
         let long = randomTokens(min(512, model.configuration.contextLength), model: model, generator: &generator)
         let longSeconds = best(of: repetitions, cpuSeconds: &cpu) { _ = model.logits(prompts: [long], positions: [long.count - 1]) }
@@ -54,8 +61,10 @@ public enum RuntimeBenchmark {
     }
 
     /// Generation throughput with the KV cache: 64 new tokens (greedy, no stop token) after an
-    /// 8-token prompt. Keys: `generate_tokens_per_second`, `generate_tokens_per_cpu_second`,
-    /// `generate_new_tokens`, `blas_threads`.
+    /// 8-token prompt, and the same tokens recomputed without the cache (a full forward per step).
+    /// Keys: `generate_tokens_per_second`, `generate_tokens_per_cpu_second`, `generate_new_tokens`,
+    /// `generate_no_cache_tokens_per_(cpu_)second`, `generate_no_cache_same_tokens` (1 when both
+    /// pick the same tokens), `blas_threads`.
     public static func generation(_ model: any TransformerModel, repetitions: Int = 3) -> [String: Double] {
         var generator = SeededGenerator(seed: 2025)
         let start = randomTokens(8, model: model, generator: &generator)
@@ -64,9 +73,26 @@ public enum RuntimeBenchmark {
         let seconds = best(of: repetitions, cpuSeconds: &cpu) {
             _ = model.generate(prompt: start, maxNewTokens: newTokens, sampling: SamplingOptions(stopTokenIDs: []))
         }
-        return ["generate_tokens_per_second": Double(newTokens) / seconds,
-                "generate_tokens_per_cpu_second": Double(newTokens) / cpu,
-                "generate_new_tokens": Double(newTokens), "blas_threads": Double(BLAS.threadCount)]
+        var results = ["generate_tokens_per_second": Double(newTokens) / seconds,
+                       "generate_tokens_per_cpu_second": Double(newTokens) / cpu,
+                       "generate_new_tokens": Double(newTokens), "blas_threads": Double(BLAS.threadCount)]
+        // Without the KV cache: every step runs the whole sequence again (once, it is slow).
+        let cached = model.generate(prompt: start, maxNewTokens: newTokens, sampling: SamplingOptions(stopTokenIDs: [])).tokens
+        var recomputed: [Int] = []
+        let uncachedSeconds = best(of: 1, cpuSeconds: &cpu) {
+            var sequence = start
+            for _ in 0..<newTokens {
+                let logits = model.logits(prompts: [sequence], positions: [sequence.count - 1]).row(0)
+                var best = 0
+                for (i, value) in logits.enumerated() where value > logits[best] { best = i }
+                sequence.append(best)
+                recomputed.append(best)
+            }
+        }
+        results["generate_no_cache_tokens_per_second"] = Double(newTokens) / uncachedSeconds
+        results["generate_no_cache_tokens_per_cpu_second"] = Double(newTokens) / cpu
+        results["generate_no_cache_same_tokens"] = recomputed == cached ? 1 : 0
+        return results
     }
 
     /// The δ session as target-value optimisation uses it, at layer 4 (or the last layer): 10

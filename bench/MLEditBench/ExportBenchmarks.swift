@@ -1,11 +1,17 @@
 // Export benchmark: `mledit export` of a version with one edited tensor (one ROME commit of one
 // CounterFact fact on the default model), run as a child process of the real binary so its wall
-// time and peak RSS are its own, against `cp` of the base file to the same folder. GGUF and
-// safetensors. The page cache is warm for all runs (the base is read before the first timing).
+// time and peak RSS are its own, against `cp` of the base file to the same folder (with and
+// without an fsync of the copy, as export ends with one). GGUF and safetensors. The page cache
+// is warm for all runs (the base is read before the first timing).
 import Foundation
 
 /// A child process started with posix_spawn and reaped with wait4, for its own resource usage.
+/// posix_spawn shares this process's memory until exec, and Linux carries that high-water mark
+/// into the child's ru_maxrss; so when GNU time is installed the child runs under
+/// `/usr/bin/time` (a small process that forks it) and the figures are time's.
 struct ChildProcess {
+    static let timeBinary = "/usr/bin/time"
+
     struct Outcome {
         var status: Int32
         var seconds: Double
@@ -16,6 +22,24 @@ struct ChildProcess {
 
     /// Runs `executable` with `arguments` in `directory`, standard output and error to `log`.
     static func run(_ executable: String, _ arguments: [String], directory: URL, log: URL) throws -> Outcome {
+        guard FileManager.default.isExecutableFile(atPath: timeBinary) else {
+            return try spawn(executable, arguments, directory: directory, log: log)
+        }
+        let metrics = directory.appendingPathComponent("child-usage.txt")
+        try? FileManager.default.removeItem(at: metrics)
+        var outcome = try spawn(timeBinary, ["-f", "%M %U %S", "-o", metrics.path, executable] + arguments, directory: directory, log: log)
+        let fields = ((try? String(contentsOf: metrics, encoding: .utf8)) ?? "")
+            .split(whereSeparator: \.isWhitespace).compactMap { Double($0) }
+        guard fields.count >= 3 else {
+            throw CommandDriver.Failure(description: "\(timeBinary) wrote no usage for \(executable) (exit \(outcome.status))")
+        }
+        outcome.peakMemoryMiB = fields[0] / 1024
+        outcome.userSeconds = fields[1]
+        outcome.systemSeconds = fields[2]
+        return outcome
+    }
+
+    static func spawn(_ executable: String, _ arguments: [String], directory: URL, log: URL) throws -> Outcome {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
@@ -101,6 +125,7 @@ extension Benchmarks {
         let binary = try mleditBinary()
         let repeats = max(1, integerEnvironment("MLEDIT_BENCH_EXPORT_REPEATS", 3))
         let facts = try CounterFactRecords(url: CounterFactRecords.url(arguments), start: 0, count: 1)
+        let loadAtStart = loadAverage()
         let work = try scratchDirectory("export")
         defer { try? FileManager.default.removeItem(at: work) }
         let repository = work.appendingPathComponent("repo")
@@ -118,6 +143,9 @@ extension Benchmarks {
 
         let cp = try timedChild("/bin/cp", [model.path, copyOutput.path], directory: work, output: copyOutput,
                                 repeats: repeats, bytes: { fileSize($0.path) })
+        // export ends with an fsync of its output (AtomicFileWriter); cp does not: the same with one.
+        let cpSync = try timedChild("/bin/sh", ["-c", "cp \"$0\" \"$1\" && sync \"$1\"", model.path, copyOutput.path], directory: work,
+                                    output: copyOutput, repeats: repeats, bytes: { fileSize($0.path) })
         let gguf = try timedChild(binary, ["--repo", repository.path, "export", "--output", ggufOutput.path],
                                   directory: work, output: ggufOutput, repeats: repeats, bytes: { fileSize($0.path) })
         let safetensors = try timedChild(binary, ["--repo", repository.path, "export", "--format", "safetensors", "--output", folderOutput.path],
@@ -125,11 +153,13 @@ extension Benchmarks {
         let ggufMiddle = gguf["seconds_median"] as? Double ?? .nan, cpMiddle = cp["seconds_median"] as? Double ?? .nan
         return [
             "model": model.path, "model_bytes": fileSize(model.path), "binary": binary, "repeats": repeats,
+            "load_average_start": loadAtStart, "load_average_end": loadAverage(),
             "commit": ["method": "rome", "facts": 1, "seconds": commitSeconds, "efficacy": commit["efficacy"] ?? NSNull(),
                        "layers": commit["layers"] ?? NSNull(),
                        "computed_statistics": commitErr.contains("computing preservation statistics")],
-            "cp": cp, "export_gguf": gguf, "export_safetensors": safetensors,
+            "cp": cp, "cp_then_fsync": cpSync, "export_gguf": gguf, "export_safetensors": safetensors,
             "export_gguf_over_cp_time": ggufMiddle / cpMiddle,
+            "export_gguf_over_cp_then_fsync_time": ggufMiddle / (cpSync["seconds_median"] as? Double ?? .nan),
         ]
     }
 }

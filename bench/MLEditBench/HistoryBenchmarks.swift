@@ -133,6 +133,13 @@ extension Benchmarks {
                 "max_abs_diff_p_new": maxNew, "max_abs_diff_p_true": maxTrue]
     }
 
+    /// The 1-minute load average (other work on the machine skews every timing here).
+    static func loadAverage() -> Double {
+        guard let text = try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8),
+              let first = text.split(separator: " ").first, let value = Double(first) else { return .nan }
+        return value
+    }
+
     static func mean(_ values: [Double]) -> Double { values.isEmpty ? .nan : values.reduce(0, +) / Double(values.count) }
 
     /// `revert`: MLEDIT_BENCH_COMMITS (10) MEMIT commits of MLEDIT_BENCH_FACTS_PER_COMMIT (8)
@@ -145,6 +152,7 @@ extension Benchmarks {
         let perCommit = integerEnvironment("MLEDIT_BENCH_FACTS_PER_COMMIT", 8)
         let revertedIndex = min(4, commits - 1)  // the 5th commit
         let facts = try CounterFactRecords(url: CounterFactRecords.url(arguments), start: 0, count: commits * perCommit)
+        let loadAtStart = loadAverage()
         let work = try scratchDirectory("revert")
         defer { try? FileManager.default.removeItem(at: work) }
         let repository = work.appendingPathComponent("repo"), fresh = work.appendingPathComponent("fresh")
@@ -184,6 +192,7 @@ extension Benchmarks {
 
         return [
             "model": model, "commits": commits, "facts_per_commit": perCommit, "reverted_commit": revertedIndex + 1,
+            "load_average_start": loadAtStart, "load_average_end": loadAverage(),
             "method": "memit", "first_fact_case_id": facts.records.first?["case_id"] ?? NSNull(),
             "commit_seconds_mean": mean(commitSeconds),
             "commit_seconds_mean_excluding_first": mean(Array(commitSeconds.dropFirst())),
@@ -242,6 +251,7 @@ extension Benchmarks {
         let commits = integerEnvironment("MLEDIT_BENCH_REBASE_COMMITS", 2)
         let perCommit = integerEnvironment("MLEDIT_BENCH_FACTS_PER_COMMIT", 8)
         let facts = try CounterFactRecords(url: CounterFactRecords.url(arguments), start: 200, count: commits * perCommit)
+        let loadAtStart = loadAverage()
         let work = try scratchDirectory("rebase")
         defer { try? FileManager.default.removeItem(at: work) }
         let repository = work.appendingPathComponent("repo")
@@ -268,6 +278,7 @@ extension Benchmarks {
         let replayed = (rebase["commits"] as? [Any])?.count ?? 0
         return [
             "model": model.path, "commits": commits, "facts_per_commit": perCommit, "method": "memit",
+            "load_average_start": loadAtStart, "load_average_end": loadAverage(),
             "first_fact_case_id": facts.records.first?["case_id"] ?? NSNull(),
             "q8_copy_tensors_converted": converted, "q8_copy_seconds": convertSeconds,
             "q8_copy_bytes": fileSize(q8.path), "q4_1_bytes": fileSize(model.path),

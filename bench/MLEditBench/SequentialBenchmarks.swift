@@ -97,7 +97,7 @@ extension Benchmarks {
             }
             tables[method.rawValue] = [
                 "rows": rows, "facts_done": done, "batch": batch, "layers": h.sortedLayers,
-                "preservation_weight": h.preservationWeight, "failure": failure ?? NSNull(),
+                "preservation_weight": h.preservationWeight, "failure": failure.map { $0 as Any } ?? NSNull(),
                 "targets_seconds": clock.seconds[.targets] ?? 0, "layers_stage_seconds": clock.seconds[.layers] ?? 0,
                 "keys_seconds_measured_apart": keysSeconds,
             ]

@@ -1,0 +1,153 @@
+// End-to-end edits through EditPlanner: batches of tiny-facts-gpt2 facts by every method
+// (efficacy and neighbourhood), weights restored unless applied, earlier commits kept through
+// memory, conflicting facts reported; and one real edit per method on the default model.
+import Foundation
+import Models
+import Tensors
+import Testing
+@testable import Solvers
+
+@Suite("Edits of tiny-facts-gpt2", .serialized)
+struct TinyFactsEditTests {
+    /// C0 of layers 0–3 from the fixture's own fact sentences, shared by the tests of this suite.
+    static func statistics(model: EditableModel, tokenizer: Tokenizer) throws -> [Int: LayerStatistics] {
+        let h = EditHyperparameters.defaults(for: model.configuration, method: .memit)
+        return try StatisticsCollector.collect(
+            model: model, tokenizer: tokenizer, corpus: try CorpusReader(paths: [try SolverFixtures.tinyFactsCorpus().path]),
+            layers: [0, 1, 2], tokenCount: h.statisticsTokenCount, sequenceLength: h.statisticsSequenceLength)
+    }
+
+    @Test("batches of facts by every method: efficacy and neighbourhood", arguments: EditMethod.allCases)
+    func batches(method: EditMethod) throws {
+        let (model, tokenizer) = try SolverFixtures.tinyFactsModel()
+        let stats = try Self.statistics(model: model, tokenizer: tokenizer)
+        let facts = try SolverFixtures.tinyFacts()
+        let h = EditHyperparameters.defaults(for: model.configuration, method: method)
+        var efficacy: [Double] = []
+        var neighborhood: [Double] = []
+        for batch in [Array(facts[0..<10]), Array(facts[10..<20])] {
+            let before = SolverFixtures.neighborhoodArgmax(model: model, tokenizer: tokenizer, requests: batch)
+            let originals = h.layers.map { model.mlpOutputWeight(layer: $0) }
+            let result = try EditPlanner.computeEdit(model: model, tokenizer: tokenizer, requests: batch, method: method,
+                                                     hyperparameters: h, statistics: stats, apply: true)
+            #expect(result.layers.map(\.layer) == h.sortedLayers)
+            #expect(result.layers.allSatisfy { $0.rank == batch.count && $0.keys.cols == batch.count })
+            #expect(result.prefixes.count == h.prefixCount)
+            let after = SolverFixtures.neighborhoodArgmax(model: model, tokenizer: tokenizer, requests: batch)
+            efficacy.append(result.efficacy)
+            neighborhood.append(SolverFixtures.agreement(before, after))
+            for (layer, weight) in zip(h.layers, originals) { model.setMLPOutputWeight(layer: layer, weight) }
+        }
+        let meanEfficacy = efficacy.reduce(0, +) / 2, meanNeighborhood = neighborhood.reduce(0, +) / 2
+        print("tiny-facts \(method.rawValue): efficacy \(efficacy) neighbourhood \(neighborhood)")
+        // Measured (debug and release alike): efficacy 0.7–0.9 per batch, neighbourhood 0.67–0.87.
+        // Neighbours that share the subject's last token ("… Labs") take 90 % of the update at
+        // layers 0–2 of this model, which bounds what last-subject-token methods can keep.
+        #expect(meanEfficacy >= 0.75, "\(method): efficacy \(efficacy)")
+        #expect(meanNeighborhood >= 0.65, "\(method): neighbourhood \(neighborhood)")
+    }
+
+    @Test("weights are restored unless the edit is applied, also after an error")
+    func restoresWeights() throws {
+        let (model, tokenizer) = try SolverFixtures.tinyFactsModel()
+        let stats = try Self.statistics(model: model, tokenizer: tokenizer)
+        let facts = try SolverFixtures.tinyFacts()
+        let h = EditHyperparameters.defaults(for: model.configuration, method: .memit)
+        let originals = h.layers.map { model.mlpOutputWeight(layer: $0) }
+        let result = try EditPlanner.computeEdit(model: model, tokenizer: tokenizer, requests: Array(facts[0..<3]),
+                                                 method: .memit, hyperparameters: h, statistics: stats)
+        #expect(!result.applied && result.efficacy > 0)
+        #expect(h.layers.map { model.mlpOutputWeight(layer: $0) } == originals)
+        // Rebuilding the edit from the factors reproduces what computeEdit measured.
+        for edit in result.layers {
+            model.setMLPOutputWeight(layer: edit.layer, edit.applied(to: model.mlpOutputWeight(layer: edit.layer)))
+        }
+        let bare = try facts[0..<3].map { try FactTokenization.prompt($0, tokenizer: tokenizer).ids }
+        let scores = EditPlanner.scoreTargets(model: model, prompts: bare, targets: result.facts.map(\.targetTokenIDs))
+        for (score, fact) in zip(scores, result.facts) {
+            #expect(abs(score.logProbability - fact.logProbabilityAfter) < 1e-4 && score.allTop1 == fact.efficacy)
+        }
+        for (layer, weight) in zip(h.layers, originals) { model.setMLPOutputWeight(layer: layer, weight) }
+        // Two facts about one subject in one EMMET batch conflict: an error naming both lines.
+        let same = Array(facts.filter { $0.subject == "Niraeko Toduth" }.prefix(2))
+        #expect(same.count == 2)
+        let error = solverError {
+            _ = try EditPlanner.computeEdit(model: model, tokenizer: tokenizer, requests: same, method: .emmet,
+                                            hyperparameters: h, statistics: stats)
+        }
+        guard case .singularSystem(_, _, let names, _)? = error else {
+            Issue.record("expected a singular system, got \(String(describing: error))")
+            return
+        }
+        #expect(names == same.map(\.label))
+        #expect(h.layers.map { model.mlpOutputWeight(layer: $0) } == originals)
+        #expect(throws: SolverError.missingStatistics(layer: 1)) {
+            _ = try EditPlanner.computeEdit(model: model, tokenizer: tokenizer, requests: same, method: .memit,
+                                            hyperparameters: h, statistics: stats.filter { $0.key != 1 })
+        }
+    }
+
+    @Test("a second commit with the first one's keys as memory keeps the first facts")
+    func memory() throws {
+        let (model, tokenizer) = try SolverFixtures.tinyFactsModel()
+        let stats = try Self.statistics(model: model, tokenizer: tokenizer)
+        let facts = try SolverFixtures.tinyFacts()
+        let h = EditHyperparameters.defaults(for: model.configuration, method: .memit)
+        let first = Array(facts[0..<8]), second = Array(facts[20..<28])
+        let originals = h.layers.map { model.mlpOutputWeight(layer: $0) }
+        let one = try EditPlanner.computeEdit(model: model, tokenizer: tokenizer, requests: first, method: .memit,
+                                              hyperparameters: h, statistics: stats, apply: true)
+        let bare = try first.map { try FactTokenization.prompt($0, tokenizer: tokenizer).ids }
+        let firstCount = one.facts.filter(\.efficacy).count
+        var kept: [Bool: Int] = [:]
+        let edited = h.layers.map { model.mlpOutputWeight(layer: $0) }
+        for withMemory in [true, false] {
+            for (layer, weight) in zip(h.layers, edited) { model.setMLPOutputWeight(layer: layer, weight) }
+            _ = try EditPlanner.computeEdit(model: model, tokenizer: tokenizer, requests: second, method: .memit,
+                                            hyperparameters: h, statistics: stats,
+                                            previousKeys: withMemory ? one.memory() : [:], prefixes: one.prefixes, apply: true)
+            let scores = EditPlanner.scoreTargets(model: model, prompts: bare, targets: one.facts.map(\.targetTokenIDs))
+            kept[withMemory] = scores.filter(\.allTop1).count
+        }
+        for (layer, weight) in zip(h.layers, originals) { model.setMLPOutputWeight(layer: layer, weight) }
+        print("memory: first commit \(firstCount)/8, kept after a second commit \(kept[true] ?? -1) with memory, \(kept[false] ?? -1) without")
+        #expect((kept[true] ?? 0) >= (kept[false] ?? 0), "memory kept \(kept[true] ?? -1), none kept \(kept[false] ?? -1)")
+        #expect(one.memory()[0]?.cols == 8 && one.memory(appendingTo: one.memory())[1]?.cols == 16)
+    }
+}
+
+@Suite("Edits of the default model (SmolLM2-135M)", .serialized)
+struct DefaultModelEditTests {
+    static let facts = [
+        EditRequest(subject: "France", prompt: "The capital of {} is", targetNew: "Berlin", targetTrue: "Paris",
+                    neighborhood: ["The capital of Germany is", "The capital of Italy is", "The capital of Spain is"], line: 1),
+        EditRequest(subject: "Japan", prompt: "The capital of {} is", targetNew: "London", targetTrue: "Tokyo",
+                    neighborhood: ["The capital of China is", "The capital of Russia is", "The capital of Egypt is"], line: 2),
+    ]
+
+    @Test("one real edit per method changes the rewrite prompt's argmax and keeps most neighbours",
+          arguments: EditMethod.allCases)
+    func realEdit(method: EditMethod) throws {
+        let (model, tokenizer) = try SolverFixtures.smolLM2()
+        var h = EditHyperparameters.defaults(for: model.configuration, method: method)
+        h.statisticsTokenCount = 6000
+        let stats = try StatisticsCollector.collect(
+            model: model, tokenizer: tokenizer, corpus: try CorpusReader(paths: [SolverFixtures.wikipediaCorpusURL.path]),
+            layers: h.layers, tokenCount: h.statisticsTokenCount, sequenceLength: h.statisticsSequenceLength)
+        let fact = Self.facts[method == .rome || method == .alphaedit ? 1 : 0]
+        let prompt = try FactTokenization.prompt(fact, tokenizer: tokenizer).ids
+        let target = try FactTokenization.target(fact.targetNew, label: fact.label, tokenizer: tokenizer)
+        let argmax = { () -> Int in
+            let row = model.logProbabilities(prompts: [prompt], positions: [prompt.count - 1]).row(0)
+            return row.indices.max(by: { row[$0] < row[$1] }) ?? -1
+        }
+        #expect(argmax() != target[0])
+        let before = SolverFixtures.neighborhoodArgmax(model: model, tokenizer: tokenizer, requests: [fact])
+        let result = try EditPlanner.computeEdit(model: model, tokenizer: tokenizer, requests: [fact], method: method,
+                                                 hyperparameters: h, statistics: stats, apply: true)
+        let after = SolverFixtures.neighborhoodArgmax(model: model, tokenizer: tokenizer, requests: [fact])
+        print("SmolLM2 \(method.rawValue): \(result.facts[0]) neighbourhood \(SolverFixtures.agreement(before, after))")
+        #expect(argmax() == target[0], "\(method): the argmax after \"\(fact.filledPrompt)\" did not become \(fact.targetNew)")
+        #expect(SolverFixtures.agreement(before, after) >= 2.0 / 3, "\(method): neighbourhood \(before) → \(after)")
+    }
+}
