@@ -9,7 +9,7 @@ export MLEDIT_CACHE ?= $(HOME)/.cache/mledit
 # One BLAS thread: reductions in a fixed order make commits bit-reproducible.
 export OPENBLAS_NUM_THREADS ?= 1
 
-.PHONY: setup model build test demo bench clean
+.PHONY: setup model corpus browser build test demo bench clean
 
 setup:
 	@scripts/setup
@@ -23,7 +23,10 @@ corpus: setup
 build: setup
 	$(SWIFT) build $(SWIFT_FLAGS)
 
-test: setup model corpus
+browser: setup
+	@scripts/setup-browser >/dev/null
+
+test: setup model corpus browser
 	$(SWIFT) test $(SWIFT_FLAGS) -Xswiftc -enable-testing
 
 demo: setup model corpus build

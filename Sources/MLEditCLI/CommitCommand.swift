@@ -24,7 +24,7 @@ enum CommitCommand {
             OptionSpec(["--author"], value: "NAME", help: "Author (default: $MLEDIT_AUTHOR, else $USER)."),
             OptionSpec(["--corpus"], value: "PATH", repeatable: true, help: "Text or JSONL corpus for preservation statistics (default: the Wikipedia sample from scripts/fetch-corpus)."),
             OptionSpec(["--json"], help: "Print the new commit as JSON."),
-        ],
+        ] + HealthCheck.commitOptions,
         run: run)
 
     static func run(_ arguments: ParsedArguments, _ console: Console) throws {
@@ -33,6 +33,7 @@ enum CommitCommand {
         guard let method = EditMethod(rawValue: methodName.lowercased()) else {
             throw UsageError("unknown method '\(methodName)' (rome, memit, emmet, alphaedit)", command: "commit")
         }
+        let healthLimits = try HealthCheck.limits(arguments)
         let repository = try RepositoryLocator.require(console)
         let requests = try FactsFile.load(path: factsURL.path)
         let lock = try WriterLock(repository: repository, console: console)
@@ -71,6 +72,7 @@ enum CommitCommand {
             facts: requests.map(\.ledgerFact), deltas: result.layers.map(\.deltaInput),
             editVectors: result.layers.map(\.editVectors), message: message, author: author, efficacy: result.efficacy)
         let record = try repository.writeCommit(draft)
+        HealthCheck.afterCommit(context: &context, commitID: record.id, limits: healthLimits, console: console)
         try report(record, result: result, requests: requests, head: head, json: arguments.flag("--json"), console: console)
     }
 

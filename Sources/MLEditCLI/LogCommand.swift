@@ -17,6 +17,7 @@ enum LogCommand {
             OptionSpec(["--max-count", "-n"], value: "N", help: "Show at most N commits."),
             OptionSpec(["--oneline"], help: "One line per commit: short id, message, method, number of facts."),
             OptionSpec(["--json"], help: "Print a JSON array of commits."),
+            HealthCheck.logOption,
         ],
         run: run)
 
@@ -43,6 +44,7 @@ enum LogCommand {
         var lineage = try repository.lineage(of: start)
         if let limit { lineage = Array(lineage.prefix(limit)) }
         let summaries = try lineage.map { try CommitSummary($0, repository: repository) }
+        let health = arguments.flag("--health") ? try HealthCheck.logLines(repository: repository, lineage: lineage, console: console) : [:]
         if json {
             try console.printJSON(summaries.map(\.json))
             return
@@ -57,7 +59,7 @@ enum LogCommand {
                 continue
             }
             if index > 0 { console.print() }
-            for line in header(summary, decoration: decoration, repository: repository) { console.print(line) }
+            for line in header(summary, decoration: decoration, repository: repository) + (health[summary.record.id] ?? []) { console.print(line) }
             console.print()
             for line in record.message.split(separator: "\n", omittingEmptySubsequences: false) { console.print("    \(line)") }
         }

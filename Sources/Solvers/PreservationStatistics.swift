@@ -104,6 +104,16 @@ public enum StatisticsCollector {
         return out
     }
 
+    /// A progress callback that redraws "statistics: N/M tokens" on stderr when stderr is a
+    /// terminal, and does nothing otherwise (pipes and logs stay clean).
+    public static func terminalProgress(label: String = "statistics") -> ((Int, Int) -> Void)? {
+        guard isatty(STDERR_FILENO) != 0 else { return nil }
+        return { done, total in
+            let line = "\r\(label): \(done)/\(total) tokens" + (done >= total ? "\n" : "")
+            FileHandle.standardError.write(Data(line.utf8))
+        }
+    }
+
     /// sum += Bᵀ B for a key block B (rows × d), in Float64.
     static func accumulate(_ sum: inout Matrix<Double>, block: Matrix<Float>) {
         let wide = block.toDouble()

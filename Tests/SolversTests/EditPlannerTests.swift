@@ -93,7 +93,16 @@ struct TinyFactsEditTests {
         let stats = try Self.statistics(model: model, tokenizer: tokenizer)
         let facts = try SolverFixtures.tinyFacts()
         let h = EditHyperparameters.defaults(for: model.configuration, method: .memit)
-        let first = Array(facts[0..<8]), second = Array(facts[20..<28])
+        // Distinct subjects with distinct last tokens: facts that share a key slot cannot be held
+        // and rewritten at once (memory would pin the slot the new fact must move).
+        let first = Array(facts[0..<8])
+        let taken = Set(first.map { $0.subject.split(separator: " ").last.map(String.init) ?? $0.subject })
+        var lastWords = taken
+        var second: [EditRequest] = []
+        for fact in facts[30...] where second.count < 8 {
+            let last = fact.subject.split(separator: " ").last.map(String.init) ?? fact.subject
+            if lastWords.insert(last).inserted { second.append(fact) }
+        }
         let originals = h.layers.map { model.mlpOutputWeight(layer: $0) }
         let one = try EditPlanner.computeEdit(model: model, tokenizer: tokenizer, requests: first, method: .memit,
                                               hyperparameters: h, statistics: stats, apply: true)
