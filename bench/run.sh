@@ -9,7 +9,7 @@ model="$(scripts/fetch-model | tail -n1)"
 corpus="$(scripts/fetch-corpus | tail -n1)"
 mkdir -p bench/out
 
-if [ $# -gt 0 ]; then names=("$@"); else names=(checkpoint-open tokenizer forward generate delta-step edit-quality export revert rebase-model); fi
+if [ $# -gt 0 ]; then names=("$@"); else names=(checkpoint-open tokenizer forward generate delta-step ledger-storage materialize edit-quality export revert rebase-model); fi
 for name in "${names[@]}"; do
   case "$name" in
     tokenizer) args=("$model" "$corpus") ;;

@@ -134,15 +134,32 @@ struct DefaultModelEditTests {
                     neighborhood: ["The capital of China is", "The capital of Russia is", "The capital of Egypt is"], line: 2),
     ]
 
+    /// The model, its tokenizer and C0 of layers 3–7 from 6000 Wikipedia tokens, made once: the
+    /// suite is serialized and every test puts the weights back.
+    nonisolated(unsafe) private static var cache: (any TransformerModel, Tokenizer, [Int: LayerStatistics])?
+    private static let lock = NSLock()
+
+    static func shared() throws -> (any TransformerModel, Tokenizer, [Int: LayerStatistics]) {
+        lock.lock()
+        defer { lock.unlock() }
+        if let cache { return cache }
+        let (model, tokenizer) = try SolverFixtures.smolLM2()
+        let layers = Set(EditMethod.allCases.flatMap { EditHyperparameters.defaults(for: model.configuration, method: $0).layers })
+        let h = EditHyperparameters.defaults(for: model.configuration, method: .memit)
+        let stats = try StatisticsCollector.collect(
+            model: model, tokenizer: tokenizer, corpus: try CorpusReader(paths: [SolverFixtures.wikipediaCorpusURL.path]),
+            layers: Array(layers), tokenCount: 6000, sequenceLength: h.statisticsSequenceLength)
+        cache = (model, tokenizer, stats)
+        return (model, tokenizer, stats)
+    }
+
     @Test("one real edit per method changes the rewrite prompt's argmax and keeps most neighbours",
           arguments: EditMethod.allCases)
     func realEdit(method: EditMethod) throws {
-        let (model, tokenizer) = try SolverFixtures.smolLM2()
-        var h = EditHyperparameters.defaults(for: model.configuration, method: method)
-        h.statisticsTokenCount = 6000
-        let stats = try StatisticsCollector.collect(
-            model: model, tokenizer: tokenizer, corpus: try CorpusReader(paths: [SolverFixtures.wikipediaCorpusURL.path]),
-            layers: h.layers, tokenCount: h.statisticsTokenCount, sequenceLength: h.statisticsSequenceLength)
+        let (model, tokenizer, stats) = try Self.shared()
+        let h = EditHyperparameters.defaults(for: model.configuration, method: method)
+        let originals = h.layers.map { model.mlpOutputWeight(layer: $0) }
+        defer { for (layer, weight) in zip(h.layers, originals) { model.setMLPOutputWeight(layer: layer, weight) } }
         let fact = Self.facts[method == .rome || method == .alphaedit ? 1 : 0]
         let prompt = try FactTokenization.prompt(fact, tokenizer: tokenizer).ids
         let target = try FactTokenization.target(fact.targetNew, label: fact.label, tokenizer: tokenizer)

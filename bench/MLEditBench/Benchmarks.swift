@@ -17,6 +17,8 @@ enum Benchmarks {
         "export": export,
         "revert": revertLineage,
         "rebase-model": rebaseModel,
+        "ledger-storage": ledgerStorage,
+        "materialize": materialize,
     ]
 
     static func modelURL(_ arguments: [String]) -> URL {
