@@ -32,12 +32,26 @@ struct CommandDriver {
         self.environment = environment
     }
 
+    /// CPU seconds (user + system) this process has used so far.
+    static func processCPUSeconds() -> Double {
+        var usage = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+        return Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
+    }
+
+    /// CPU seconds of the last command run (the machine's load does not inflate them).
+    var lastCPUSeconds: Double { cpu.value }
+    final class Box: @unchecked Sendable { var value = 0.0 }
+    private let cpu = Box()
+
     /// Runs one command; returns its standard output, standard error and wall-clock seconds.
     func run(_ arguments: [String]) throws -> (out: String, err: String, seconds: Double) {
         let out = self.out, err = self.err
         let console = Console(environment: environment, currentDirectory: directory, errorIsTerminal: false,
                               out: { out.append($0) }, err: { err.append($0) })
+        let cpuBefore = Self.processCPUSeconds()
         let (status, seconds) = Measure.seconds { MLEditCommandLine.run(arguments, console: console) }
+        cpu.value = Self.processCPUSeconds() - cpuBefore
         let (stdout, stderr) = (out.take(), err.take())
         guard status == 0 else {
             let last = stderr.split(separator: "\n").last.map(String.init) ?? ""
@@ -165,13 +179,14 @@ extension Benchmarks {
         let revertedFile = try facts.write(indices: reverted, to: work, name: "reverted.json")
 
         _ = try driver.run(["init", "--model", model])
-        var commitSeconds: [Double] = [], commitIDs: [String] = [], commitEfficacy: [Double] = []
+        var commitSeconds: [Double] = [], commitCPU: [Double] = [], commitIDs: [String] = [], commitEfficacy: [Double] = []
         var statisticsComputedInFirstCommit = false
         for index in 0 ..< commits {
             let file = try facts.write(index * perCommit ..< (index + 1) * perCommit, to: work, name: "commit-\(index).json")
             let (object, seconds, stderr) = try driver.json(["commit", file, "--method", "memit", "-m", "bench commit \(index + 1)"])
             if index == 0 { statisticsComputedInFirstCommit = stderr.contains("computing preservation statistics") }
             commitSeconds.append(seconds)
+            commitCPU.append(driver.lastCPUSeconds)
             commitIDs.append(object["id"] as? String ?? "")
             commitEfficacy.append(object["efficacy"] as? Double ?? .nan)
             FileHandle.standardError.write(Data("revert: commit \(index + 1)/\(commits) in \(String(format: "%.1f", seconds)) s\n".utf8))
@@ -179,6 +194,7 @@ extension Benchmarks {
         let (keptBefore, keptBeforeSeconds, _) = try driver.json(["eval", keptFile])
         let (revertedBefore, revertedBeforeSeconds, _) = try driver.json(["eval", revertedFile])
         let (revertObject, revertSeconds, _) = try driver.json(["revert", commitIDs[revertedIndex]])
+        let revertCPU = driver.lastCPUSeconds
         FileHandle.standardError.write(Data("revert: revert in \(String(format: "%.1f", revertSeconds)) s\n".utf8))
         let (keptAfter, keptAfterSeconds, _) = try driver.json(["eval", keptFile])
         let (revertedAfter, revertedAfterSeconds, _) = try driver.json(["eval", revertedFile])
@@ -187,6 +203,7 @@ extension Benchmarks {
 
         _ = try freshDriver.run(["init", "--model", model])
         let (freshObject, freshSeconds, _) = try freshDriver.json(["commit", keptFile, "--method", "memit", "-m", "kept facts as one batch"])
+        let freshCPU = freshDriver.lastCPUSeconds
         FileHandle.standardError.write(Data("revert: fresh batch of \(kept.count) in \(String(format: "%.1f", freshSeconds)) s\n".utf8))
         let (keptFresh, keptFreshSeconds, _) = try freshDriver.json(["eval", keptFile])
 
@@ -196,9 +213,9 @@ extension Benchmarks {
             "method": "memit", "first_fact_case_id": facts.records.first?["case_id"] ?? NSNull(),
             "commit_seconds_mean": mean(commitSeconds),
             "commit_seconds_mean_excluding_first": mean(Array(commitSeconds.dropFirst())),
-            "commit_seconds": commitSeconds, "commit_efficacy_reported": commitEfficacy,
+            "commit_seconds": commitSeconds, "commit_cpu_seconds": commitCPU, "commit_efficacy_reported": commitEfficacy,
             "statistics_computed_in_first_commit": statisticsComputedInFirstCommit,
-            "revert_seconds": revertSeconds, "revert_id": revertObject["id"] ?? NSNull(),
+            "revert_seconds": revertSeconds, "revert_cpu_seconds": revertCPU, "revert_id": revertObject["id"] ?? NSNull(),
             "kept_before_revert": evalSummary(keptBefore, seconds: keptBeforeSeconds),
             "kept_after_revert": evalSummary(keptAfter, seconds: keptAfterSeconds),
             "kept_on_base": evalSummary(keptBase, seconds: keptBaseSeconds),
@@ -207,7 +224,7 @@ extension Benchmarks {
             "reverted_on_base": evalSummary(revertedBase, seconds: revertedBaseSeconds),
             "reverted_after_revert_vs_base": compareFacts(revertedAfter, revertedBase),
             "fresh_repository": "the \(kept.count) kept facts committed as one MEMIT batch of \(kept.count)",
-            "fresh_commit_seconds": freshSeconds,
+            "fresh_commit_seconds": freshSeconds, "fresh_commit_cpu_seconds": freshCPU,
             "fresh_commit_efficacy_reported": freshObject["efficacy"] ?? NSNull(),
             "kept_fresh_batch": evalSummary(keptFresh, seconds: keptFreshSeconds),
         ]
@@ -262,15 +279,17 @@ extension Benchmarks {
         let allFile = try facts.write(0 ..< commits * perCommit, to: work, name: "all.json")
 
         _ = try driver.run(["init", "--model", model.path])
-        var commitSeconds: [Double] = []
+        var commitSeconds: [Double] = [], commitCPU: [Double] = []
         for index in 0 ..< commits {
             let file = try facts.write(index * perCommit ..< (index + 1) * perCommit, to: work, name: "commit-\(index).json")
             let (_, seconds, _) = try driver.json(["commit", file, "--method", "memit", "-m", "bench commit \(index + 1)"])
             commitSeconds.append(seconds)
+            commitCPU.append(driver.lastCPUSeconds)
             FileHandle.standardError.write(Data("rebase-model: commit \(index + 1)/\(commits) in \(String(format: "%.1f", seconds)) s\n".utf8))
         }
         let (before, beforeSeconds, _) = try driver.json(["eval", allFile])
         let (rebase, rebaseSeconds, rebaseErr) = try driver.json(["rebase", "--onto-model", q8.path])
+        let rebaseCPU = driver.lastCPUSeconds
         FileHandle.standardError.write(Data("rebase-model: rebase in \(String(format: "%.1f", rebaseSeconds)) s\n".utf8))
         let (after, afterSeconds, _) = try driver.json(["eval", allFile])
         let (q8Base, q8BaseSeconds, _) = try outside.json(["eval", allFile, "--model", q8.path])
@@ -282,8 +301,8 @@ extension Benchmarks {
             "first_fact_case_id": facts.records.first?["case_id"] ?? NSNull(),
             "q8_copy_tensors_converted": converted, "q8_copy_seconds": convertSeconds,
             "q8_copy_bytes": fileSize(q8.path), "q4_1_bytes": fileSize(model.path),
-            "commit_seconds": commitSeconds, "commit_seconds_mean": mean(commitSeconds),
-            "rebase_seconds": rebaseSeconds, "rebase_replayed_commits": replayed,
+            "commit_seconds": commitSeconds, "commit_cpu_seconds": commitCPU, "commit_seconds_mean": mean(commitSeconds),
+            "rebase_seconds": rebaseSeconds, "rebase_cpu_seconds": rebaseCPU, "rebase_replayed_commits": replayed,
             "rebase_computed_statistics": rebaseErr.contains("computing preservation statistics"),
             "facts_before_rebase_q4_1_head": evalSummary(before, seconds: beforeSeconds),
             "facts_after_rebase_q8_0_head": evalSummary(after, seconds: afterSeconds),
