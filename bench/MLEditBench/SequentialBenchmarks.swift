@@ -24,10 +24,18 @@ extension Benchmarks {
         return Array(ids.prefix(count))
     }
 
-    /// Perplexity of `tokens[1...]` after `tokens[0]`, teacher-forced, on the current weights.
-    static func perplexity(_ model: EditableModel, tokens: [Int]) -> Double {
-        let score = EvaluationScorer().score(model: model, queries: [ScoringQuery(prompt: [tokens[0]], target: Array(tokens.dropFirst()))])
-        return exp(score[0].meanNLL)
+    /// Perplexity of `tokens[1...]` after `tokens[0]`, teacher-forced, on the current weights
+    /// (one forward pass; log-softmax of every position's logits in Float64).
+    static func perplexity(_ model: any TransformerModel, tokens: [Int]) -> Double {
+        let logits = model.logits(prompt: tokens)
+        var nll = 0.0
+        for position in 0 ..< tokens.count - 1 {
+            let row = logits.row(position)
+            let top = Double(row.max() ?? 0)
+            let total = row.reduce(0.0) { $0 + exp(Double($1) - top) }
+            nll -= Double(row[tokens[position + 1]]) - top - log(total)
+        }
+        return exp(nll / Double(tokens.count - 1))
     }
 
     /// `sequential`: N facts (argument 3, else MLEDIT_BENCH_SEQUENTIAL_FACTS, else 500) in batches
