@@ -45,17 +45,12 @@ struct EditContext {
 
     /// Sets the model's weights to those of `commitID` (nil: the base model).
     mutating func moveTo(_ commitID: String?) throws {
-        let lineage = try commitID.map { try repository.lineageDeltas(at: $0) } ?? [:]
-        let edited = Set(lineage.values.compactMap { $0.first?.layer })
+        let edited = Set(try commitID.map { try repository.lineageDeltas(at: $0) }?.values.compactMap { $0.first?.layer } ?? [])
         for layer in edited { _ = baseWeight(layer: layer) }
         for (layer, weight) in baseWeights where !edited.contains(layer) {
             model.setMLPOutputWeight(layer: layer, weight)
         }
-        for (tensor, records) in lineage {
-            guard let layer = records.first?.layer else { continue }
-            let deltas = try records.map { try repository.decodeDelta(commit: $0.commitID, tensor: tensor) }
-            model.setMLPOutputWeight(layer: layer, try Materializer.apply(base: baseWeights[layer]!, deltas: deltas, tensor: tensor))
-        }
+        if let commitID { try VersionLoader.applyEdits(of: commitID, repository: repository, to: model, base: baseWeights) }
         parentID = commitID
     }
 

@@ -78,11 +78,9 @@ enum VersionLoader {
     /// `base` holds the unedited weights when the model already carries other edits.
     static func applyEdits(of commitID: String, repository: Repository, to model: any TransformerModel,
                            base: [Int: Matrix<Float>]? = nil) throws {
-        for (tensor, records) in try repository.lineageDeltas(at: commitID) {
-            guard let layer = records.first?.layer else { continue }
-            let deltas = try records.map { try repository.decodeDelta(commit: $0.commitID, tensor: tensor) }
-            let original = base?[layer] ?? model.mlpOutputWeight(layer: layer)
-            model.setMLPOutputWeight(layer: layer, try Materializer.apply(base: original, deltas: deltas, tensor: tensor))
+        for (tensor, lineage) in try repository.lineageDecodedDeltas(at: commitID) {
+            let original = base?[lineage.layer] ?? model.mlpOutputWeight(layer: lineage.layer)
+            model.setMLPOutputWeight(layer: lineage.layer, try Materializer.apply(base: original, deltas: lineage.deltas, tensor: tensor))
         }
     }
 }
