@@ -16,6 +16,9 @@ public struct EditRequest: Sendable, Equatable, Hashable, Codable {
     public var paraphrases: [String]
     /// Prompts about other subjects whose answers should not change.
     public var neighborhood: [String]
+    /// Each neighbourhood prompt's own answer, when the file gives them (empty: CounterFact's
+    /// convention, where every neighbour's answer is `targetTrue`).
+    public var neighborhoodAnswers: [String]
     /// The 1-based line of the facts file the request came from (0 when made in code).
     public var line: Int
 
@@ -23,16 +26,19 @@ public struct EditRequest: Sendable, Equatable, Hashable, Codable {
         case subject, prompt, paraphrases, neighborhood, line
         case targetNew = "target_new"
         case targetTrue = "target_true"
+        case neighborhoodAnswers = "neighborhood_answers"
     }
 
     public init(subject: String, prompt: String, targetNew: String, targetTrue: String? = nil,
-                paraphrases: [String] = [], neighborhood: [String] = [], line: Int = 0) {
+                paraphrases: [String] = [], neighborhood: [String] = [], neighborhoodAnswers: [String] = [],
+                line: Int = 0) {
         self.subject = subject
         self.prompt = prompt
         self.targetNew = targetNew
         self.targetTrue = targetTrue
         self.paraphrases = paraphrases
         self.neighborhood = neighborhood
+        self.neighborhoodAnswers = neighborhoodAnswers
         self.line = line
     }
 
@@ -44,7 +50,27 @@ public struct EditRequest: Sendable, Equatable, Hashable, Codable {
         targetTrue = try c.decodeIfPresent(String.self, forKey: .targetTrue)
         paraphrases = try c.decodeIfPresent([String].self, forKey: .paraphrases) ?? []
         neighborhood = try c.decodeIfPresent([String].self, forKey: .neighborhood) ?? []
+        neighborhoodAnswers = try c.decodeIfPresent([String].self, forKey: .neighborhoodAnswers) ?? []
         line = try c.decodeIfPresent(Int.self, forKey: .line) ?? 0
+    }
+
+    /// Stored facts written before neighbourhood answers existed keep their bytes: the field is
+    /// left out when empty.
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(subject, forKey: .subject)
+        try c.encode(prompt, forKey: .prompt)
+        try c.encode(paraphrases, forKey: .paraphrases)
+        try c.encode(neighborhood, forKey: .neighborhood)
+        try c.encode(line, forKey: .line)
+        try c.encode(targetNew, forKey: .targetNew)
+        try c.encodeIfPresent(targetTrue, forKey: .targetTrue)
+        if !neighborhoodAnswers.isEmpty { try c.encode(neighborhoodAnswers, forKey: .neighborhoodAnswers) }
+    }
+
+    /// The answer a neighbourhood prompt should keep: its own when given, else `targetTrue`.
+    public func neighborhoodAnswer(_ index: Int) -> String? {
+        index < neighborhoodAnswers.count ? neighborhoodAnswers[index] : targetTrue
     }
 
     /// The prompt with the subject put in place of the first `{}`.
@@ -74,5 +100,25 @@ public struct EditRequest: Sendable, Equatable, Hashable, Codable {
     public static func spacedTarget(_ target: String) -> String {
         if let first = target.first, first.isWhitespace { return target }
         return " " + target
+    }
+}
+
+extension EditRequest {
+    /// `requests` in order, packed into batches of at most `size` in which no subject appears twice:
+    /// facts of one subject share one key, so an equality-constrained batch (EMMET, ROME) cannot
+    /// give them two targets. Each request goes to the first batch with room and without its subject.
+    public static func batchesWithDistinctSubjects(_ requests: [EditRequest], size: Int) -> [[EditRequest]] {
+        var batches: [[EditRequest]] = []
+        var subjects: [Set<String>] = []
+        for request in requests {
+            if let index = batches.indices.first(where: { batches[$0].count < size && !subjects[$0].contains(request.subject) }) {
+                batches[index].append(request)
+                subjects[index].insert(request.subject)
+            } else {
+                batches.append([request])
+                subjects.append([request.subject])
+            }
+        }
+        return batches
     }
 }

@@ -24,7 +24,8 @@ public enum CounterFactEvaluation {
             let trueIDs = try request.targetTrue.map {
                 try FactTokenization.target($0, label: label, field: "target_true", tokenizer: tokenizer)
             }
-            func plan(_ text: String, field: String, compare: Bool) throws -> PromptPlan {
+            func plan(_ text: String, field: String, compare: Bool, answerIDs: [Int]? = nil) throws -> PromptPlan {
+                let trueIDs = answerIDs ?? trueIDs
                 let ids = FactTokenization.text(text, tokenizer: tokenizer)
                 if ids.isEmpty { throw SolverError.emptyTokenization(fact: label, field: field) }
                 let longest = ids.count + max(newIDs.count, trueIDs?.count ?? 0) - 1
@@ -45,7 +46,11 @@ public enum CounterFactEvaluation {
                     paraphrases.append(try plan(text, field: "paraphrases[\(i)]", compare: true))
                 }
                 for (i, text) in request.neighborhood.enumerated() {
-                    neighborhood.append(try plan(text, field: "neighborhood[\(i)]", compare: true))
+                    let answer = try i < request.neighborhoodAnswers.count
+                        ? FactTokenization.target(request.neighborhoodAnswers[i], label: label,
+                                                  field: "neighborhood_answers[\(i)]", tokenizer: tokenizer)
+                        : nil
+                    neighborhood.append(try plan(text, field: "neighborhood[\(i)]", compare: true, answerIDs: answer))
                 }
             }
             plans.append(FactPlan(request: request, rewrite: rewrite, paraphrases: paraphrases, neighborhood: neighborhood))

@@ -103,7 +103,8 @@ public struct EvaluationReport: Sendable, Equatable {
     public var paraphrase: Double? { FactEvaluation.mean(facts.compactMap(\.paraphraseScore)) }
     /// Mean over facts of the mean paraphrase p(new) − p(true).
     public var paraphraseMagnitude: Double? { FactEvaluation.mean(facts.compactMap(\.paraphraseMagnitude)) }
-    /// Neighbourhood score: mean over facts of the share of neighbourhood prompts with p(true) > p(new).
+    /// Neighbourhood score: mean over facts of the share of neighbourhood prompts whose own answer
+    /// (target_true, or the prompt's entry in neighborhood_answers) is more probable than target_new.
     public var neighborhood: Double? { FactEvaluation.mean(facts.compactMap(\.neighborhoodScore)) }
     /// Mean over facts of the mean neighbourhood p(true) − p(new).
     public var neighborhoodMagnitude: Double? { FactEvaluation.mean(facts.compactMap(\.neighborhoodMagnitude)) }

@@ -1,10 +1,11 @@
 // Reads facts files into edit requests. Accepted, per record:
 //  - mledit's own JSONL: {"prompt": "{} is located in", "subject": …, "target_new": …,
-//    optional "target_true", "paraphrases", "neighborhood"};
+//    optional "target_true", "paraphrases", "neighborhood", "neighborhood_answers"};
 //  - EasyEdit: "prompt" with the subject written out, "subject", "target_new", optional
 //    "ground_truth", "rephrase_prompt", "locality_prompt" (strings or arrays of strings);
 //  - CounterFact: {"requested_rewrite": {"prompt", "subject", "target_new": {"str"},
-//    "target_true": {"str"}}, "paraphrase_prompts", "neighborhood_prompts"};
+//    "target_true": {"str"}}, "paraphrase_prompts", "neighborhood_prompts", optional
+//    "neighborhood_answers" (each neighbourhood prompt's own answer, when not target_true)};
 //  - zsRE (MEND layout): "src" (subject written out), "subject", "alt", optional "answers",
 //    "rephrase", "loc".
 // A file is JSONL (one record a line) or one JSON array (records located by line for errors).
@@ -80,11 +81,13 @@ public enum FactsFile {
             let prompt = try reader.requiredString(rewrite, "prompt", path: "requested_rewrite.prompt")
             let targetNew = try reader.requiredTarget(rewrite, "target_new", path: "requested_rewrite.target_new")
             let targetTrue = try reader.optionalTarget(rewrite, "target_true", path: "requested_rewrite.target_true")
+            let neighborhood = try reader.strings(fields, "neighborhood_prompts")
             return EditRequest(
                 subject: subject, prompt: try template(prompt, subject: subject, file: file, line: line),
                 targetNew: targetNew, targetTrue: targetTrue,
                 paraphrases: try reader.strings(fields, "paraphrase_prompts"),
-                neighborhood: try reader.strings(fields, "neighborhood_prompts"), line: line)
+                neighborhood: neighborhood, neighborhoodAnswers: try reader.answers(fields, "neighborhood_answers", for: neighborhood),
+                line: line)
         }
         if fields["src"] != nil, fields["alt"] != nil, fields["target_new"] == nil {
             let subject = try reader.requiredString(fields, "subject", path: "subject")
@@ -108,8 +111,8 @@ public enum FactsFile {
         if neighborhood.isEmpty { neighborhood = try reader.strings(fields, "locality_prompt") }
         return EditRequest(
             subject: subject, prompt: try template(prompt, subject: subject, file: file, line: line),
-            targetNew: targetNew, targetTrue: targetTrue, paraphrases: paraphrases,
-            neighborhood: neighborhood, line: line)
+            targetNew: targetNew, targetTrue: targetTrue, paraphrases: paraphrases, neighborhood: neighborhood,
+            neighborhoodAnswers: try reader.answers(fields, "neighborhood_answers", for: neighborhood), line: line)
     }
 
     /// The prompt as a template: kept when it has `{}`, else the subject's first occurrence
@@ -169,6 +172,16 @@ public enum FactsFile {
         }
 
         /// An optional list of prompts: a string or an array of strings; empty strings dropped.
+        /// Optional answers, one per neighbourhood prompt.
+        func answers(_ fields: [String: Any], _ key: String, for prompts: [String]) throws -> [String] {
+            let answers = try strings(fields, key)
+            if !answers.isEmpty, answers.count != prompts.count {
+                throw SolverError.wrongType(file: file, line: line, field: key,
+                                            expected: "one answer per neighbourhood prompt (\(prompts.count), found \(answers.count))")
+            }
+            return answers
+        }
+
         func strings(_ fields: [String: Any], _ key: String) throws -> [String] {
             guard let value = fields[key], !(value is NSNull) else { return [] }
             if let s = value as? String { return s.isEmpty ? [] : [s] }

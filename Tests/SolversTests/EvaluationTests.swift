@@ -45,17 +45,10 @@ struct EvaluationTests {
         #expect(report.score == 0)
         #expect(try #require(report.efficacyMagnitude) < -0.9)
         #expect(report.facts.allSatisfy { $0.rewrite.probabilityTrue ?? 0 > 0.9 })
-        // Neighbours whose own answer is the fact's true target must keep preferring it.
-        let records = try #require(try TinyFacts.json("facts.json") as? [[String: Any]])
-        var kept: [Double] = []
-        for (fact, record) in zip(report.facts, records) {
-            let answers = record["neighborhood_answers"] as? [String] ?? []
-            if !answers.isEmpty, answers.allSatisfy({ $0 == fact.targetTrue }) { kept.append(try #require(fact.neighborhoodScore)) }
-        }
-        #expect(kept.count >= 50, "only \(kept.count) facts whose neighbours share the true target")
-        let mean = kept.reduce(0, +) / Double(kept.count)
-        #expect(mean >= 0.98, "neighbourhood score \(mean) on neighbours sharing the true target")
-        #expect(try #require(report.neighborhood) > 0.5)
+        // Each neighbourhood prompt is scored against its own answer (the fixture's
+        // neighborhood_answers), which the model knows: every neighbour prefers it to target_new.
+        #expect(tiny.requests.allSatisfy { $0.neighborhoodAnswers.count == $0.neighborhood.count && !$0.neighborhood.isEmpty })
+        #expect(try #require(report.neighborhood) >= 0.99)
     }
 
     @Test("probabilities equal exp(mean log p) of the golden per-token log-probabilities")

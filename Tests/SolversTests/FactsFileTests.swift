@@ -70,6 +70,26 @@ struct FactsFileTests {
         let array = try parse("[\n" + record + ",\n" + record.replacingOccurrences(of: "piano", with: "drums") + "\n]\n")
         #expect(array.map(\.line) == [2, 3])
         #expect(array[1].targetNew == "drums")
+        #expect(jsonl[0].neighborhoodAnswers.isEmpty && jsonl[0].neighborhoodAnswer(0) == "guitar")
+    }
+
+    @Test("neighbourhood answers: one per neighbourhood prompt, kept through JSON, else an error")
+    func neighborhoodAnswers() throws {
+        let facts = try parse("""
+            {"prompt": "The capital of {} is", "subject": "France", "target_new": "Lyon", "target_true": "Paris", \
+            "neighborhood": ["The capital of Spain is", "The capital of Italy is"], "neighborhood_answers": ["Madrid", "Rome"]}
+            """)
+        #expect(facts[0].neighborhoodAnswers == ["Madrid", "Rome"])
+        #expect(facts[0].neighborhoodAnswer(1) == "Rome")
+        let decoded = try JSONDecoder().decode(EditRequest.self, from: JSONEncoder().encode(facts[0]))
+        #expect(decoded == facts[0])
+        // Without answers the stored JSON has no such field (ids of stored facts stay as they were).
+        let bare = EditRequest(subject: "A", prompt: "{} is in", targetNew: "B")
+        #expect(!String(decoding: try JSONEncoder().encode(bare), as: UTF8.self).contains("neighborhood_answers"))
+        let error = solverError {
+            _ = try parse(#"{"prompt": "{} is", "subject": "A", "target_new": "B", "neighborhood": ["C is", "D is"], "neighborhood_answers": ["x"]}"#)
+        }
+        #expect(error?.description.hasPrefix("facts.jsonl:1: field 'neighborhood_answers'") == true, "\(String(describing: error))")
     }
 
     @Test("the tiny-facts-gpt2 fixture (CounterFact layout) loads completely")

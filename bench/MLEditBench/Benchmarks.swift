@@ -19,6 +19,7 @@ enum Benchmarks {
         "rebase-model": rebaseModel,
         "ledger-storage": ledgerStorage,
         "materialize": materialize,
+        "tiny-facts": tinyFactsQuality,
     ]
 
     static func modelURL(_ arguments: [String]) -> URL {
