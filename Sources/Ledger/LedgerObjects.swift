@@ -116,6 +116,18 @@ public struct EditVectors: Sendable, Equatable {
     }
 }
 
+/// The residual-stream targets an edit was solved towards: z (d_model × n, one column per fact in
+/// ordinal order) after block `layer`, the last edit layer (stored lossless in Float64).
+public struct EditTargets: Sendable, Equatable {
+    public var layer: Int
+    public var values: Matrix<Double>
+
+    public init(layer: Int, values: Matrix<Double>) {
+        self.layer = layer
+        self.values = values
+    }
+}
+
 /// Everything a new commit consists of. The id is computed from it (see `CommitIdentity`).
 public struct CommitDraft: Sendable {
     public var parentID: String?
@@ -128,6 +140,8 @@ public struct CommitDraft: Sendable {
     public var facts: [Fact]
     public var deltas: [DeltaInput]
     public var editVectors: [EditVectors]
+    /// The targets the edit was solved towards (edits made by the solver; nil for reverts).
+    public var editTargets: EditTargets?
     public var message: String
     public var author: String
     /// Rebase only: the commit being replayed.
@@ -141,7 +155,8 @@ public struct CommitDraft: Sendable {
 
     public init(parentID: String?, baseModelID: Int64, kind: CommitKind = .edit, method: String,
                 hyperparameters: JSONValue = .object([:]), contextPrefixes: [String] = [], facts: [Fact],
-                deltas: [DeltaInput], editVectors: [EditVectors] = [], message: String, author: String,
+                deltas: [DeltaInput], editVectors: [EditVectors] = [], editTargets: EditTargets? = nil,
+                message: String, author: String,
                 sourceCommitID: String? = nil, revertedCommitID: String? = nil, efficacy: Double? = nil,
                 createdAt: String? = nil) {
         self.parentID = parentID
@@ -153,6 +168,7 @@ public struct CommitDraft: Sendable {
         self.facts = facts
         self.deltas = deltas
         self.editVectors = editVectors
+        self.editTargets = editTargets
         self.message = message
         self.author = author
         self.sourceCommitID = sourceCommitID

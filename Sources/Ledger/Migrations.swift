@@ -16,6 +16,7 @@ public enum Migrations {
     /// All migrations in the order they apply; `user_version` = how many have been applied.
     public static let all: [Migration] = [
         Migration(name: "001_init.sql", sql: String(decoding: PackageResources._01_init_sql, as: UTF8.self)),
+        Migration(name: "002_edit_targets.sql", sql: String(decoding: PackageResources._02_edit_targets_sql, as: UTF8.self)),
     ]
 
     /// The schema version this build writes.

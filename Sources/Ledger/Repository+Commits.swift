@@ -96,6 +96,7 @@ extension Repository {
         var draft: CommitDraft
         var deltas: [(input: DeltaInput, encoded: EncodedDelta)]
         var vectors: [(input: EditVectors, blobs: [[UInt8]], checksum: String)]
+        var targets: (input: EditTargets, blobs: [[UInt8]], checksum: String)?
     }
 
     private func prepare(_ draft: CommitDraft) throws -> PreparedCommit {
@@ -138,7 +139,16 @@ extension Repository {
             let (blobs, checksum) = try MatrixBlob.encode([e.keys, e.values], tag: "mledit-vectors-1", object: "edit vectors \(e.tensor)")
             vectors.append((e, blobs, checksum))
         }
-        return PreparedCommit(draft: draft, deltas: deltas, vectors: vectors)
+        var targets: (EditTargets, [[UInt8]], String)?
+        if let t = draft.editTargets {
+            if t.layer < 0 || t.values.rows == 0 { throw invalid("edit targets with negative layer \(t.layer) or no rows") }
+            if t.values.cols != draft.facts.count {
+                throw invalid("edit targets have \(t.values.cols) columns for \(draft.facts.count) facts")
+            }
+            let (blobs, checksum) = try MatrixBlob.encode([t.values], tag: "mledit-targets-1", object: "edit targets")
+            targets = (t, blobs, checksum)
+        }
+        return PreparedCommit(draft: draft, deltas: deltas, vectors: vectors, targets: targets)
     }
 
     /// Inside a transaction: checks references, inserts the objects (unless the id exists),
@@ -210,6 +220,12 @@ extension Repository {
                 """, [.text(id), .text(input.tensor), .integer(Int64(input.layer)), .integer(Int64(input.keys.rows)),
                       .integer(Int64(input.keys.cols)), .integer(Int64(input.values.rows)), .integer(Int64(input.values.cols)),
                       .text(checksum), .blob(blobs[0]), .blob(blobs[1])])
+        }
+        if let (input, blobs, checksum) = prepared.targets {
+            try database.execute("""
+                INSERT INTO edit_targets (commit_id, layer, rows, cols, sha256, targets) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                """, [.text(id), .integer(Int64(input.layer)), .integer(Int64(input.values.rows)),
+                      .integer(Int64(input.values.cols)), .text(checksum), .blob(blobs[0])])
         }
         // Re-read what was written and check it before COMMIT.
         for problem in try verifyCommit(id) {
@@ -353,6 +369,18 @@ extension Repository {
         }
     }
 
+    /// The targets commit `id` was solved towards, verified; nil when it stored none (reverts,
+    /// and commits written before the ledger kept them).
+    /// - Throws: `LedgerError.checksumMismatch`, `.malformedBlob`.
+    public func editTargets(of id: String) throws -> EditTargets? {
+        try database.query("SELECT layer, rows, cols, sha256, targets FROM edit_targets WHERE commit_id = ?1", [.text(id)]) { row in
+            let matrices = try MatrixBlob.decode([try row.blob(4)], shapes: [(try row.int(1), try row.int(2))],
+                                                 tag: "mledit-targets-1", checksum: try row.string(3),
+                                                 object: "edit targets \(id.prefix(12))")
+            return EditTargets(layer: try row.int(0), values: matrices[0])
+        }.first
+    }
+
     /// The canonical document of stored commit `id`, rebuilt from its rows (what its id hashes).
     /// - Throws: `LedgerError.commitNotFound`, row decoding errors.
     public func canonicalDocument(of id: String) throws -> String {
@@ -401,6 +429,11 @@ extension Repository {
             _ = try editVectors(of: id)
         } catch let error as LedgerError {
             problems.append(FsckProblem(object: "edit vectors of \(id)", message: error.description))
+        }
+        do {
+            _ = try editTargets(of: id)
+        } catch let error as LedgerError {
+            problems.append(FsckProblem(object: "edit targets of \(id)", message: error.description))
         }
         return problems
     }

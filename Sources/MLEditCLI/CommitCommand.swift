@@ -70,7 +70,8 @@ enum CommitCommand {
             parentID: head.commitID, baseModelID: context.baseModel.id, kind: .edit, method: method.rawValue,
             hyperparameters: JSONValue(encoding: h, field: "hyperparameters"), contextPrefixes: result.prefixes,
             facts: requests.map(\.ledgerFact), deltas: result.layers.map(\.deltaInput),
-            editVectors: result.layers.map(\.editVectors), message: message, author: author, efficacy: result.efficacy)
+            editVectors: result.layers.map(\.editVectors), editTargets: result.editTargets, message: message, author: author,
+            efficacy: result.efficacy)
         let record = try repository.writeCommit(draft)
         HealthCheck.afterCommit(context: &context, commitID: record.id, limits: healthLimits, console: console)
         try report(record, result: result, requests: requests, head: head, json: arguments.flag("--json"), console: console)
@@ -126,6 +127,14 @@ extension EditRequest {
     var ledgerFact: Fact {
         Fact(subject: subject, prompt: prompt, targetNew: targetNew, targetTrue: targetTrue,
              paraphrases: paraphrases, neighborhood: neighborhood)
+    }
+}
+
+extension EditResult {
+    /// z after the last edit layer, as the ledger stores it.
+    var editTargets: EditTargets? {
+        guard let last = layers.last?.layer, targets.cols > 0 else { return nil }
+        return EditTargets(layer: last, values: targets.toDouble())
     }
 }
 

@@ -1,9 +1,8 @@
 // Re-solving recorded commits: which commits of a lineage are in effect, and replaying them
-// through the solver from their stored keys and target values on other weights. Revert and
-// rebase onto a commit are built on this; for fixed keys and targets the solver's memory term
-// makes the replay reproduce the one-shot solution for the facts in force (DESIGN.md §3).
-// Keys are the stored ones: a change of an earlier edit layer is not propagated into the keys of
-// later edit layers (they move by far less than the edits themselves).
+// through the solver on other weights. Revert and rebase onto a commit are built on this. A
+// commit is replayed towards its stored targets z with its keys recomputed layer by layer on the
+// weights of the replay, so a change of an earlier edit layer reaches the keys of the later ones;
+// the solver's memory term keeps the facts in force (DESIGN.md §3).
 import Foundation
 import Ledger
 import Models
@@ -49,8 +48,11 @@ enum HistoryReplay {
 
         /// Remembers the facts of `commit` with their keys from its edit vectors.
         mutating func remember(_ commit: CommitRecord, repository: Repository) throws {
-            let facts = try repository.facts(of: commit.id)
-            let vectors = try repository.editVectors(of: commit.id)
+            remember(try repository.facts(of: commit.id), vectors: try repository.editVectors(of: commit.id))
+        }
+
+        /// Remembers `facts` with their keys from `vectors` (column = ordinal).
+        mutating func remember(_ facts: [FactRecord], vectors: [EditVectors]) {
             for record in facts {
                 let key = Memory.factKey(record.fact)
                 var columns: [Int: [Double]] = [:]
@@ -67,13 +69,42 @@ enum HistoryReplay {
             for (j, column) in columns.enumerated() { matrix.setColumn(j, column) }
             return matrix
         }
+
+        /// The same keys as `keys(layer:dimension:excluding:)`, per layer in `layers`, in Float.
+        func floatKeys(layers: [Int], dimension: Int, excluding excluded: Set<String>) -> [Int: Matrix<Float>] {
+            var out: [Int: Matrix<Float>] = [:]
+            for layer in layers {
+                let keys = self.keys(layer: layer, dimension: dimension, excluding: excluded)
+                if keys.cols > 0 { out[layer] = keys.toFloat() }
+            }
+            return out
+        }
+    }
+
+    /// A commit re-solved on other weights: its new deltas per layer, the keys and values its
+    /// layers were solved with, and the targets it was solved towards (nil when it stored none).
+    struct Replayed {
+        var deltas: [Int: Solvers.LowRankDelta]
+        var editVectors: [EditVectors]
+        var editTargets: EditTargets?
+    }
+
+    /// The stored facts of a commit as edit requests (line = ordinal + 1).
+    static func requests(_ facts: [FactRecord]) -> [EditRequest] {
+        facts.map {
+            EditRequest(subject: $0.fact.subject, prompt: $0.fact.prompt, targetNew: $0.fact.targetNew, targetTrue: $0.fact.targetTrue,
+                        paraphrases: $0.fact.paraphrases, neighborhood: $0.fact.neighborhood, line: $0.ordinal + 1)
+        }
     }
 
     /// Re-solves `commits` in order on the context's current weights, each with its own method,
-    /// hyperparameters and stored keys and values, remembering `prior` commits' facts. The new
-    /// deltas are applied to the model as they are solved, and returned per commit and layer.
+    /// hyperparameters and prefixes, remembering `prior` commits' facts. A commit that stored its
+    /// targets z is re-distributed over its layers towards them with every key recomputed on the
+    /// weights as they are then (an earlier layer's change reaches the later layers' keys); an
+    /// older commit is re-solved layer by layer from its stored keys and values. The new deltas are
+    /// applied to the model as they are solved.
     static func resolve(_ commits: [CommitRecord], prior: [CommitRecord], context: inout EditContext,
-                        corpus: [String], console: Console) throws -> [[Int: Solvers.LowRankDelta]] {
+                        corpus: [String], console: Console) throws -> [Replayed] {
         var memory = Memory()
         for commit in prior { try memory.remember(commit, repository: context.repository) }
         // Statistics first: computing them moves the model to its base weights and back.
@@ -84,15 +115,31 @@ enum HistoryReplay {
             statistics[commit.id] = try context.statistics(layers: layers, hyperparameters: h, corpus: corpus, console: console)
         }
         let dimension = context.model.configuration.intermediateSize
-        var results: [[Int: Solvers.LowRankDelta]] = []
+        var results: [Replayed] = []
         for commit in commits {
             let h = try hyperparameters(of: commit)
             let method = try method(of: commit)
             let facts = try context.repository.facts(of: commit.id)
-            let labels = facts.map { "\($0.fact.subject) (commit \(commit.id.prefix(10)), fact \($0.ordinal))" }
             let own = Set(facts.map { Memory.factKey($0.fact) })
+            let stored = try context.repository.editVectors(of: commit.id)
+            for vectors in stored { _ = context.baseWeight(layer: vectors.layer) }
+            if let targets = try context.repository.editTargets(of: commit.id), let stats = statistics[commit.id] {
+                let layers = stored.map(\.layer)
+                let edits = try EditPlanner.redistribute(
+                    model: context.model, tokenizer: context.tokenizer, requests: requests(facts), method: method,
+                    hyperparameters: h, statistics: stats,
+                    previousKeys: memory.floatKeys(layers: layers, dimension: dimension, excluding: own),
+                    prefixes: commit.contextPrefixes, targets: targets.values.toFloat())
+                var deltas: [Int: Solvers.LowRankDelta] = [:]
+                for edit in edits { deltas[edit.layer] = Solvers.LowRankDelta(u: edit.u.toDouble(), v: edit.v.toDouble()) }
+                let vectors = edits.map(\.editVectors)
+                memory.remember(facts, vectors: vectors)
+                results.append(Replayed(deltas: deltas, editVectors: vectors, editTargets: targets))
+                continue
+            }
+            let labels = facts.map { "\($0.fact.subject) (commit \(commit.id.prefix(10)), fact \($0.ordinal))" }
             var deltas: [Int: Solvers.LowRankDelta] = [:]
-            for vectors in try context.repository.editVectors(of: commit.id).sorted(by: { $0.layer < $1.layer }) {
+            for vectors in stored.sorted(by: { $0.layer < $1.layer }) {
                 guard let moment = statistics[commit.id]?[vectors.layer]?.moment else { continue }
                 var weight = context.model.mlpOutputWeight(layer: vectors.layer).toDouble()
                 var previous = memory.keys(layer: vectors.layer, dimension: dimension, excluding: own)
@@ -115,8 +162,8 @@ enum HistoryReplay {
                 deltas[vectors.layer] = Solvers.LowRankDelta(u: u, v: v)
                 context.model.setMLPOutputWeight(layer: vectors.layer, weight.toFloat())
             }
-            try memory.remember(commit, repository: context.repository)
-            results.append(deltas)
+            memory.remember(facts, vectors: stored)
+            results.append(Replayed(deltas: deltas, editVectors: stored, editTargets: nil))
         }
         return results
     }

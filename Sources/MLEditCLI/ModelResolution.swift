@@ -35,7 +35,7 @@ enum ModelResolution {
     /// The folder holding a Hugging Face checkpoint: the path itself, or the folder of a .safetensors file.
     static func huggingFaceFolder(_ url: URL) -> URL {
         var isDirectory: ObjCBool = false
-        FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory)
+        _ = FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory)
         return isDirectory.boolValue ? url : url.deletingLastPathComponent()
     }
 

@@ -65,11 +65,12 @@ enum RebaseCommand {
     /// The draft of a replayed commit: the source's facts, method, hyperparameters, prefixes,
     /// message and author, with new deltas and edit vectors.
     static func draft(from source: CommitRecord, parentID: String?, baseModelID: Int64, repository: Repository,
-                      deltas: [DeltaInput], editVectors: [EditVectors], efficacy: Double?) throws -> CommitDraft {
+                      deltas: [DeltaInput], editVectors: [EditVectors], editTargets: EditTargets?,
+                      efficacy: Double?) throws -> CommitDraft {
         CommitDraft(parentID: parentID, baseModelID: baseModelID, kind: .rebase, method: source.method,
                     hyperparameters: source.hyperparameters, contextPrefixes: source.contextPrefixes,
                     facts: try repository.facts(of: source.id).map(\.fact), deltas: deltas, editVectors: editVectors,
-                    message: source.message, author: source.author, sourceCommitID: source.id, efficacy: efficacy)
+                    editTargets: editTargets, message: source.message, author: source.author, sourceCommitID: source.id, efficacy: efficacy)
     }
 
     /// Re-solves the commits after the merge base onto `upstreamID` from their stored keys and values.
@@ -91,11 +92,13 @@ enum RebaseCommand {
         let solved = try HistoryReplay.resolve(Array(toReplay), prior: prior, context: &context, corpus: corpus, console: console)
         var parent = upstreamID
         var out: [(CommitRecord, CommitRecord)] = []
-        for (source, deltas) in zip(toReplay, solved) {
-            let inputs = deltas.keys.sorted().map { DeltaInput(tensor: EditContext.tensorName(layer: $0), layer: $0, u: deltas[$0]!.u, v: deltas[$0]!.v) }
+        for (source, replayed) in zip(toReplay, solved) {
+            let inputs = replayed.deltas.sorted { $0.key < $1.key }.map {
+                DeltaInput(tensor: EditContext.tensorName(layer: $0.key), layer: $0.key, u: $0.value.u, v: $0.value.v)
+            }
             let record = try repository.storeCommit(draft(from: source, parentID: parent, baseModelID: upstream.baseModelID,
-                                                          repository: repository, deltas: inputs,
-                                                          editVectors: try repository.editVectors(of: source.id), efficacy: nil))
+                                                          repository: repository, deltas: inputs, editVectors: replayed.editVectors,
+                                                          editTargets: replayed.editTargets, efficacy: nil))
             out.append((source, record))
             parent = record.id
         }
@@ -118,10 +121,7 @@ enum RebaseCommand {
         var out: [(CommitRecord, CommitRecord)] = []
         for source in toReplay {
             let facts = try repository.facts(of: source.id)
-            let requests = facts.map {
-                EditRequest(subject: $0.fact.subject, prompt: $0.fact.prompt, targetNew: $0.fact.targetNew, targetTrue: $0.fact.targetTrue,
-                            paraphrases: $0.fact.paraphrases, neighborhood: $0.fact.neighborhood, line: $0.ordinal + 1)
-            }
+            let requests = HistoryReplay.requests(facts)
             let h = try HistoryReplay.hyperparameters(of: source)
             try h.validate(layerCount: context.model.configuration.layerCount)
             let statistics = try context.statistics(layers: h.sortedLayers, hyperparameters: h, corpus: corpus, console: console)
@@ -137,7 +137,8 @@ enum RebaseCommand {
                 hyperparameters: h, statistics: statistics, previousKeys: memory, prefixes: source.contextPrefixes, apply: true)
             let record = try repository.storeCommit(draft(from: source, parentID: context.parentID, baseModelID: newBase.id,
                                                           repository: repository, deltas: result.layers.map(\.deltaInput),
-                                                          editVectors: result.layers.map(\.editVectors), efficacy: result.efficacy))
+                                                          editVectors: result.layers.map(\.editVectors),
+                                                          editTargets: result.editTargets, efficacy: result.efficacy))
             // The model now carries the applied edit: it stands at the new commit.
             context.parentID = record.id
             out.append((source, record))

@@ -59,7 +59,7 @@ enum RevertCommand {
                 byLayer[layer] = Solvers.LowRankDelta(u: u, v: v)
             }
         }
-        for deltas in solved { for (layer, delta) in deltas { add(layer, u: delta.u, v: delta.v) } }
+        for replayed in solved { for (layer, delta) in replayed.deltas { add(layer, u: delta.u, v: delta.v) } }
         for commit in lineage[start...] {
             for record in try repository.deltas(of: commit.id) {
                 let stored = try repository.decodeDelta(commit: commit.id, tensor: record.tensor)

@@ -24,19 +24,8 @@ public enum EditPlanner {
                                    prefixes: [String]? = nil, apply: Bool = false,
                                    progress: ((EditProgress) -> Void)? = nil) throws -> EditResult {
         let config = model.configuration
-        try h.validate(layerCount: config.layerCount)
+        try validate(model: model, hyperparameters: h, statistics: statistics, previousKeys: previousKeys)
         let layers = h.sortedLayers
-        for layer in layers {
-            guard let stats = statistics[layer] else { throw SolverError.missingStatistics(layer: layer) }
-            if stats.moment.rows != config.intermediateSize {
-                throw SolverError.shapeMismatch(what: "statistics of layer \(layer)", expected: "\(config.intermediateSize)×\(config.intermediateSize)",
-                                                actual: "\(stats.moment.rows)×\(stats.moment.cols)")
-            }
-            if let keys = previousKeys[layer], keys.rows != config.intermediateSize {
-                throw SolverError.shapeMismatch(what: "earlier keys of layer \(layer)", expected: "\(config.intermediateSize) rows",
-                                                actual: "\(keys.rows)")
-            }
-        }
         if requests.isEmpty { throw SolverError.invalidHyperparameter(field: "facts", reason: "no facts to edit") }
 
         let original = Dictionary(uniqueKeysWithValues: layers.map { ($0, model.mlpOutputWeight(layer: $0)) })
@@ -90,6 +79,57 @@ public enum EditPlanner {
         keepEdits = apply
         return EditResult(method: method, hyperparameters: h, prefixes: contextPrefixes, layers: edits, facts: outcomes,
                           targets: z, applied: apply)
+    }
+
+    /// Checks hyperparameters, statistics and earlier keys against the model's shapes.
+    static func validate(model: EditableModel, hyperparameters h: EditHyperparameters,
+                         statistics: [Int: LayerStatistics], previousKeys: [Int: Matrix<Float>]) throws {
+        let config = model.configuration
+        try h.validate(layerCount: config.layerCount)
+        let layers = h.sortedLayers
+        for layer in layers {
+            guard let stats = statistics[layer] else { throw SolverError.missingStatistics(layer: layer) }
+            if stats.moment.rows != config.intermediateSize {
+                throw SolverError.shapeMismatch(what: "statistics of layer \(layer)", expected: "\(config.intermediateSize)×\(config.intermediateSize)",
+                                                actual: "\(stats.moment.rows)×\(stats.moment.cols)")
+            }
+            if let keys = previousKeys[layer], keys.rows != config.intermediateSize {
+                throw SolverError.shapeMismatch(what: "earlier keys of layer \(layer)", expected: "\(config.intermediateSize) rows",
+                                                actual: "\(keys.rows)")
+            }
+        }
+    }
+
+    /// Re-solves a recorded edit on the model's current weights: the same layer-by-layer
+    /// distribution as `computeEdit` towards the recorded targets z (d_model × n, one column per
+    /// request), with every fact's keys recomputed on the weights as they are now — so a change of
+    /// an earlier edit layer, or of the weights the edit was made on, reaches the keys of the later
+    /// layers. No target optimisation runs. The edits are left applied.
+    /// - Throws: as `computeEdit`; `.shapeMismatch` when `targets` does not fit the model or requests.
+    public static func redistribute(model: EditableModel, tokenizer: Tokenizer, requests: [EditRequest],
+                                    method: EditMethod, hyperparameters h: EditHyperparameters,
+                                    statistics: [Int: LayerStatistics], previousKeys: [Int: Matrix<Float>] = [:],
+                                    prefixes: [String], targets: Matrix<Float>) throws -> [LayerEdit] {
+        try validate(model: model, hyperparameters: h, statistics: statistics, previousKeys: previousKeys)
+        if requests.isEmpty { throw SolverError.invalidHyperparameter(field: "facts", reason: "no facts to edit") }
+        let config = model.configuration
+        if targets.rows != config.hiddenSize || targets.cols != requests.count {
+            throw SolverError.shapeMismatch(what: "recorded targets", expected: "\(config.hiddenSize)×\(requests.count)",
+                                            actual: "\(targets.rows)×\(targets.cols)")
+        }
+        var plan = Plan(model: model, tokenizer: tokenizer, method: method, hyperparameters: h, layers: h.sortedLayers,
+                        statistics: statistics, prefixes: prefixes, progress: nil)
+        let z = targets.toDouble()
+        if method != .rome { return try plan.distribute(requests, targets: z, previousKeys: previousKeys) }
+        var memory = previousKeys
+        var edits: [LayerEdit] = []
+        for (i, request) in requests.enumerated() {
+            let step = try plan.distribute([request], targets: z.columns(i..<(i + 1)), previousKeys: memory)
+            memory = EditResult(method: method, hyperparameters: h, prefixes: [], layers: step, facts: [],
+                                targets: Matrix(rows: 0, cols: 0), applied: false).memory(appendingTo: memory)
+            edits = merge(edits, step)
+        }
+        return edits
     }
 
     /// Per-layer factors side by side: the edits of successive single-fact solves as one edit.
@@ -167,16 +207,21 @@ private struct Plan {
                 model: model, tokenizer: tokenizer, request: request, prefixes: prefixes, layer: lastLayer, hyperparameters: h))
         }
         progress?(EditProgress(stage: .targets, completed: targetOffset + requests.count, total: targetTotal))
+        var z = Matrix<Double>(rows: model.configuration.hiddenSize, cols: requests.count)   // targets as columns
+        for (i, t) in targets.enumerated() { z.setColumn(i, t.target.map(Double.init)) }
+        return (targets, try distribute(requests, targets: z, previousKeys: previousKeys))
+    }
 
+    /// The layer-by-layer distribution towards targets `z` (d_model × n); leaves the edits applied.
+    mutating func distribute(_ requests: [EditRequest], targets z: Matrix<Double>,
+                             previousKeys: [Int: Matrix<Float>]) throws -> [LayerEdit] {
+        let h = hyperparameters
+        let lastLayer = layers[layers.count - 1]
         let contexts = [""] + prefixes
         let prompts = try requests.map { request in
             try contexts.map { try FactTokenization.prompt(request, prefix: $0, tokenizer: tokenizer) }
         }
         let bare = prompts.map { $0[0] }
-        let n = requests.count
-        let dModel = model.configuration.hiddenSize
-        var z = Matrix<Double>(rows: dModel, cols: n)        // targets as columns
-        for (i, t) in targets.enumerated() { z.setColumn(i, t.target.map(Double.init)) }
 
         var edits: [LayerEdit] = []
         for (j, layer) in layers.enumerated() {
@@ -208,7 +253,7 @@ private struct Plan {
             edits.append(edit)
         }
         progress?(EditProgress(stage: .layers, completed: layers.count, total: layers.count))
-        return (targets, edits)
+        return edits
     }
 
     /// Each fact's key at `layer`, averaged over its bare and prefixed prompts (d_in × n).

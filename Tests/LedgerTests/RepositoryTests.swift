@@ -53,6 +53,29 @@ struct RepositoryTests {
         #expect(try repository.recomputeID(of: record.id) == record.id)
     }
 
+    @Test("edit targets are stored with their commit, verified by fsck, and refused with a wrong shape")
+    func editTargets() throws {
+        let directory = try TemporaryDirectory()
+        let repository = try Sample.repository(in: directory)
+        let plain = try repository.writeCommit(Sample.draft(parent: nil, facts: [Sample.fact(7)], seed: 2))
+        #expect(try repository.editTargets(of: plain.id) == nil)
+        var generator = SeededGenerator(seed: 9)
+        var draft = Sample.draft(parent: plain.id, facts: [Sample.fact(1), Sample.fact(2)], seed: 3)
+        draft.editTargets = EditTargets(layer: 1, values: Matrix<Double>.gaussian(rows: 6, cols: 2, generator: &generator))
+        let record = try repository.writeCommit(draft)
+        #expect(try repository.editTargets(of: record.id) == draft.editTargets)
+        #expect(try repository.fsck() == [])
+
+        var wrong = Sample.draft(parent: record.id, facts: [Sample.fact(3)], seed: 4)
+        wrong.editTargets = EditTargets(layer: 1, values: Matrix<Double>.gaussian(rows: 6, cols: 2, generator: &generator))
+        #expect(throws: LedgerError.invalidCommit(reason: "edit targets have 2 columns for 1 facts")) { try repository.writeCommit(wrong) }
+
+        try repository.database.execute("DROP TRIGGER edit_targets_are_immutable")
+        try repository.database.execute("UPDATE edit_targets SET sha256 = ?1", [.text(String(repeating: "0", count: 64))])
+        let problems = try repository.fsck().map(\.description)
+        #expect(problems.contains { $0.hasPrefix("edit targets of \(record.id)") }, "\(problems)")
+    }
+
     @Test("ids and blobs are the same for the same inputs in two repositories, whoever commits when")
     func determinism() throws {
         let first = try TemporaryDirectory(), second = try TemporaryDirectory()

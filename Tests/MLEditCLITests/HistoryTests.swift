@@ -2,6 +2,8 @@
 // commit and onto another checkpoint, determinism of commit ids, and malformed facts. The model is
 // the tiny-facts GPT-2 fixture (4 layers, knows 300 invented facts), so every edit really runs.
 import Foundation
+import Ledger
+import Tensors
 import Testing
 @testable import MLEditCLI
 
@@ -130,6 +132,19 @@ struct HistoryTests {
         #expect(try promptsB.map { try box.answer($0) } == bOnA, "B's facts changed in the replay")
         let promptsC = try Self.prompts(range: 5..<7)
         #expect(try promptsC.map { try box.answer($0) } == (try promptsC.map { try box.answer($0, at: "main") }))
+        // The replay recomputed B's keys on the new weights: the keys of layer 0 (its input does
+        // not depend on any edited weight) are unchanged, those of layer 1 moved with C's edit of
+        // layer 0; the targets z travel unchanged.
+        let repository = try Repository.open(at: box.directory)
+        let source = try repository.editVectors(of: oldHead), replayed = try repository.editVectors(of: newHead)
+        #expect(source.map(\.layer) == [0, 1] && replayed.map(\.layer) == [0, 1])
+        let scale = source.map { $0.keys.values.map(abs).max() ?? 0 }
+        #expect(replayed[0].keys.maxAbsDifference(source[0].keys) <= 1e-4 * max(1, scale[0]))
+        #expect(replayed[1].keys.maxAbsDifference(source[1].keys) > 1e-3 * scale[1],
+                "layer 1 keys did not move: \(replayed[1].keys.maxAbsDifference(source[1].keys))")
+        let targets = try #require(try repository.editTargets(of: oldHead))
+        #expect(try repository.editTargets(of: newHead) == targets)
+        #expect(targets.layer == 1 && targets.values.cols == 2)
         // The old head is still reachable.
         box.run(["checkout", oldHead])
         box.run(["fsck"])
