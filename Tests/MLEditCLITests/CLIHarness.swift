@@ -72,11 +72,18 @@ enum CLIHarness {
 
     /// Runs the real binary, draining both pipes while it runs.
     static func runBinary(_ arguments: [String], in directory: URL, environment extra: [String: String] = [:]) throws -> CommandOutcome {
+        try runProcess(try binary(), arguments, in: directory, environment: environment(extra))
+    }
+
+    /// Runs `executable` with no standard input, draining both pipes while it runs; terminated
+    /// after `timeout` seconds when one is given.
+    static func runProcess(_ executable: URL, _ arguments: [String], in directory: URL? = nil,
+                           environment: [String: String]? = nil, timeout: TimeInterval? = nil) throws -> CommandOutcome {
         let process = Process()
-        process.executableURL = try binary()
+        process.executableURL = executable
         process.arguments = arguments
-        process.currentDirectoryURL = directory
-        process.environment = environment(extra)
+        if let directory { process.currentDirectoryURL = directory }
+        if let environment { process.environment = environment }
         let outPipe = Pipe(), errPipe = Pipe()
         process.standardOutput = outPipe
         process.standardError = errPipe
@@ -92,6 +99,11 @@ enum CLIHarness {
             }
         }
         try process.run()
+        if let timeout {
+            let deadline = Date().addingTimeInterval(timeout)
+            while process.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
+            if process.isRunning { process.terminate() }
+        }
         process.waitUntilExit()
         group.wait()
         return CommandOutcome(status: process.terminationStatus, stdout: out.value, stderr: err.value)

@@ -46,31 +46,11 @@ struct ReportCommandTests {
     static func dumpDOM(_ file: URL) throws -> String {
         let profile = try CLIHarness.temporaryDirectory()
         defer { CLIHarness.cleanUp(profile) }
-        let process = Process()
-        process.executableURL = try chromium()
-        process.arguments = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--user-data-dir=\(profile.path)",
-                             "--dump-dom", file.absoluteString]
-        let out = Pipe(), err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        process.standardInput = FileHandle.nullDevice
-        let dom = OutputCapture(), diagnostics = OutputCapture()
-        let group = DispatchGroup()
-        for (pipe, capture) in [(out, dom), (err, diagnostics)] {
-            group.enter()
-            DispatchQueue.global().async {
-                capture.append(String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self))
-                group.leave()
-            }
-        }
-        try process.run()
-        let deadline = Date().addingTimeInterval(120)
-        while process.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
-        if process.isRunning { process.terminate() }
-        process.waitUntilExit()
-        group.wait()
-        try #require(process.terminationStatus == 0, "chromium exited with \(process.terminationStatus): \(diagnostics.value.suffix(500))")
-        return dom.value
+        let outcome = try CLIHarness.runProcess(
+            try chromium(), ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--user-data-dir=\(profile.path)",
+                             "--dump-dom", file.absoluteString], timeout: 120)
+        try #require(outcome.status == 0, "chromium exited with \(outcome.status): \(outcome.stderr.suffix(500))")
+        return outcome.stdout
     }
 
     @Test("the page: self-contained, a node per commit with edges and refs, charts and table along HEAD; Chromium finds them")

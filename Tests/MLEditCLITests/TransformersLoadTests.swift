@@ -87,31 +87,14 @@ struct TransformersLoadTests {
 
     /// Runs scripts/check-hf-export.py and parses the JSON line it prints last.
     static func check(_ arguments: [String], sourceLocation: SourceLocation = #_sourceLocation) throws -> [String: Any] {
-        let process = Process()
-        process.executableURL = try python()
-        process.arguments = [script.path] + arguments
-        process.environment = CLIHarness.environment(["TOKENIZERS_PARALLELISM": "false", "OMP_NUM_THREADS": "1"])
-        let outPipe = Pipe(), errPipe = Pipe()
-        process.standardOutput = outPipe
-        process.standardError = errPipe
-        process.standardInput = FileHandle.nullDevice
-        let out = OutputCapture(), err = OutputCapture()
-        let group = DispatchGroup()
-        for (pipe, capture) in [(outPipe, out), (errPipe, err)] {
-            group.enter()
-            DispatchQueue.global().async {
-                capture.append(String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self))
-                group.leave()
-            }
-        }
-        try process.run()
-        process.waitUntilExit()
-        group.wait()
-        try #require(process.terminationStatus == 0, "check-hf-export.py \(arguments.first ?? ""): \(err.value.suffix(2000))",
+        let outcome = try CLIHarness.runProcess(
+            try python(), [script.path] + arguments,
+            environment: CLIHarness.environment(["TOKENIZERS_PARALLELISM": "false", "OMP_NUM_THREADS": "1"]))
+        try #require(outcome.status == 0, "check-hf-export.py \(arguments.first ?? ""): \(outcome.stderr.suffix(2000))",
                      sourceLocation: sourceLocation)
-        let line = out.value.split(separator: "\n").last.map(String.init) ?? ""
+        let line = outcome.stdout.split(separator: "\n").last.map(String.init) ?? ""
         return try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
-                            "check-hf-export.py printed no JSON object: \(out.value.suffix(500))", sourceLocation: sourceLocation)
+                            "check-hf-export.py printed no JSON object: \(outcome.stdout.suffix(500))", sourceLocation: sourceLocation)
     }
 
     // MARK: - The checks
