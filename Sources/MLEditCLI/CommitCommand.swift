@@ -33,30 +33,36 @@ enum CommitCommand {
         guard let method = EditMethod(rawValue: methodName.lowercased()) else {
             throw UsageError("unknown method '\(methodName)' (rome, memit, emmet, alphaedit)", command: "commit")
         }
+        let timer = StageTimer(console: console)
         let healthLimits = try HealthCheck.limits(arguments)
         let repository = try RepositoryLocator.require(console)
         let requests = try FactsFile.load(path: factsURL.path)
         let lock = try WriterLock(repository: repository, console: console)
         defer { withExtendedLifetime(lock) {} }
         let head = try repository.head()
+        timer.mark("open")
         var context = try EditContext.load(repository: repository, parentID: head.commitID, console: console)
+        timer.mark("load model")
         let h = try EditHyperparameters.resolve(configuration: context.model.configuration, method: method,
                                                 file: arguments.value("--hparams").map { console.url(forPath: $0) },
                                                 layers: arguments.value("--layers"))
         let corpus = arguments.values("--corpus").isEmpty ? EditContext.defaultCorpus(console)
             : arguments.values("--corpus").map { console.url(forPath: $0).path }
         let statistics = try context.statistics(layers: h.sortedLayers, hyperparameters: h, corpus: corpus, console: console)
+        timer.mark("statistics")
 
         let superseded = try supersededFacts(requests, repository: repository, parentID: head.commitID)
         for (request, old) in superseded {
             console.note("note: \(request.label) supersedes fact \(old.ordinal) of commit \(old.commitID.prefix(10))")
         }
         let memory = try context.memory(layers: h.sortedLayers, excluding: Set(superseded.map(\.1)))
+        timer.mark("memory")
         let bar = ProgressBar(console: console, label: "edit", total: requests.count * 2 + h.layers.count)
         let result = try EditPlanner.computeEdit(
             model: context.model, tokenizer: context.tokenizer, requests: requests, method: method,
             hyperparameters: h, statistics: statistics, previousKeys: memory,
             progress: { step in
+                if step.completed == step.total { timer.mark(step.stage.rawValue) }
                 switch step.stage {
                 case .targets: bar.update(step.completed)
                 case .layers: bar.update(requests.count + step.completed)
@@ -73,7 +79,9 @@ enum CommitCommand {
             editVectors: result.layers.map(\.editVectors), editTargets: result.editTargets, message: message, author: author,
             efficacy: result.efficacy)
         let record = try repository.writeCommit(draft)
+        timer.mark("write")
         HealthCheck.afterCommit(context: &context, commitID: record.id, limits: healthLimits, console: console)
+        timer.mark("health")
         try report(record, result: result, requests: requests, head: head, json: arguments.flag("--json"), console: console)
     }
 

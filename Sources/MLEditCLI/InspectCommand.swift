@@ -1,6 +1,7 @@
 // `mledit inspect`: what a checkpoint holds — architecture, dimensions, tensors, tokenizer.
 import Checkpoints
 import Foundation
+import Tensors
 import Models
 
 enum InspectCommand {
@@ -50,6 +51,7 @@ enum InspectCommand {
                 "path": url.path, "format": format, "configuration": configurationDictionary(configuration),
                 "parameters": parameterCount, "tokenizer": tokenizerFacts,
                 "tensors": rows.map { ["name": $0.name, "type": $0.type, "shape": $0.shape, "bytes": $0.bytes] as [String: Any] },
+                "blas": BLASKernels.summary(environment: console.environment),
             ])
             return
         }
@@ -63,6 +65,7 @@ enum InspectCommand {
         console.print("constants:    \(constants)")
         console.print("tokenizer:    byte-level BPE, \(tokenizer.vocabularySize) tokens, pre-tokenizer \(tokenizer.preTokenizer.rawValue), "
             + "bos \(tokenizer.bosTokenID.map(String.init) ?? "-"), eos \(tokenizer.eosTokenID.map(String.init) ?? "-"), add bos \(tokenizer.addBOS ? "yes" : "no")")
+        console.print("blas:         \(BLASKernels.summary(environment: console.environment))")
         console.print("")
         let shown = arguments.flag("--tensors") ? rows : rows.filter { !isLaterLayer($0.name) }
         let width = max(20, (shown.map(\.name.count).max() ?? 0) + 2)

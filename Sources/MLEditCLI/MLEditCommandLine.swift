@@ -1,6 +1,7 @@
 // The `mledit` tool as a library: the command registry, top-level help, and the mapping of
 // outcomes to exit codes (0 success, 1 failure with a one-line `Error: …`, 64 usage error).
 import Foundation
+import Tensors
 
 /// A failure a command reports to the user, already phrased as one line.
 public struct CommandFailure: Error, CustomStringConvertible {
@@ -36,6 +37,15 @@ public enum MLEditCommandLine {
             }
             console = console.with(environment: ["MLEDIT_DIR": console.url(forPath: directory).path])
         }
+        do {
+            ComputeThreads.configure(count: try threadCount(&arguments, environment: console.environment))
+        } catch let error as UsageError {
+            console.note("Error: \(error.message). See 'mledit --help'.")
+            return 64
+        } catch {
+            console.note("Error: \(oneLine(error))")
+            return 1
+        }
         guard let first = arguments.first else {
             console.print(overview)
             return 0
@@ -50,6 +60,7 @@ public enum MLEditCommandLine {
         }
         if first == "--version" {
             console.print("mledit \(version)")
+            console.print("BLAS: \(BLASKernels.summary(environment: console.environment))")
             return 0
         }
         guard let command = commands.first(where: { $0.name == first }) else {
@@ -74,6 +85,37 @@ public enum MLEditCommandLine {
         }
     }
 
+    /// The worker count of `--threads N` (anywhere before a literal `--`, removed from
+    /// `arguments`), else MLEDIT_THREADS, else nil (every core).
+    static func threadCount(_ arguments: inout [String], environment: [String: String]) throws -> Int? {
+        var value: String?
+        var index = 0
+        while index < arguments.count, arguments[index] != "--" {
+            let argument = arguments[index]
+            if argument == "--threads" {
+                guard index + 1 < arguments.count else { throw UsageError("option --threads needs a value", command: "") }
+                value = arguments[index + 1]
+                arguments.removeSubrange(index...(index + 1))
+            } else if argument.hasPrefix("--threads=") {
+                value = String(argument.dropFirst("--threads=".count))
+                arguments.remove(at: index)
+            } else {
+                index += 1
+            }
+        }
+        if let value {
+            guard let count = ComputeThreads.parse(value) else {
+                throw UsageError("--threads needs a whole number from 1 to 1024, not '\(value)'", command: "")
+            }
+            return count
+        }
+        guard let text = environment[ComputeThreads.variable] else { return nil }
+        guard let count = ComputeThreads.parse(text) else {
+            throw CommandFailure("\(ComputeThreads.variable)=\(text) is not a whole number from 1 to 1024")
+        }
+        return count
+    }
+
     static func oneLine(_ error: Error) -> String {
         String(describing: error).split(whereSeparator: \.isNewline).joined(separator: " ")
     }
@@ -91,6 +133,7 @@ public enum MLEditCommandLine {
             lines.append("  \(padded)\(command.abstract)")
         }
         lines += ["", "--repo DIR (or MLEDIT_DIR) selects the repository; otherwise the current directory and its parents are searched.",
+                  "--threads N (or MLEDIT_THREADS) sets the worker threads (default: every core); results do not depend on it.",
                   "See 'mledit <command> --help' for the options of a command."]
         return lines.joined(separator: "\n")
     }

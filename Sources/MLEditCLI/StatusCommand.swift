@@ -2,6 +2,7 @@
 // ledger recorded, and the size of the lineage. When the base model file is missing or differs,
 // it prints the status and then fails with the reason (exit 1), so scripts notice.
 import Foundation
+import Tensors
 import Ledger
 
 enum StatusCommand {
@@ -47,6 +48,7 @@ enum StatusCommand {
                                "architecture": base.architecture, "file": baseState] as [String: Any],
             ]
             if let headRecord { out["head_message"] = headRecord.message }
+            out["blas"] = BLASKernels.summary(environment: console.environment)
             try console.printJSON(out)
         } else {
             switch head {
@@ -68,6 +70,7 @@ enum StatusCommand {
             console.print("  file: \(fileText)")
             console.print("Commits: \(lineageCount) in the lineage of HEAD, \(totalCommits) in the repository")
             console.print("Facts in force: \(factsInForce)")
+            console.print("BLAS: \(BLASKernels.summary(environment: console.environment))")
         }
         if let baseFailure { throw CommandFailure(baseFailure) }
     }

@@ -64,11 +64,13 @@ final class RuntimeDeltaSession<M: DecoderStack>: DeltaSession {
 
     @_specialize(where M == LlamaModel<Float>)
     @_specialize(where M == GPT2Model<Float>)
-    func evaluate(delta: [Float], tokenTargets: [TokenTarget], tokenWeights: [Float],
-                  distributionTargets: [DistributionTarget], klWeights: [Float]) -> DeltaEvaluation {
+    func evaluate(deltas: [[Float]], groups: [Int], tokenTargets: [TokenTarget], tokenWeights: [Float],
+                  distributionTargets: [DistributionTarget], klWeights: [Float]) -> GroupedDeltaEvaluation {
         let configuration = model.configuration
         let C = configuration.hiddenSize, V = configuration.vocabularySize, L = configuration.layerCount
-        precondition(delta.count == C, "δ of \(delta.count) values, d_model is \(C)")
+        precondition(groups.count == prompts.count, "\(groups.count) groups for \(prompts.count) prompts")
+        precondition(groups.allSatisfy { $0 >= 0 && $0 < deltas.count }, "a group without its δ")
+        precondition(deltas.allSatisfy { $0.count == C }, "a δ that is not d_model (\(C)) wide")
         precondition(tokenWeights.count == tokenTargets.count, "\(tokenWeights.count) weights for \(tokenTargets.count) token targets")
         precondition(klWeights.count == distributionTargets.count, "\(klWeights.count) weights for \(distributionTargets.count) distributions")
 
@@ -111,8 +113,11 @@ final class RuntimeDeltaSession<M: DecoderStack>: DeltaSession {
             let first = segments[p].lowerBound + deltaPositions[p]
             (x.pointer + context.segments[s].lowerBound * C).update(from: cached.pointer + first * C, count: context.segments[s].count * C)
         }
-        let deltaS = ScalarBuffer<S>(converting: delta)
-        for s in context.segments { residualForward(x.pointer + s.lowerBound * C, x.pointer + s.lowerBound * C, deltaS.pointer, C) }
+        let deltaS = ScalarBuffer<S>(converting: deltas.flatMap { $0 })
+        for (s, p) in active.enumerated() {
+            let row = x.pointer + context.segments[s].lowerBound * C
+            residualForward(row, row, deltaS.pointer + groups[p] * C, C)
+        }
         for l in (layer + 1)..<L { model.blockForward(layer: l, x.pointer, context, activations[l - layer - 1]) }
 
         // Final norm and LM head at the loss rows: active ones from x, earlier ones from `top`.
@@ -158,11 +163,15 @@ final class RuntimeDeltaSession<M: DecoderStack>: DeltaSession {
         for l in stride(from: L - 1, through: layer + 1, by: -1) {
             model.blockBackward(layer: l, dx.pointer, context, activations[l - layer - 1], scratch)
         }
-        let gradient = ScalarBuffer<S>(count: C)
-        for s in context.segments { residualForward(gradient.pointer, gradient.pointer, dx.pointer + s.lowerBound * C, C) }
-        return DeltaEvaluation(targetLogProbabilities: terms.tokenLogProbabilities, targetIsTop1: terms.tokenIsTop1,
-                               klDivergences: terms.klDivergences, gradient: gradient.floatMatrix(rows: 1, cols: C).values,
-                               loss: loss)
+        let gradient = ScalarBuffer<S>(count: deltas.count * C)
+        for (s, p) in active.enumerated() {
+            let g = gradient.pointer + groups[p] * C
+            residualForward(g, g, dx.pointer + context.segments[s].lowerBound * C, C)
+        }
+        let all = gradient.floatMatrix(rows: deltas.count, cols: C)
+        return GroupedDeltaEvaluation(targetLogProbabilities: terms.tokenLogProbabilities, targetIsTop1: terms.tokenIsTop1,
+                                      klDivergences: terms.klDivergences, gradients: deltas.indices.map { all.row($0) },
+                                      loss: loss)
     }
 }
 

@@ -62,6 +62,36 @@ public protocol DeltaSession: AnyObject {
     /// `loss = −Σ_t tokenWeights[t]·log p(target_t) + Σ_d klWeights[d]·KL(reference_d ‖ current_d)`.
     func evaluate(delta: [Float], tokenTargets: [TokenTarget], tokenWeights: [Float],
                   distributionTargets: [DistributionTarget], klWeights: [Float]) -> DeltaEvaluation
+    /// Several δ in one pass: prompt p gets `deltas[groups[p]]`, and `gradients[g]` is ∂loss/∂δ_g.
+    /// Prompts with no target at or after their δ position are not run at all, so a caller drops
+    /// a finished group by leaving out its targets. The loss is the same sum as `evaluate(delta:)`.
+    func evaluate(deltas: [[Float]], groups: [Int], tokenTargets: [TokenTarget], tokenWeights: [Float],
+                  distributionTargets: [DistributionTarget], klWeights: [Float]) -> GroupedDeltaEvaluation
+}
+
+/// What one evaluation of several δ returns.
+public struct GroupedDeltaEvaluation: Sendable {
+    /// log p(tokenID) for every `TokenTarget`, in the order given.
+    public var targetLogProbabilities: [Float]
+    /// Whether each target token is the argmax at its position.
+    public var targetIsTop1: [Bool]
+    /// KL(reference ‖ current) for every `DistributionTarget`, in the order given.
+    public var klDivergences: [Float]
+    /// ∂loss/∂δ_g (d_model) for every group g.
+    public var gradients: [[Float]]
+    /// The scalar loss the gradients belong to.
+    public var loss: Double
+}
+
+extension DeltaSession {
+    public func evaluate(delta: [Float], tokenTargets: [TokenTarget], tokenWeights: [Float],
+                         distributionTargets: [DistributionTarget], klWeights: [Float]) -> DeltaEvaluation {
+        let grouped = evaluate(deltas: [delta], groups: [Int](repeating: 0, count: baseResiduals.rows),
+                               tokenTargets: tokenTargets, tokenWeights: tokenWeights,
+                               distributionTargets: distributionTargets, klWeights: klWeights)
+        return DeltaEvaluation(targetLogProbabilities: grouped.targetLogProbabilities, targetIsTop1: grouped.targetIsTop1,
+                               klDivergences: grouped.klDivergences, gradient: grouped.gradients[0], loss: grouped.loss)
+    }
 }
 
 /// A causal language model that edits can be computed against. Weights are row-major `out × in`.
@@ -87,4 +117,23 @@ public protocol EditableModel: AnyObject {
     /// Starts a δ-optimisation session (see `DeltaSession`); `deltaPositions[i]` is where δ is added
     /// in `prompts[i]`.
     func deltaSession(prompts: [[Int]], deltaPositions: [Int], layer: Int) -> DeltaSession
+    /// Extends every prompt token by token, all prompts in one batch with a KV cache: after each
+    /// step `choose(i, logProbabilities)` picks prompt i's next token from its next-token
+    /// log-probabilities (prompts in index order within a step). Prompt i gets at most
+    /// `budgets[i]` new tokens and never grows beyond the context. Returns the extended prompts.
+    func extend(prompts: [[Int]], budgets: [Int], choose: (Int, [Float]) -> Int) -> [[Int]]
+    /// A batch's residual stream kept between calls, for the keys of ascending layers while
+    /// the layers below them change (see `ResidualStream`).
+    func residualStream(prompts: [[Int]]) -> ResidualStream
+}
+
+/// The residual stream of a batch of prompts, advanced block by block as keys of higher layers
+/// are asked for. `keys(layer:)` runs the blocks from where the stream stands up to `layer − 1`
+/// with the weights as they are at that call, then block `layer` on a copy, so an edit of a
+/// layer made after its keys were read reaches the keys of every higher layer, and each block
+/// runs once however many layers are asked for.
+public protocol ResidualStream: AnyObject {
+    /// Keys of `layer` (the inputs of its MLP output projection) at `positions[i]` of prompt i
+    /// (n × d_ff). Layers must be asked for in ascending order.
+    func keys(layer: Int, positions: [Int]) -> Matrix<Float>
 }

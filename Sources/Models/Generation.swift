@@ -53,6 +53,50 @@ extension DecoderStack {
         return result
     }
 
+    @_specialize(where Self == LlamaModel<Float>)
+    @_specialize(where Self == GPT2Model<Float>)
+    func runtimeExtend(prompts: [[Int]], budgets: [Int], choose: (Int, [Float]) -> Int) -> [[Int]] {
+        checkPrompts(prompts)
+        precondition(budgets.count == prompts.count, "\(budgets.count) budgets for \(prompts.count) prompts")
+        let V = configuration.vocabularySize, C = configuration.hiddenSize
+        // Each sequence's cache rows: its prompt and every token it may add (the last added token
+        // is never run, so one row fewer would do; the simpler bound costs a row per sequence).
+        let capacities = zip(prompts, budgets).map { min($0.count + max($1, 0), configuration.contextLength) }
+        var starts: [Int] = []
+        var total = 0
+        for capacity in capacities {
+            starts.append(total)
+            total += capacity
+        }
+        let cache = KVCache<S>(configuration: configuration, capacity: max(total, 1))
+        var sequences = prompts
+        var lengths = [Int](repeating: 0, count: prompts.count)        // rows already in the cache
+        var pending = prompts                                           // rows to run next
+        var added = [Int](repeating: 0, count: prompts.count)
+        var logProbabilities = [Float](repeating: 0, count: V)
+        while true {
+            let active = prompts.indices.filter { added[$0] < budgets[$0] && sequences[$0].count < capacities[$0] }
+            if active.isEmpty { break }
+            let context = ForwardContext<S>(rows: active.map { pending[$0] }, startPositions: active.map { lengths[$0] },
+                                            cache: cache, cacheStarts: active.map { starts[$0] },
+                                            cacheLengths: active.map { lengths[$0] })
+            let x = forwardBlocks(context, through: configuration.layerCount - 1)
+            let last = gather(x.pointer, width: C, rows: context.segments.map { $0.upperBound - 1 })
+            let logits = headForward(last.pointer, active.count)                      // (active, V)
+            for (r, i) in active.enumerated() {
+                let row = logits.pointer + r * V
+                logSoftmaxForward(row, row, V)
+                for v in 0..<V { logProbabilities[v] = Float(row[v]) }
+                lengths[i] += pending[i].count
+                let token = choose(i, logProbabilities)
+                sequences[i].append(token)
+                pending[i] = [token]
+                added[i] += 1
+            }
+        }
+        return sequences
+    }
+
     /// Indices of the `count` largest values, largest first (ties: lower index first).
     static func largest(_ values: [Double], count: Int) -> [Int] {
         let order = values.indices.sorted { values[$0] > values[$1] || (values[$0] == values[$1] && $0 < $1) }

@@ -181,6 +181,48 @@ extension ScalarBuffer {
     }
 }
 
+/// `ResidualStream` for both architectures: the packed batch's x (T, C) at the input of block
+/// `nextBlock`.
+final class RuntimeResidualStream<M: DecoderStack>: ResidualStream {
+    typealias S = M.S
+    let model: M
+    let prompts: [[Int]]
+    let context: ForwardContext<S>
+    let x: ScalarBuffer<S>
+    let activations: BlockActivations<S>
+    private(set) var nextBlock = 0
+
+    @_specialize(where M == LlamaModel<Float>)
+    @_specialize(where M == GPT2Model<Float>)
+    init(model: M, prompts: [[Int]]) {
+        model.checkPrompts(prompts)
+        self.model = model
+        self.prompts = prompts
+        context = ForwardContext<S>(prompts: prompts)
+        x = ScalarBuffer<S>(count: context.rows * model.configuration.hiddenSize)
+        model.embedForward(x.pointer, context)
+        activations = BlockActivations(configuration: model.configuration, context: context)
+    }
+
+    @_specialize(where M == LlamaModel<Float>)
+    @_specialize(where M == GPT2Model<Float>)
+    func keys(layer: Int, positions: [Int]) -> Matrix<Float> {
+        let configuration = model.configuration
+        precondition(layer >= nextBlock && layer < configuration.layerCount, "layer \(layer): the stream is at block \(nextBlock)")
+        precondition(positions.count == prompts.count, "\(positions.count) positions for \(prompts.count) prompts")
+        while nextBlock < layer {
+            model.blockForward(layer: nextBlock, x.pointer, context, activations)
+            nextBlock += 1
+        }
+        let C = configuration.hiddenSize, F = configuration.intermediateSize
+        let scratch = ScalarBuffer<S>(count: context.rows * C)
+        scratch.pointer.update(from: x.pointer, count: context.rows * C)
+        model.blockForward(layer: layer, scratch.pointer, context, activations)
+        return model.gather(activations.key.pointer, width: F, rows: model.rows(context, positions: positions))
+            .floatMatrix(rows: prompts.count, cols: F)
+    }
+}
+
 // MARK: - Conformances
 
 extension LlamaModel: TransformerModel {
@@ -209,6 +251,12 @@ extension LlamaModel: TransformerModel {
     public func generate(prompt: [Int], maxNewTokens: Int, sampling: SamplingOptions) -> Generation {
         runtimeGenerate(prompt: prompt, maxNewTokens: maxNewTokens, sampling: sampling)
     }
+    public func extend(prompts: [[Int]], budgets: [Int], choose: (Int, [Float]) -> Int) -> [[Int]] {
+        runtimeExtend(prompts: prompts, budgets: budgets, choose: choose)
+    }
+    public func residualStream(prompts: [[Int]]) -> ResidualStream {
+        RuntimeResidualStream(model: self, prompts: prompts)
+    }
 }
 
 extension GPT2Model: TransformerModel {
@@ -236,5 +284,11 @@ extension GPT2Model: TransformerModel {
     public func hiddenStates(prompt: [Int]) -> HiddenStates { runtimeHiddenStates(prompt: prompt) }
     public func generate(prompt: [Int], maxNewTokens: Int, sampling: SamplingOptions) -> Generation {
         runtimeGenerate(prompt: prompt, maxNewTokens: maxNewTokens, sampling: sampling)
+    }
+    public func extend(prompts: [[Int]], budgets: [Int], choose: (Int, [Float]) -> Int) -> [[Int]] {
+        runtimeExtend(prompts: prompts, budgets: budgets, choose: choose)
+    }
+    public func residualStream(prompts: [[Int]]) -> ResidualStream {
+        RuntimeResidualStream(model: self, prompts: prompts)
     }
 }

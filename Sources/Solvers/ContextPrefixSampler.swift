@@ -1,8 +1,8 @@
 // Context prefixes for keys and target values, sampled from the unedited model as ROME/MEMIT do:
 // short continuations of seed words ("The", "Therefore", …) by top-k sampling, each followed by
-// ". " so the fact's prompt starts a new sentence. Seeded and batched through
-// `logProbabilities`, so the same model and seed give the same strings; the strings are what a
-// commit stores. Not a general text generator.
+// ". " so the fact's prompt starts a new sentence. Seeded, and run as one batch with a KV cache
+// (`EditableModel.extend`), so the same model and seed give the same strings; the strings are
+// what a commit stores. Not a general text generator.
 import Foundation
 import Models
 import Tensors
@@ -22,22 +22,10 @@ public enum ContextPrefixSampler {
         let bos = FactTokenization.bosPrefix(tokenizer)
         let vocabulary = model.configuration.vocabularySize
         let allowed = (0..<vocabulary).map { !tokenizer.isSpecial($0) && !tokenizer.bytes($0).isEmpty }
-        var sequences: [[Int]] = (0..<count).map { i in
-            bos + tokenizer.encode(seedWords[i % seedWords.count])
-        }
-        let context = model.configuration.contextLength
-        let steps = max(0, length - (sequences.map { $0.count - bos.count }.min() ?? length))
-        for _ in 0..<steps {
-            let active = sequences.indices.filter {
-                sequences[$0].count - bos.count < length && sequences[$0].count < context
-            }
-            if active.isEmpty { break }
-            let prompts = active.map { sequences[$0] }
-            let logProbabilities = model.logProbabilities(prompts: prompts, positions: prompts.map { $0.count - 1 })
-            for (row, index) in active.enumerated() {
-                let next = sampleTopK(logProbabilities.row(row), allowed: allowed, k: topK, generator: &generator)
-                sequences[index].append(next)
-            }
+        let seeds: [[Int]] = (0..<count).map { i in bos + tokenizer.encode(seedWords[i % seedWords.count]) }
+        let budgets = seeds.map { max(0, length - ($0.count - bos.count)) }
+        let sequences = model.extend(prompts: seeds, budgets: budgets) { _, logProbabilities in
+            sampleTopK(logProbabilities, allowed: allowed, k: topK, generator: &generator)
         }
         return sequences.map { ids in
             let text = tokenizer.decode(Array(ids.dropFirst(bos.count)))

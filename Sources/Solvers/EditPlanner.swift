@@ -200,12 +200,11 @@ private struct Plan {
                             targetTotal: Int) throws -> (targets: [TargetValue], edits: [LayerEdit]) {
         let h = hyperparameters
         let lastLayer = layers[layers.count - 1]
-        var targets: [TargetValue] = []
-        for (i, request) in requests.enumerated() {
-            progress?(EditProgress(stage: .targets, completed: targetOffset + i, total: targetTotal))
-            targets.append(try TargetValueOptimizer.optimize(
-                model: model, tokenizer: tokenizer, request: request, prefixes: prefixes, layer: lastLayer, hyperparameters: h))
-        }
+        progress?(EditProgress(stage: .targets, completed: targetOffset, total: targetTotal))
+        nonisolated(unsafe) let report = progress
+        let targets = try TargetValueOptimizer.optimize(
+            model: model, tokenizer: tokenizer, requests: requests, prefixes: prefixes, layer: lastLayer, hyperparameters: h,
+            progress: { done in report?(EditProgress(stage: .targets, completed: targetOffset + done, total: targetTotal)) })
         progress?(EditProgress(stage: .targets, completed: targetOffset + requests.count, total: targetTotal))
         var z = Matrix<Double>(rows: model.configuration.hiddenSize, cols: requests.count)   // targets as columns
         for (i, t) in targets.enumerated() { z.setColumn(i, t.target.map(Double.init)) }
@@ -224,9 +223,11 @@ private struct Plan {
         let bare = prompts.map { $0[0] }
 
         var edits: [LayerEdit] = []
+        let flat = prompts.flatMap { $0 }
+        let stream = model.residualStream(prompts: flat.map(\.ids))
         for (j, layer) in layers.enumerated() {
             progress?(EditProgress(stage: .layers, completed: j, total: layers.count))
-            let keys = averagedKeys(prompts: prompts, layer: layer)                    // d_in × n
+            let keys = averagedKeys(stream: stream, prompts: prompts, layer: layer)    // d_in × n
             let current = model.residuals(prompts: bare.map(\.ids), positions: bare.map(\.subjectPosition),
                                           layer: lastLayer).toDouble().transposed()  // d_model × n
             let residual = (1.0 / Double(layers.count - j)) * (z - current)
@@ -256,10 +257,11 @@ private struct Plan {
         return edits
     }
 
-    /// Each fact's key at `layer`, averaged over its bare and prefixed prompts (d_in × n).
-    func averagedKeys(prompts: [[SubjectPrompt]], layer: Int) -> Matrix<Double> {
+    /// Each fact's key at `layer`, averaged over its bare and prefixed prompts (d_in × n), from
+    /// `stream` (the same prompts, flattened in order).
+    func averagedKeys(stream: ResidualStream, prompts: [[SubjectPrompt]], layer: Int) -> Matrix<Double> {
         let flat = prompts.flatMap { $0 }
-        let keys = model.keys(prompts: flat.map(\.ids), positions: flat.map(\.subjectPosition), layer: layer)
+        let keys = stream.keys(layer: layer, positions: flat.map(\.subjectPosition))
         let d = keys.cols
         var out = Matrix<Double>(rows: d, cols: prompts.count)
         var row = 0

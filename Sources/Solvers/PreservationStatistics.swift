@@ -1,7 +1,7 @@
 // Preservation statistics: C0 = E[k kᵀ] of the keys of one edit layer over ordinary text,
-// accumulated in Float64 one key block at a time (a GEMM of the block, never per-token outer
-// products). Deterministic: the corpus is read in a fixed order and cut into fixed-length
-// sequences. Serialized as a raw little-endian Float64 matrix plus the token count, which is what
+// accumulated in Float64 one key block at a time (the upper triangle by DSYRK, one layer per
+// thread; never per-token outer products). Deterministic: the corpus is read in a fixed order and
+// cut into fixed-length sequences. Serialized as a raw little-endian Float64 matrix plus the token count, which is what
 // the ledger caches. Reading the corpus text is CorpusReader's job.
 import Foundation
 import Models
@@ -85,8 +85,14 @@ public enum StatisticsCollector {
                 guard let block = keys[layer], block.cols == d, block.rows == batchCount else {
                     throw SolverError.statistics(layer: layer, reason: "the model returned no \(batchCount)×\(d) key block")
                 }
-                accumulate(&sums[layer, default: Matrix(rows: d, cols: d)], block: block)
             }
+            // One piece per layer: each layer's sum has one owner, whatever the thread count.
+            let accumulated = ComputeThreads.map(layers.count) { i -> Matrix<Double> in
+                var sum = sums[layers[i]] ?? Matrix(rows: d, cols: d)
+                sum.addUpperGram(of: keys[layers[i]]!.toDouble())
+                return sum
+            }
+            for (i, layer) in layers.enumerated() { sums[layer] = accumulated[i] }
             done += batchCount
             progress?(done, tokenCount)
         }
@@ -95,7 +101,7 @@ public enum StatisticsCollector {
             var sum = sums[layer] ?? Matrix(rows: d, cols: d)
             let scale = 1 / Double(done)
             for i in 0..<sum.values.count { sum.values[i] *= scale }
-            PreservationSolver.symmetrize(&sum)
+            sum.mirrorUpper()
             if !sum.values.allSatisfy(\.isFinite) {
                 throw SolverError.statistics(layer: layer, reason: "keys of the corpus are not finite")
             }
@@ -114,11 +120,6 @@ public enum StatisticsCollector {
         }
     }
 
-    /// sum += Bᵀ B for a key block B (rows × d), in Float64.
-    static func accumulate(_ sum: inout Matrix<Double>, block: Matrix<Float>) {
-        let wide = block.toDouble()
-        sum.addProduct(wide, wide, transposeA: true)
-    }
 }
 
 /// Corpus text cut into token sequences of a fixed length, documents back to back.

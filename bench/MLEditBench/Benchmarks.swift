@@ -20,6 +20,9 @@ enum Benchmarks {
         "ledger-storage": ledgerStorage,
         "materialize": materialize,
         "tiny-facts": tinyFactsQuality,
+        "gemm-threads": gemmThreads,
+        "targets": targets,
+        "statistics": statisticsThroughput,
     ]
 
     static func modelURL(_ arguments: [String]) -> URL {

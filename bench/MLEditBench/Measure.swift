@@ -9,6 +9,20 @@ enum Measure {
         return (value, Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
     }
 
+    /// The fastest of `count` runs of `body`, in wall-clock seconds.
+    static func best(of count: Int, _ body: () throws -> Void) rethrows -> Double {
+        var fastest = Double.infinity
+        for _ in 0..<max(count, 1) { fastest = min(fastest, try seconds(body).1) }
+        return fastest
+    }
+
+    /// Process CPU seconds so far (all threads).
+    static var processCPUSeconds: Double {
+        var spec = timespec()
+        clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &spec)
+        return Double(spec.tv_sec) + Double(spec.tv_nsec) / 1e9
+    }
+
     /// Peak resident set size of this process, in MiB.
     static var peakMemoryMiB: Double {
         var usage = rusage()

@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# End-to-end speed of `mledit commit` as a user runs it (no BLAS variables set), with cached
+# preservation statistics: 10 CounterFact facts as a repository's first commit and as its second,
+# with 1 and 2 worker threads; then the revert of the 5th of 10 commits of 8 facts. With
+# MLEDIT_BASELINE set to another mledit binary, the same runs are made with it for comparison.
+# Prints one JSON object (bench/out/commit-speed.json when run by bench/run.sh).
+# Usage: MLEDIT=path/to/mledit [MLEDIT_BASELINE=path/to/old/mledit] bench/commit-speed.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+new="${MLEDIT:?set MLEDIT to the built mledit binary}"
+baseline="${MLEDIT_BASELINE:-}"
+model="$(scripts/fetch-model | tail -n1)"
+facts="${MLEDIT_FACTS:-../shared/data/counterfact-partial.json}"
+work="$(mktemp -d)"
+trap 'rm -rf "$work"' EXIT
+
+python3 - "$facts" "$work" <<'PY'
+import json, sys
+records = json.load(open(sys.argv[1]))
+def write(name, chosen):
+    with open(f"{sys.argv[2]}/{name}.jsonl", "w") as out:
+        for r in chosen: out.write(json.dumps(r) + "\n")
+write("first", records[0:10]); write("second", records[10:20]); write("warm", records[20:21])
+for i in range(10): write(f"c{i}", records[100 + 8 * i: 108 + 8 * i])
+PY
+
+# "wall-seconds cpu-seconds" of a command (user + sys of it and its children); output to $work/log
+timed() {
+  local TIMEFORMAT="%R %U %S" times
+  times=$( { time "$@" >>"$work/log" 2>&1 ; } 2>&1 )
+  python3 -c "import sys; r,u,s=map(float,sys.argv[1:4]); print(f'{r:.2f} {u+s:.2f}')" $times
+}
+
+as_user() { env -u OPENBLAS_NUM_THREADS -u OPENBLAS_CORETYPE -u MLEDIT_BLAS_CORETYPE -u MLEDIT_THREADS "$@"; }
+
+json="{"
+add() { json+="\"$1\": $2, "; }
+for label in new baseline; do
+  bin="$new"; [ "$label" = baseline ] && bin="$baseline"
+  [ -n "$bin" ] || continue
+  # Statistics into the shared cache first, so that every timed commit finds them there.
+  rm -rf "$work/warm-repo" && mkdir "$work/warm-repo"
+  (cd "$work/warm-repo" && "$bin" init --model "$model" >/dev/null && "$bin" commit "$work/warm.jsonl" --no-health >/dev/null 2>&1)
+  for threads in user 1 2; do
+    rm -rf "$work/r" && mkdir "$work/r" && cd "$work/r"
+    "$bin" init --model "$model" >/dev/null
+    if [ "$threads" = user ]; then run=(as_user "$bin"); else run=(env MLEDIT_THREADS=$threads OPENBLAS_NUM_THREADS=1 "$bin"); fi
+    read -r wall cpu <<<"$(timed "${run[@]}" commit "$work/first.jsonl")"
+    add "${label}_${threads}_first_commit_10_seconds" "$wall"; add "${label}_${threads}_first_commit_10_cpu_seconds" "$cpu"
+    read -r wall cpu <<<"$(timed "${run[@]}" commit "$work/second.jsonl")"
+    add "${label}_${threads}_second_commit_10_seconds" "$wall"; add "${label}_${threads}_second_commit_10_cpu_seconds" "$cpu"
+    cd - >/dev/null
+  done
+  if [ "${MLEDIT_BENCH_REVERT:-1}" = 1 ]; then
+    rm -rf "$work/rv" && mkdir "$work/rv" && cd "$work/rv"
+    "$bin" init --model "$model" >/dev/null
+    read -r wall cpu <<<"$(timed bash -c "for i in 0 1 2 3 4 5 6 7 8 9; do as_user() { env -u OPENBLAS_NUM_THREADS \"\$@\"; }; as_user '$bin' commit '$work'/c\$i.jsonl --no-health || exit 1; done")"
+    add "${label}_user_ten_commits_of_8_seconds" "$wall"
+    read -r wall cpu <<<"$(timed as_user "$bin" revert HEAD~5)"
+    add "${label}_user_revert_5th_of_10_seconds" "$wall"; add "${label}_user_revert_5th_of_10_cpu_seconds" "$cpu"
+    cd - >/dev/null
+  fi
+done
+add blas "\"$("$new" --version | sed -n 's/^BLAS: //p')\""
+add load_before "\"$(cut -d' ' -f1-3 /proc/loadavg)\""
+add date "\"$(date -u +%Y-%m-%dT%H:%MZ)\""
+json="${json%, }}"
+echo "$json"
