@@ -8,21 +8,35 @@ extension Repository {
     /// - Throws: `LedgerError.invalidMatrix` for a non-square or non-finite matrix,
     ///   `.baseModelNotFound`, `.sqlite`.
     public func putPreservationStatistics(_ matrix: Matrix<Double>, for key: PreservationKey) throws {
-        guard matrix.rows == matrix.cols, matrix.rows > 0 else {
-            throw LedgerError.invalidMatrix(object: "preservation statistics \(key.tensor)", reason: "must be square and non-empty, is \(matrix.rows)×\(matrix.cols)")
+        try putPreservationStatistics([(matrix, key)])
+    }
+
+    /// Caches several matrices in one transaction; they are encoded (compressed and hashed) side
+    /// by side on `ComputeThreads`, one per piece.
+    public func putPreservationStatistics(_ entries: [(matrix: Matrix<Double>, key: PreservationKey)]) throws {
+        if entries.isEmpty { return }
+        for (matrix, key) in entries {
+            guard matrix.rows == matrix.cols, matrix.rows > 0 else {
+                throw LedgerError.invalidMatrix(object: "preservation statistics \(key.tensor)", reason: "must be square and non-empty, is \(matrix.rows)×\(matrix.cols)")
+            }
+            guard key.tokenCount > 0 else {
+                throw LedgerError.invalidMatrix(object: "preservation statistics \(key.tensor)", reason: "token count \(key.tokenCount) must be positive")
+            }
         }
-        guard key.tokenCount > 0 else {
-            throw LedgerError.invalidMatrix(object: "preservation statistics \(key.tensor)", reason: "token count \(key.tokenCount) must be positive")
+        let encoded = ComputeThreads.map(entries.count) { i in
+            Result { try MatrixBlob.encode([entries[i].matrix], tag: "mledit-matrix-1", object: "preservation statistics \(entries[i].key.tensor)") }
         }
-        let (blobs, checksum) = try MatrixBlob.encode([matrix], tag: "mledit-matrix-1", object: "preservation statistics \(key.tensor)")
+        let blobs = try encoded.map { try $0.get() }
         try database.transaction {
-            _ = try baseModel(id: key.baseModelID)
-            try database.execute("""
-                INSERT OR REPLACE INTO preservation_stats
-                    (base_model_id, tensor, corpus_digest, token_count, dimension, sha256, blob, created_at)
-                VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
-                """, [.integer(key.baseModelID), .text(key.tensor), .text(key.corpusDigest), .integer(Int64(key.tokenCount)),
-                      .integer(Int64(matrix.rows)), .text(checksum), .blob(blobs[0]), .text(Repository.timestamp())])
+            for ((matrix, key), (blob, checksum)) in zip(entries, blobs) {
+                _ = try baseModel(id: key.baseModelID)
+                try database.execute("""
+                    INSERT OR REPLACE INTO preservation_stats
+                        (base_model_id, tensor, corpus_digest, token_count, dimension, sha256, blob, created_at)
+                    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+                    """, [.integer(key.baseModelID), .text(key.tensor), .text(key.corpusDigest), .integer(Int64(key.tokenCount)),
+                          .integer(Int64(matrix.rows)), .text(checksum), .blob(blob[0]), .text(Repository.timestamp())])
+            }
         }
     }
 

@@ -95,17 +95,19 @@ struct EditContext {
         }
         // Second level: statistics other repositories computed for the same checkpoint and corpus.
         let shared = EditContext.sharedStatisticsDirectory(console)
+        var copies: [(matrix: Matrix<Double>, key: PreservationKey)] = []
         for layer in missing {
             let file = shared.appendingPathComponent(EditContext.sharedStatisticsName(
                 baseDigest: baseModel.sha256, layer: layer, corpusDigest: digest, tokenCount: h.statisticsTokenCount))
             guard let blob = FileManager.default.contents(atPath: file.path),
                   let statistics = try? LayerStatistics(layer: layer, tokenCount: h.statisticsTokenCount,
                                                         dimension: model.configuration.intermediateSize, blob: blob) else { continue }
-            try repository.putPreservationStatistics(statistics.moment, for: PreservationKey(
+            copies.append((statistics.moment, PreservationKey(
                 baseModelID: baseModel.id, tensor: EditContext.tensorName(layer: layer), corpusDigest: digest,
-                tokenCount: h.statisticsTokenCount))
+                tokenCount: h.statisticsTokenCount)))
             found[layer] = statistics
         }
+        try repository.putPreservationStatistics(copies)
         missing.removeAll { found[$0] != nil }
         if missing.isEmpty { return found }
         // Statistics belong to the base model: compute them with every edit taken out.

@@ -190,52 +190,77 @@ struct LossTerms {
 }
 
 /// loss = −Σ w·log p(token) + Σ w·KL(reference ‖ softmax(logits)); logits (R, V) are replaced by
-/// ∂loss/∂logits = Σ w·(softmax − onehot or reference). Accumulated in Double.
+/// ∂loss/∂logits = Σ w·(softmax − onehot or reference). Accumulated in Double. Rows are
+/// independent, so they run as pieces on `ComputeThreads` (each writes only its own row and its
+/// own terms' results); the loss is summed over rows in row order.
 @_specialize(where S == Float)
 @_specialize(where S == Double)
 func lossForwardBackward<S: RuntimeScalar>(_ logits: UnsafeMutablePointer<S>, _ terms: inout LossTerms) -> Double {
     let R = terms.R, V = terms.V
-    var logProbabilities = [Double](repeating: 0, count: V)
-    var dlogits = [Double](repeating: 0, count: V)
-    var loss = 0.0
-    var tokenResults = [(logProbability: Float, top1: Bool)](repeating: (0, false), count: terms.tokens.count)
-    var klResults = [Float](repeating: 0, count: terms.distributions.count)
-    for r in 0..<R {
-        let row = logits + r * V
-        var best = 0
-        var maxValue = -Double.infinity
-        for v in 0..<V where Double(row[v]) > maxValue { maxValue = Double(row[v]); best = v }
-        var sum = 0.0
-        for v in 0..<V { sum += Foundation.exp(Double(row[v]) - maxValue) }
-        let lse = maxValue + Foundation.log(sum)
-        for v in 0..<V { logProbabilities[v] = Double(row[v]) - lse }
-        for v in 0..<V { dlogits[v] = 0 }
-        var rowWeight = 0.0
-        for (i, term) in terms.tokens.enumerated() where term.slot == r {
-            let lp = logProbabilities[term.tokenID]
-            tokenResults[i] = (Float(lp), best == term.tokenID)
-            loss -= term.weight * lp
-            rowWeight += term.weight
-            dlogits[term.tokenID] -= term.weight
-        }
-        for (d, term) in terms.distributions.enumerated() where term.slot == r {
-            var kl = 0.0
-            term.reference.withUnsafeBufferPointer { reference in
-                for v in 0..<V {
-                    let lref = Double(reference[v])
-                    let pref = Foundation.exp(lref)
-                    if pref > 0 { kl += pref * (lref - logProbabilities[v]) }
-                    dlogits[v] -= term.weight * pref
-                }
-            }
-            klResults[d] = Float(kl)
-            loss += term.weight * kl
-            rowWeight += term.weight
-        }
-        for v in 0..<V { row[v] = S(dlogits[v] + rowWeight * Foundation.exp(logProbabilities[v])) }
+    var tokensOfRow = [[Int]](repeating: [], count: R)
+    for (i, term) in terms.tokens.enumerated() { tokensOfRow[term.slot].append(i) }
+    var distributionsOfRow = [[Int]](repeating: [], count: R)
+    for (d, term) in terms.distributions.enumerated() { distributionsOfRow[term.slot].append(d) }
+    let tokenResults = UnsafeMutableBufferPointer<(logProbability: Float, top1: Bool)>.allocate(capacity: max(1, terms.tokens.count))
+    tokenResults.initialize(repeating: (0, false))
+    let klResults = UnsafeMutableBufferPointer<Float>.allocate(capacity: max(1, terms.distributions.count))
+    klResults.initialize(repeating: 0)
+    let rowLoss = UnsafeMutableBufferPointer<Double>.allocate(capacity: max(1, R))
+    rowLoss.initialize(repeating: 0)
+    defer {
+        tokenResults.deallocate()
+        klResults.deallocate()
+        rowLoss.deallocate()
     }
-    terms.tokenLogProbabilities = tokenResults.map(\.logProbability)
-    terms.tokenIsTop1 = tokenResults.map(\.top1)
-    terms.klDivergences = klResults
+    let tokens = terms.tokens, distributions = terms.distributions
+    nonisolated(unsafe) let (out, tokenOut, klOut, lossOut) = (logits, tokenResults, klResults, rowLoss)
+    let rowsPerPiece = 8
+    ComputeThreads.forEach((R + rowsPerPiece - 1) / rowsPerPiece) { piece in
+        var logProbabilities = [Double](repeating: 0, count: V)
+        var dlogits = [Double](repeating: 0, count: V)
+        for r in (piece * rowsPerPiece)..<min(R, (piece + 1) * rowsPerPiece) {
+            let row = out + r * V
+            for v in 0..<V { dlogits[v] = 0 }
+            var best = 0
+            var maxValue = -Double.infinity
+            for v in 0..<V where Double(row[v]) > maxValue { maxValue = Double(row[v]); best = v }
+            var sum = 0.0
+            for v in 0..<V { sum += Foundation.exp(Double(row[v]) - maxValue) }
+            let lse = maxValue + Foundation.log(sum)
+            for v in 0..<V { logProbabilities[v] = Double(row[v]) - lse }
+            var loss = 0.0
+            var rowWeight = 0.0
+            for i in tokensOfRow[r] {
+                let term = tokens[i]
+                let lp = logProbabilities[term.tokenID]
+                tokenOut[i] = (Float(lp), best == term.tokenID)
+                loss -= term.weight * lp
+                rowWeight += term.weight
+                dlogits[term.tokenID] -= term.weight
+            }
+            for d in distributionsOfRow[r] {
+                let term = distributions[d]
+                var kl = 0.0
+                term.reference.withUnsafeBufferPointer { reference in
+                    for v in 0..<V {
+                        let lref = Double(reference[v])
+                        let pref = Foundation.exp(lref)
+                        if pref > 0 { kl += pref * (lref - logProbabilities[v]) }
+                        dlogits[v] -= term.weight * pref
+                    }
+                }
+                klOut[d] = Float(kl)
+                loss += term.weight * kl
+                rowWeight += term.weight
+            }
+            for v in 0..<V { row[v] = S(dlogits[v] + rowWeight * Foundation.exp(logProbabilities[v])) }
+            lossOut[r] = loss
+        }
+    }
+    terms.tokenLogProbabilities = tokenResults.prefix(terms.tokens.count).map(\.logProbability)
+    terms.tokenIsTop1 = tokenResults.prefix(terms.tokens.count).map(\.top1)
+    terms.klDivergences = Array(klResults.prefix(terms.distributions.count))
+    var loss = 0.0
+    for r in 0..<R { loss += rowLoss[r] }
     return loss
 }
