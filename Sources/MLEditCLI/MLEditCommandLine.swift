@@ -39,12 +39,8 @@ public enum MLEditCommandLine {
         }
         do {
             ComputeThreads.configure(count: try threadCount(&arguments, environment: console.environment))
-        } catch let error as UsageError {
-            console.note("Error: \(error.message). See 'mledit --help'.")
-            return 64
         } catch {
-            console.note("Error: \(oneLine(error))")
-            return 1
+            return exitCode(reporting: error, console: console)
         }
         guard let first = arguments.first else {
             console.print(overview)
@@ -76,13 +72,21 @@ public enum MLEditCommandLine {
             let parsed = try command.parse(rest)
             try command.run(parsed, console)
             return 0
-        } catch let error as UsageError {
-            console.note("Error: \(error.message). See 'mledit \(error.command) --help'.")
-            return 64
         } catch {
-            console.note("Error: \(oneLine(error))")
-            return 1
+            return exitCode(reporting: error, console: console)
         }
+    }
+
+    /// Prints `error` as the one-line `Error: …` and returns its exit code: 64 for usage errors
+    /// (pointing at the command's help, or mledit's when no command is named), 1 otherwise.
+    static func exitCode(reporting error: Error, console: Console) -> Int32 {
+        if let usage = error as? UsageError {
+            let help = usage.command.isEmpty ? "mledit --help" : "mledit \(usage.command) --help"
+            console.note("Error: \(usage.message). See '\(help)'.")
+            return 64
+        }
+        console.note("Error: \(oneLine(error))")
+        return 1
     }
 
     /// The worker count of `--threads N` (anywhere before a literal `--`, removed from
