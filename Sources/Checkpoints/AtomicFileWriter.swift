@@ -1,5 +1,7 @@
 // Writes a file atomically: the bytes go to a temporary file beside the destination, which is
 // renamed over it only once complete, so readers never see a partial checkpoint. Format-agnostic.
+// A temporary file's name carries its writer's pid, so the next writer of the same destination
+// can remove what a killed one left behind (`TemporaryFiles.removeStale`).
 
 import Foundation
 
@@ -14,8 +16,8 @@ struct AtomicFileWriter {
 
     init(destination: URL) throws {
         self.destination = destination
-        let directory = destination.deletingLastPathComponent()
-        temporary = directory.appendingPathComponent(".\(destination.lastPathComponent).\(UUID().uuidString).tmp")
+        TemporaryFiles.removeStale(beside: destination)
+        temporary = TemporaryFiles.name(beside: destination, suffix: "tmp")
         guard FileManager.default.createFile(atPath: temporary.path, contents: nil) else {
             throw CheckpointError.io(file: destination.path, reason: "cannot create temporary file \(temporary.path)")
         }
@@ -80,6 +82,58 @@ struct AtomicFileWriter {
     func abandon() {
         try? handle.close()
         try? FileManager.default.removeItem(at: temporary)
+    }
+}
+
+public enum AtomicFile {
+    /// Writes `data` to `url` atomically (temporary file, fsync, rename).
+    /// - Throws: `CheckpointError.io`.
+    public static func write(_ data: Data, to url: URL) throws {
+        var writer = try AtomicFileWriter(destination: url)
+        do { try writer.write(data) } catch {
+            writer.abandon()
+            throw error
+        }
+        try writer.commit()
+    }
+}
+
+/// The hidden temporary names beside a destination: `.NAME.<pid>.<UUID>.<suffix>`.
+public enum TemporaryFiles {
+    /// A fresh temporary path beside `destination`, owned by this process.
+    public static func name(beside destination: URL, suffix: String) -> URL {
+        destination.deletingLastPathComponent()
+            .appendingPathComponent(".\(destination.lastPathComponent).\(getpid()).\(UUID().uuidString).\(suffix)")
+    }
+
+    /// Removes the temporary files and folders beside `destination` whose writer is no longer
+    /// running (and those of the older `.NAME.<UUID>.tmp` form, which carry no pid). Returns the
+    /// paths removed.
+    @discardableResult
+    public static func removeStale(beside destination: URL) -> [String] {
+        let directory = destination.deletingLastPathComponent()
+        let prefix = ".\(destination.lastPathComponent)."
+        guard let entries = try? FileManager.default.contentsOfDirectory(atPath: directory.path) else { return [] }
+        var removed: [String] = []
+        for entry in entries where entry.hasPrefix(prefix) && (entry.hasSuffix(".tmp") || entry.hasSuffix(".old")) {
+            let middle = entry.dropFirst(prefix.count).dropLast(4).split(separator: ".", omittingEmptySubsequences: false)
+            let owner: Int32?
+            switch middle.count {
+            case 1 where UUID(uuidString: String(middle[0])) != nil: owner = nil
+            case 2 where UUID(uuidString: String(middle[1])) != nil:
+                guard let pid = Int32(middle[0]) else { continue }
+                owner = pid
+            default: continue
+            }
+            if let owner, owner == getpid() || isRunning(owner) { continue }
+            let path = directory.appendingPathComponent(entry).path
+            if (try? FileManager.default.removeItem(atPath: path)) != nil { removed.append(path) }
+        }
+        return removed
+    }
+
+    static func isRunning(_ pid: Int32) -> Bool {
+        kill(pid, 0) == 0 || errno == EPERM
     }
 }
 

@@ -107,6 +107,10 @@ public enum LedgerError: Error, Equatable, CustomStringConvertible {
     /// HEAD names a branch that has no commit yet.
     case unbornBranch(String)
     case deltaNotFound(commit: String, tensor: String)
+    /// Another process held the writer lock for longer than the caller would wait.
+    case lockTimeout(path: String, holder: Int32?, seconds: Double)
+    /// A commit's lineage is incomplete or inconsistent (see `Repository.verifyLineage`).
+    case brokenHistory(commit: String, reason: String)
 
     public var description: String {
         switch self {
@@ -161,6 +165,12 @@ public enum LedgerError: Error, Equatable, CustomStringConvertible {
             return "branch \(name) has no commits yet"
         case let .deltaNotFound(commit, tensor):
             return "commit \(commit) has no delta for tensor \(tensor)"
+        case let .lockTimeout(path, holder, seconds):
+            let who = holder.map { "process \($0)" } ?? "another process"
+            if seconds == 0 { return "\(who) holds the writer lock \(path); try again later or wait for it with --wait SECONDS" }
+            return "\(who) has held the writer lock \(path) for more than \(seconds.formatted(.number.precision(.fractionLength(0...1)))) s; try again later or wait longer with --wait SECONDS"
+        case let .brokenHistory(commit, reason):
+            return "the history of commit \(commit.prefix(12)) is damaged: \(reason); run 'mledit fsck'"
         }
     }
 }

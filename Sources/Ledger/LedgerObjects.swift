@@ -294,4 +294,8 @@ public struct FsckProblem: Sendable, Equatable, CustomStringConvertible {
     public var object: String
     public var message: String
     public var description: String { "\(object): \(message)" }
+    public init(object: String, message: String) {
+        self.object = object
+        self.message = message
+    }
 }

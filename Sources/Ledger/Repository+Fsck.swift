@@ -33,6 +33,13 @@ extension Repository {
             }
         }
 
+        let orphans = try database.query("""
+            SELECT c.id, c.parent_id FROM commits c
+            WHERE c.parent_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM commits p WHERE p.id = c.parent_id)
+            ORDER BY c.id
+            """, []) { (try $0.string(0), try $0.string(1)) }
+        problems += orphans.map { FsckProblem(object: "commit \($0.0)", message: "its parent \($0.1) is missing") }
+
         let dangling = try database.query("""
             SELECT f.commit_id, f.ordinal FROM facts f
             WHERE f.supersedes_commit_id IS NOT NULL AND NOT EXISTS

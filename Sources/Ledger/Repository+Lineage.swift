@@ -22,6 +22,29 @@ extension Repository {
         return ids
     }
 
+    /// `lineageIDs(from:)` for a version whose weights are about to be used: the chain must reach
+    /// a root (no parent missing) and every commit's id must recompute from its rows — which
+    /// covers a missing or added delta row, a changed checksum, a rewired parent and edited facts.
+    /// - Throws: `LedgerError.brokenHistory` naming the first bad commit.
+    public func verifiedLineageIDs(from id: String) throws -> [String] {
+        let ids = try lineageIDs(from: id)
+        for commitID in ids {
+            let computed: String
+            do {
+                computed = try recomputeID(of: commitID)
+            } catch let error as LedgerError {
+                throw LedgerError.brokenHistory(commit: commitID, reason: "its rows cannot be read (\(error))")
+            }
+            if computed != commitID {
+                throw LedgerError.brokenHistory(commit: commitID, reason: "its content (facts, deltas or parent) no longer hashes to its id")
+            }
+        }
+        if let oldest = ids.last, let parent = try commit(oldest).parentID {
+            throw LedgerError.brokenHistory(commit: oldest, reason: "its parent \(parent.prefix(12)) is missing from the ledger")
+        }
+        return ids
+    }
+
     /// The commits from `revision` back to the root, newest first.
     /// - Throws: revision errors (`resolve`), `.commitNotFound`.
     public func lineage(of revision: String) throws -> [CommitRecord] {
@@ -106,10 +129,10 @@ extension Repository {
 
     /// Per edited tensor, the deltas of the lineage of `revision`, oldest first: the weights of
     /// the version are base + Σ U Vᵀ over each list (`Materializer.apply`).
-    /// - Throws: revision errors.
+    /// - Throws: revision errors, `.brokenHistory` (see `verifiedLineageIDs`).
     public func lineageDeltas(at revision: String) throws -> [String: [DeltaRecord]] {
         var out: [String: [DeltaRecord]] = [:]
-        for id in try lineageIDs(from: try resolve(revision)).reversed() {
+        for id in try verifiedLineageIDs(from: try resolve(revision)).reversed() {
             for record in try deltas(of: id) { out[record.tensor, default: []].append(record) }
         }
         return out
@@ -124,11 +147,11 @@ extension Repository {
     /// Per edited tensor (or only `tensor`), its layer and the decoded, checksum-verified deltas
     /// of the lineage of `revision`, oldest first: everything a version's weights need, read in
     /// one query.
-    /// - Throws: revision errors, `.checksumMismatch`, `.malformedBlob` (naming the commit and
-    ///   tensor), `.badColumn`.
+    /// - Throws: revision errors, `.brokenHistory` (see `verifiedLineageIDs`), `.checksumMismatch`,
+    ///   `.malformedBlob` (naming the commit and tensor), `.badColumn`.
     public func lineageDecodedDeltas(at revision: String, tensor: String? = nil) throws -> [String: (layer: Int, deltas: [LowRankDelta])] {
         let tip = try resolve(revision)
-        _ = try lineageIDs(from: tip)  // checks that the chain ends (no parent cycle)
+        _ = try verifiedLineageIDs(from: tip)
         let rows = try database.query("""
             WITH RECURSIVE chain(id, parent_id, depth) AS (
                 SELECT id, parent_id, 0 FROM commits WHERE id = ?1

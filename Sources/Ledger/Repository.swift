@@ -70,6 +70,10 @@ public final class Repository {
     /// - Throws: `LedgerError.repositoryNotFound` naming `directory` when there is none.
     public static func discover(from directory: URL) throws -> Repository {
         var candidate = directory.standardizedFileURL
+        // A relative or vanished start has no parents to walk up to.
+        guard candidate.path.hasPrefix("/"), FileManager.default.fileExists(atPath: candidate.path) else {
+            throw LedgerError.repositoryNotFound(path: directory.path)
+        }
         while true {
             if FileManager.default.fileExists(atPath: ledgerURL(in: candidate).path) { return try open(at: candidate) }
             let parent = candidate.deletingLastPathComponent()

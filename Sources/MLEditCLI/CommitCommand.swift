@@ -17,6 +17,7 @@ enum CommitCommand {
         """,
         arguments: [ArgumentSpec("FACTS", help: "The facts file.")],
         options: [
+            WriterLockOption.spec,
             OptionSpec(["--message", "-m"], value: "MSG", help: "Commit message (default: a summary of the facts)."),
             OptionSpec(["--method"], value: "METHOD", help: "rome, memit, emmet or alphaedit (default memit)."),
             OptionSpec(["--layers"], value: "L,...", help: "Edit layers (default: the model's defaults for the method)."),
@@ -37,7 +38,7 @@ enum CommitCommand {
         let healthLimits = try HealthCheck.limits(arguments)
         let repository = try RepositoryLocator.require(console)
         let requests = try FactsFile.load(path: factsURL.path)
-        let lock = try WriterLock(repository: repository, console: console)
+        let lock = try WriterLockOption.acquire(repository, arguments: arguments, console: console, command: "commit")
         defer { withExtendedLifetime(lock) {} }
         let head = try repository.head()
         timer.mark("open")
@@ -46,7 +47,9 @@ enum CommitCommand {
         let h = try EditHyperparameters.resolve(configuration: context.model.configuration, method: method,
                                                 file: arguments.value("--hparams").map { console.url(forPath: $0) },
                                                 layers: arguments.value("--layers"))
-        let corpus = arguments.values("--corpus").isEmpty ? EditContext.defaultCorpus(console)
+        try FactBounds.check(requests, file: factsURL.path, tokenizer: context.tokenizer,
+                             contextLength: context.model.configuration.contextLength, hyperparameters: h)
+        let corpus = arguments.values("--corpus").isEmpty ? nil
             : arguments.values("--corpus").map { console.url(forPath: $0).path }
         let statistics = try context.statistics(layers: h.sortedLayers, hyperparameters: h, corpus: corpus, console: console)
         timer.mark("statistics")

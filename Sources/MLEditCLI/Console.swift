@@ -12,11 +12,15 @@ public final class Console: @unchecked Sendable {
     public let environment: [String: String]
     /// The directory relative paths are resolved against.
     public let currentDirectory: URL
+    /// Why the process's working directory cannot be used (deleted, unreadable), when it cannot.
+    public let currentDirectoryProblem: String?
 
-    public init(environment: [String: String], currentDirectory: URL, errorIsTerminal: Bool,
+    public init(environment: [String: String], currentDirectory: URL, currentDirectoryProblem: String? = nil,
+                errorIsTerminal: Bool,
                 out: @escaping @Sendable (String) -> Void, err: @escaping @Sendable (String) -> Void) {
         self.environment = environment
         self.currentDirectory = currentDirectory
+        self.currentDirectoryProblem = currentDirectoryProblem
         self.errorIsTerminal = errorIsTerminal
         self.writeOut = out
         self.writeErr = err
@@ -24,8 +28,17 @@ public final class Console: @unchecked Sendable {
 
     /// The process's own standard output and error.
     public static func standard() -> Console {
-        Console(environment: ProcessInfo.processInfo.environment,
-                currentDirectory: URL(fileURLWithPath: FileManager.default.currentDirectoryPath),
+        var directory = "/"
+        var problem: String?
+        if let path = getcwd(nil, 0) {
+            directory = String(cString: path)
+            free(path)
+            if access(directory, R_OK | X_OK) != 0 { problem = String(cString: strerror(errno)) }
+        } else {
+            problem = String(cString: strerror(errno))
+        }
+        return Console(environment: ProcessInfo.processInfo.environment,
+                currentDirectory: URL(fileURLWithPath: directory), currentDirectoryProblem: problem,
                 errorIsTerminal: isatty(2) == 1,
                 out: { text in FileHandle.standardOutput.write(Data(text.utf8)) },
                 err: { text in FileHandle.standardError.write(Data(text.utf8)) })
@@ -34,13 +47,13 @@ public final class Console: @unchecked Sendable {
     /// The same streams with some environment variables replaced.
     public func with(environment overrides: [String: String]) -> Console {
         Console(environment: environment.merging(overrides) { $1 }, currentDirectory: currentDirectory,
-                errorIsTerminal: errorIsTerminal, out: writeOut, err: writeErr)
+                currentDirectoryProblem: currentDirectoryProblem, errorIsTerminal: errorIsTerminal, out: writeOut, err: writeErr)
     }
 
-    /// Writes a line to standard output.
-    public func print(_ line: String = "") { writeOut(line + "\n") }
-    /// Writes a line to standard error.
-    public func note(_ line: String) { writeErr(line + "\n") }
+    /// Writes a line to standard output, control characters escaped (see `escapingControls`).
+    public func print(_ line: String = "") { writeOut(Self.escapingControls(line) + "\n") }
+    /// Writes a line to standard error, control characters escaped.
+    public func note(_ line: String) { writeErr(Self.escapingControls(line) + "\n") }
     /// Writes raw text to standard error (progress bars redraw with "\r").
     public func writeError(_ text: String) { writeErr(text) }
 
@@ -56,6 +69,31 @@ public final class Console: @unchecked Sendable {
     /// Prints a JSON value (sorted keys, pretty) to standard output.
     public func printJSON(_ value: Any) throws {
         let data = try JSONSerialization.data(withJSONObject: value, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
-        print(String(decoding: data, as: UTF8.self))
+        // JSON escapes the C0 controls itself; its strings must stay exactly what was stored.
+        writeOut(String(decoding: data, as: UTF8.self) + "\n")
+    }
+
+    /// `text` with every control character other than newline and tab written as a visible
+    /// escape (`\x1b`, `\r`, `\u{9b}`), so that subjects, messages and author names from a
+    /// ledger or a facts file cannot move the cursor, recolour or retitle the user's terminal.
+    public static func escapingControls(_ text: String) -> String {
+        func needsEscape(_ scalar: Unicode.Scalar) -> Bool {
+            let value = scalar.value
+            return (value < 0x20 && value != 0x0A && value != 0x09) || (0x7F...0x9F).contains(value)
+                || value == 0x2028 || value == 0x2029
+        }
+        guard text.unicodeScalars.contains(where: needsEscape) else { return text }
+        var result = String.UnicodeScalarView()
+        for scalar in text.unicodeScalars {
+            guard needsEscape(scalar) else { result.append(scalar); continue }
+            let escape: String
+            switch scalar.value {
+            case 0x0D: escape = "\\r"
+            case 0..<0x80: escape = "\\x" + (scalar.value < 0x10 ? "0" : "") + String(scalar.value, radix: 16)
+            default: escape = "\\u{" + String(scalar.value, radix: 16) + "}"
+            }
+            result.append(contentsOf: escape.unicodeScalars)
+        }
+        return String(result)
     }
 }

@@ -222,7 +222,10 @@ enum DiffCommand {
             let tokenizer = try ModelResolution.tokenizer(for: url)
             var layers = Set<Int>()
             for revision in [old, new] {
-                for records in try repository.lineageDeltas(at: revision).values { if let layer = records.first?.layer { layers.insert(layer) } }
+                let lineage = try repository.lineageDeltas(at: revision)
+                try VersionLoader.checkFits(lineage.mapValues { $0.map { ($0.layer, $0.rows, $0.cols) } },
+                                            configuration: model.configuration, commitID: revision)
+                for records in lineage.values { if let layer = records.first?.layer { layers.insert(layer) } }
             }
             var baseWeights: [Int: Matrix<Float>] = [:]
             for layer in layers { baseWeights[layer] = model.mlpOutputWeight(layer: layer) }

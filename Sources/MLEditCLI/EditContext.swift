@@ -45,7 +45,12 @@ struct EditContext {
 
     /// Sets the model's weights to those of `commitID` (nil: the base model).
     mutating func moveTo(_ commitID: String?) throws {
-        let edited = Set(try commitID.map { try repository.lineageDeltas(at: $0) }?.values.compactMap { $0.first?.layer } ?? [])
+        let records = try commitID.map { try repository.lineageDeltas(at: $0) } ?? [:]
+        if let commitID {
+            try VersionLoader.checkFits(records.mapValues { $0.map { ($0.layer, $0.rows, $0.cols) } },
+                                        configuration: model.configuration, commitID: commitID)
+        }
+        let edited = Set(records.values.compactMap { $0.first?.layer })
         for layer in edited { _ = baseWeight(layer: layer) }
         for (layer, weight) in baseWeights where !edited.contains(layer) {
             model.setMLPOutputWeight(layer: layer, weight)
@@ -67,6 +72,19 @@ struct EditContext {
         return hasher.finalize().hex
     }
 
+    /// The ledger's key names the corpus and how it is cut into sequences; the default length
+    /// keeps the plain corpus digest that earlier ledgers used.
+    static func cutDigest(_ corpusDigest: String, sequenceLength: Int) -> String {
+        sequenceLength == EditHyperparameters(layers: []).statisticsSequenceLength
+            ? corpusDigest : corpusDigest + "/sequence-length-\(sequenceLength)"
+    }
+
+    /// The corpus digest of a ledger key made by `cutDigest` for `sequenceLength`, else nil.
+    static func plainDigest(_ key: String, sequenceLength: Int) -> String? {
+        let plain = String(key.prefix(64))
+        return cutDigest(plain, sequenceLength: sequenceLength) == key ? plain : nil
+    }
+
     static func defaultCorpus(_ console: Console) -> [String] {
         if let corpus = console.environment["MLEDIT_CORPUS"], !corpus.isEmpty {
             return corpus.split(separator: ":").map { console.url(forPath: String($0)).path }
@@ -76,35 +94,65 @@ struct EditContext {
 
     /// C0 of every layer in `layers` for the base model: from the ledger's cache, else computed on
     /// the unedited model over the corpus and cached (one transaction per layer).
-    mutating func statistics(layers: [Int], hyperparameters h: EditHyperparameters, corpus: [String],
+    ///
+    /// Without `given` (no `--corpus`), statistics the ledger already holds for these layers are
+    /// used whatever corpus they came from — the one the history was made with — and only when
+    /// there are none is the default corpus read.
+    mutating func statistics(layers: [Int], hyperparameters h: EditHyperparameters, corpus given: [String]?,
                              console: Console) throws -> [Int: LayerStatistics] {
-        for path in corpus where !FileManager.default.fileExists(atPath: path) {
-            throw CommandFailure("corpus \(path) does not exist; run scripts/fetch-corpus or pass --corpus PATH")
+        let corpus = given ?? EditContext.defaultCorpus(console)
+        let cut = { (digest: String) in EditContext.cutDigest(digest, sequenceLength: h.statisticsSequenceLength) }
+        var recorded: String?
+        if given == nil {
+            let tensors = Set(layers.map(EditContext.tensorName(layer:)))
+            var covered: [String: Set<String>] = [:]
+            for key in try repository.preservationStatisticsKeys(baseModelID: baseModel.id)
+            where key.tokenCount == h.statisticsTokenCount && tensors.contains(key.tensor) {
+                covered[key.corpusDigest, default: []].insert(key.tensor)
+            }
+            let candidates = covered.filter { $0.value == tensors }.keys.sorted()
+                .compactMap { EditContext.plainDigest($0, sequenceLength: h.statisticsSequenceLength) }
+            if !candidates.isEmpty {
+                let defaultDigest = corpus.allSatisfy { FileManager.default.fileExists(atPath: $0) }
+                    ? try EditContext.corpusDigest(paths: corpus) : nil
+                let chosen = candidates.first { $0 == defaultDigest } ?? candidates[0]
+                if chosen != defaultDigest {
+                    console.note("note: no --corpus given; using the preservation statistics the ledger holds (corpus \(chosen.prefix(12)))")
+                }
+                recorded = chosen
+            }
         }
-        let digest = try EditContext.corpusDigest(paths: corpus)
+        if recorded == nil {
+            for path in corpus where !FileManager.default.fileExists(atPath: path) {
+                throw CommandFailure("corpus \(path) does not exist; run scripts/fetch-corpus or pass --corpus PATH")
+            }
+        }
+        let corpusDigest = try recorded ?? EditContext.corpusDigest(paths: corpus)
+        let cutDigest = cut(corpusDigest)
+        func ledgerKey(_ layer: Int) -> PreservationKey {
+            PreservationKey(baseModelID: baseModel.id, tensor: EditContext.tensorName(layer: layer),
+                            corpusDigest: cutDigest, tokenCount: h.statisticsTokenCount)
+        }
         var found: [Int: LayerStatistics] = [:]
         var missing: [Int] = []
         for layer in layers {
-            let key = PreservationKey(baseModelID: baseModel.id, tensor: EditContext.tensorName(layer: layer),
-                                      corpusDigest: digest, tokenCount: h.statisticsTokenCount)
-            if let moment = try repository.preservationStatistics(key) {
+            if let moment = try repository.preservationStatistics(ledgerKey(layer)) {
                 found[layer] = LayerStatistics(layer: layer, tokenCount: h.statisticsTokenCount, moment: moment)
             } else {
                 missing.append(layer)
             }
         }
         // Second level: statistics other repositories computed for the same checkpoint and corpus.
-        let shared = EditContext.sharedStatisticsDirectory(console)
+        let shared = SharedStatisticsCache(directory: EditContext.sharedStatisticsDirectory(console))
+        func sharedKey(_ layer: Int) -> SharedStatisticsCache.Key {
+            SharedStatisticsCache.Key(baseDigest: baseModel.sha256, layer: layer, corpusDigest: corpusDigest,
+                                      tokenCount: h.statisticsTokenCount, sequenceLength: h.statisticsSequenceLength)
+        }
         var copies: [(matrix: Matrix<Double>, key: PreservationKey)] = []
         for layer in missing {
-            let file = shared.appendingPathComponent(EditContext.sharedStatisticsName(
-                baseDigest: baseModel.sha256, layer: layer, corpusDigest: digest, tokenCount: h.statisticsTokenCount))
-            guard let blob = FileManager.default.contents(atPath: file.path),
-                  let statistics = try? LayerStatistics(layer: layer, tokenCount: h.statisticsTokenCount,
-                                                        dimension: model.configuration.intermediateSize, blob: blob) else { continue }
-            copies.append((statistics.moment, PreservationKey(
-                baseModelID: baseModel.id, tensor: EditContext.tensorName(layer: layer), corpusDigest: digest,
-                tokenCount: h.statisticsTokenCount)))
+            guard let statistics = shared.load(sharedKey(layer), dimension: model.configuration.intermediateSize,
+                                               rejected: { console.note("note: \($0); recomputing") }) else { continue }
+            copies.append((statistics.moment, ledgerKey(layer)))
             found[layer] = statistics
         }
         try repository.putPreservationStatistics(copies)
@@ -122,14 +170,9 @@ struct EditContext {
             progress: { done, _ in bar.update(done) })
         bar.finish()
         for (layer, statistics) in computed {
-            let key = PreservationKey(baseModelID: baseModel.id, tensor: EditContext.tensorName(layer: layer),
-                                      corpusDigest: digest, tokenCount: h.statisticsTokenCount)
-            try repository.putPreservationStatistics(statistics.moment, for: key)
+            try repository.putPreservationStatistics(statistics.moment, for: ledgerKey(layer))
             found[layer] = statistics
-            let file = shared.appendingPathComponent(EditContext.sharedStatisticsName(
-                baseDigest: baseModel.sha256, layer: layer, corpusDigest: digest, tokenCount: h.statisticsTokenCount))
-            try? FileManager.default.createDirectory(at: shared, withIntermediateDirectories: true)
-            try? statistics.blob.write(to: file, options: .atomic)
+            shared.store(statistics, key: sharedKey(layer))
         }
         try moveTo(current)
         return found
@@ -139,10 +182,6 @@ struct EditContext {
     /// be deleted at any time (the ledger keeps its own copy).
     static func sharedStatisticsDirectory(_ console: Console) -> URL {
         ModelResolution.cacheDirectory(console).appendingPathComponent("statistics")
-    }
-
-    static func sharedStatisticsName(baseDigest: String, layer: Int, corpusDigest: String, tokenCount: Int) -> String {
-        "\(baseDigest.prefix(16))-\(tensorName(layer: layer))-\(corpusDigest.prefix(16))-\(tokenCount).f64"
     }
 
     /// Keys of the facts in force at the parent, per layer (d_in × p), leaving out the facts in
@@ -178,20 +217,43 @@ extension EditHyperparameters {
             guard let data = FileManager.default.contents(atPath: file.path) else {
                 throw CommandFailure("\(file.path): cannot read the hyperparameters file")
             }
-            guard let overrides = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
-                throw CommandFailure("\(file.path): not a JSON object")
+            let parsed: Any
+            do {
+                parsed = try JSONSerialization.jsonObject(with: data)
+            } catch {
+                throw CommandFailure("\(file.path): not valid JSON (NaN, Infinity and numbers beyond ±1.8e308 are not JSON numbers)")
+            }
+            guard let overrides = parsed as? [String: Any] else {
+                throw CommandFailure("\(file.path): expected a JSON object of hyperparameters, found \(parsed is [Any] ? "an array" : "a single value")")
             }
             var merged = try JSONSerialization.jsonObject(with: JSONEncoder().encode(h)) as? [String: Any] ?? [:]
-            for (key, value) in overrides {
+            for key in overrides.keys.sorted() {
                 guard merged[key] != nil else {
                     throw CommandFailure("\(file.path): field '\(key)': unknown hyperparameter (known: \(merged.keys.sorted().joined(separator: ", ")))")
                 }
-                merged[key] = value
+                if let number = overrides[key] as? Double, !number.isFinite {
+                    throw CommandFailure("\(file.path): field '\(key)': \(number) is not a finite number")
+                }
+                if EditHyperparameters.wholeNumberFields.contains(key) {
+                    let values = overrides[key].map { ($0 as? [Any]) ?? [$0] } ?? []
+                    for value in values {
+                        guard let number = value as? NSNumber,
+                              number.doubleValue.rounded() == number.doubleValue, abs(number.doubleValue) < 1e15 else {
+                            throw CommandFailure("\(file.path): field '\(key)': expected \(key == "layers" ? "an array of whole numbers" : "a whole number"), got \(value)")
+                        }
+                    }
+                }
+                merged[key] = overrides[key]
             }
             do {
                 h = try JSONDecoder().decode(EditHyperparameters.self, from: JSONSerialization.data(withJSONObject: merged))
-            } catch {
-                throw CommandFailure("\(file.path): \(error)")
+            } catch let error as DecodingError {
+                throw CommandFailure("\(file.path): \(Self.describe(error))")
+            }
+            do {
+                try h.validate(layerCount: configuration.layerCount, contextLength: configuration.contextLength)
+            } catch SolverError.invalidHyperparameter(let field, let reason) where overrides[field] != nil {
+                throw CommandFailure("\(file.path): field '\(field)': \(reason)")
             }
         }
         if let layers {
@@ -201,7 +263,25 @@ extension EditHyperparameters {
             }
             h.layers = parsed.compactMap { $0 }
         }
-        try h.validate(layerCount: configuration.layerCount)
+        try h.validate(layerCount: configuration.layerCount, contextLength: configuration.contextLength)
         return h
+    }
+
+    /// A decoding failure as "field 'name': what was wrong", in one line.
+    static func describe(_ error: DecodingError) -> String {
+        func field(_ path: [CodingKey]) -> String { path.map(\.stringValue).joined(separator: ".") }
+        switch error {
+        case .typeMismatch(let type, let context):
+            let expected = type == Int.self || type == UInt64.self ? "a whole number in range"
+                : type == Double.self ? "a number" : type == Bool.self ? "true or false"
+                : type == String.self ? "a string" : "a value of type \(type)"
+            return "field '\(field(context.codingPath))': expected \(expected)"
+        case .valueNotFound(_, let context), .keyNotFound(_, let context):
+            return "field '\(field(context.codingPath))': missing"
+        case .dataCorrupted(let context):
+            return "field '\(field(context.codingPath))': \(context.debugDescription)"
+        @unknown default:
+            return String(describing: error).split(whereSeparator: \.isNewline).joined(separator: " ")
+        }
     }
 }

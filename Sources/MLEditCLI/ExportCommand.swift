@@ -30,6 +30,7 @@ enum ExportCommand {
             OptionSpec(["--dtype"], value: "TYPE", help: "f16, f32 or bf16: edited tensors in GGUF (default f16), all tensors in safetensors (default: the source's), LoRA factors (default f32)."),
             OptionSpec(["--requantize"], value: "TYPE", help: "GGUF only: re-quantize edited tensors to q8_0, q4_0 or q4_1 (warns with the measured loss)."),
             OptionSpec(["--model"], value: "PATH", help: "Convert this checkpoint as it is, without a repository."),
+            OptionSpec(["--force"], help: "Write over a file, or into a folder, that no export wrote (a folder keeps its other files)."),
             OptionSpec(["--json"], help: "Print JSON: output, format, version, edited tensors, re-quantization effects."),
         ],
         run: run)
@@ -40,7 +41,7 @@ enum ExportCommand {
         var commitID: String?
         var baseDigest: String?
         /// Canonical tensor name → the lineage's deltas, oldest first.
-        var deltas: [(tensor: String, deltas: [LowRankDelta])]
+        var deltas: [(tensor: String, layer: Int, deltas: [LowRankDelta])]
     }
 
     static func run(_ arguments: ParsedArguments, _ console: Console) throws {
@@ -82,11 +83,10 @@ enum ExportCommand {
         if requantize != nil && precision != nil {
             throw UsageError("give either --dtype or --requantize for the edited tensors, not both", command: "export")
         }
-        let resolvedOutput = output.resolvingSymlinksInPath().path
-        if resolvedOutput == source.url.resolvingSymlinksInPath().path
-            || resolvedOutput == ModelResolution.huggingFaceFolder(source.url).resolvingSymlinksInPath().path {
-            throw CommandFailure("\(output.path) is the base model itself; choose another output path")
-        }
+        let repository = (try? RepositoryLocator.find(console: console, required: false)) ?? nil
+        let models = try OutputSafety.checkpoints(source: source.url, repository: repository)
+        try OutputSafety.check(output, kind: chosen == .gguf ? .file(isPreviousOutput: OutputSafety.isExportedGGUF) : .folder,
+                               repository: repository, models: models, force: arguments.flag("--force"))
 
         var summary: [String: Any] = ["output": output.path, "format": chosen.rawValue, "source": source.url.path]
         if let commitID = source.commitID { summary["version"] = commitID }
@@ -99,7 +99,7 @@ enum ExportCommand {
             }
             let overrides = try mergedTensors(source)
             let file = try openGGUF(source.url)
-            var metadata: [GGUFMetadataEntry] = []
+            var metadata = [GGUFMetadataEntry(key: "mledit.exporter", value: .string("mledit \(MLEditCommandLine.version)"))]
             if let commitID = source.commitID { metadata.append(GGUFMetadataEntry(key: "mledit.commit", value: .string(commitID))) }
             if let digest = source.baseDigest { metadata.append(GGUFMetadataEntry(key: "mledit.base_sha256", value: .string(digest))) }
             if !overrides.isEmpty {
@@ -126,7 +126,8 @@ enum ExportCommand {
             }
         case .safetensors:
             let overrides = try mergedTensors(source)
-            let report = try CheckpointExport.writeHuggingFace(source: source.url, overrides: overrides, precision: precision, to: output)
+            let report = try CheckpointExport.writeHuggingFace(source: source.url, overrides: overrides, precision: precision, to: output,
+                                                              replacingForeignFiles: arguments.flag("--force"))
             summary["files"] = report.files
             summary["dtype"] = report.precision.rawValue
             if !arguments.flag("--json") {
@@ -137,6 +138,7 @@ enum ExportCommand {
                 throw CommandFailure("a LoRA adapter holds a version's edits; export one from inside a repository (--at REV)")
             }
             let (configuration, _, _) = try ModelLoader.open(url: source.url)
+            try checkFits(source, configuration)
             var loraDeltas: [LoRADelta] = []
             for entry in source.deltas {
                 guard let combined = try Materializer.combined(entry.deltas, tensor: entry.tensor) else { continue }
@@ -146,7 +148,8 @@ enum ExportCommand {
                 throw CommandFailure("version \(source.commitID?.prefix(12) ?? "") has no edits to export as an adapter")
             }
             let report = try CheckpointExport.writeLoRA(deltas: loraDeltas, configuration: configuration,
-                                                        baseModelName: source.url.path, precision: precision ?? .f32, to: output)
+                                                        baseModelName: source.url.path, precision: precision ?? .f32, to: output,
+                                                        replacingForeignFiles: arguments.flag("--force"))
             summary["ranks"] = report.ranks
             summary["target_modules"] = report.targetModules
             if !arguments.flag("--json") {
@@ -175,7 +178,7 @@ enum ExportCommand {
             commitID = try repository.head().commitID
         }
         let record = try VersionLoader.baseModel(of: repository, commitID: commitID)
-        var deltas: [(tensor: String, deltas: [LowRankDelta])] = []
+        var deltas: [(tensor: String, layer: Int, deltas: [LowRankDelta])] = []
         if let commitID {
             let lineage = try repository.lineageDeltas(at: commitID)
             for tensor in lineage.keys.sorted(by: { $0.localizedStandardCompare($1) == .orderedAscending }) {
@@ -186,7 +189,7 @@ enum ExportCommand {
                         throw CommandFailure("the delta of \(tensor) in commit \(record.commitID.prefix(12)) cannot be read (\(MLEditCommandLine.oneLine(error))); nothing was written. Run 'mledit fsck'")
                     }
                 }
-                deltas.append((tensor, decoded))
+                deltas.append((tensor, lineage[tensor]?.first?.layer ?? -1, decoded))
             }
         }
         return Source(url: URL(fileURLWithPath: record.path), commitID: commitID, baseDigest: record.sha256, deltas: deltas)
@@ -195,7 +198,8 @@ enum ExportCommand {
     /// Base + Σ U Vᵀ for every edited tensor, in the internal convention; nothing else is read.
     static func mergedTensors(_ source: Source) throws -> [String: Matrix<Float>] {
         guard !source.deltas.isEmpty else { return [:] }
-        let (_, weights, _) = try ModelLoader.open(url: source.url)
+        let (configuration, weights, _) = try ModelLoader.open(url: source.url)
+        try checkFits(source, configuration)
         var merged: [String: Matrix<Float>] = [:]
         for entry in source.deltas {
             guard let tensor = try weights.tensor(named: entry.tensor) else { throw ModelError.missingTensor(entry.tensor) }
@@ -206,6 +210,12 @@ enum ExportCommand {
             merged[entry.tensor] = try Materializer.apply(base: base, deltas: entry.deltas, tensor: entry.tensor)
         }
         return merged
+    }
+
+    static func checkFits(_ source: Source, _ configuration: ModelConfiguration) throws {
+        try VersionLoader.checkFits(Dictionary(uniqueKeysWithValues: source.deltas.map { entry in
+            (entry.tensor, entry.deltas.map { (entry.layer, $0.rows, $0.cols) })
+        }), configuration: configuration, commitID: source.commitID ?? "")
     }
 
     static func openGGUF(_ url: URL) throws -> GGUFFile {

@@ -6,14 +6,21 @@ import Ledger
 enum FsckCommand {
     static let spec = CommandSpec(
         name: "fsck",
-        abstract: "Check the ledger's integrity: commit ids, delta checksums, refs.",
+        abstract: "Check the ledger's integrity: commit ids, delta checksums, statistics, refs, base model digests.",
         discussion: "Prints 'ok' when the ledger is sound; otherwise lists the problems on standard output and exits with 1.",
         options: [OptionSpec(["--json"], help: "Print {\"ok\": …, \"problems\": [{\"object\", \"message\"}]}.")],
         run: run)
 
     static func run(_ arguments: ParsedArguments, _ console: Console) throws {
         let repository = try RepositoryLocator.require(console)
-        let problems = try repository.fsck()
+        var problems = try repository.fsck()
+        for record in try repository.baseModels() {
+            do {
+                try VersionLoader.verify(record)
+            } catch {
+                problems.append(FsckProblem(object: "base model #\(record.id)", message: MLEditCommandLine.oneLine(error)))
+            }
+        }
         if arguments.flag("--json") {
             try console.printJSON([
                 "ok": problems.isEmpty,

@@ -17,6 +17,8 @@ struct HealthReportPage {
     var repositoryPath: String
     var revision: String
     var generatedAt: Date = Date()
+    /// Marks a page as mledit's, so that a later report may replace it.
+    static let generatorTag = #"<meta name="generator" content="mledit report">"#
 
     private static let palette = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b", "#e377c2"]
 
@@ -27,6 +29,7 @@ struct HealthReportPage {
             <html lang="en">
             <head>
             <meta charset="utf-8">
+            \(Self.generatorTag)
             <title>mledit report — \(escape(RevisionFormatting.short(tip)))</title>
             <style>
             body { font: 14px/1.4 system-ui, sans-serif; margin: 24px; color: #222; }

@@ -104,7 +104,7 @@ enum HistoryReplay {
     /// older commit is re-solved layer by layer from its stored keys and values. The new deltas are
     /// applied to the model as they are solved.
     static func resolve(_ commits: [CommitRecord], prior: [CommitRecord], context: inout EditContext,
-                        corpus: [String], console: Console) throws -> [Replayed] {
+                        corpus: [String]?, console: Console) throws -> [Replayed] {
         var memory = Memory()
         for commit in prior { try memory.remember(commit, repository: context.repository) }
         // Statistics first: computing them moves the model to its base weights and back.

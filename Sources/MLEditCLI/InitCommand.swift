@@ -89,6 +89,12 @@ enum InitCommand {
             let recorded = records.map { "\($0.path) (sha256 \($0.sha256.prefix(12))…)" }.joined(separator: ", ")
             throw CommandFailure("\(file.path) has SHA-256 \(digest.prefix(12))…, which matches no base model of this repository: \(recorded)")
         }
+        do {
+            _ = try ModelLoader.open(url: file)
+            _ = try ModelResolution.tokenizer(for: file)
+        } catch {
+            throw CommandFailure("\(file.path) has the recorded SHA-256 but cannot be loaded (\(MLEditCommandLine.oneLine(error))); nothing was changed")
+        }
         if record.path == file.path {
             console.print("base model already at \(file.path)")
             return

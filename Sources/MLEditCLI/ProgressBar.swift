@@ -1,5 +1,6 @@
 // A one-line progress bar on standard error, drawn only when standard error is a terminal so
-// that logs and pipes stay clean.
+// that logs and pipes stay clean; elsewhere a long task still says how far it is, one line every
+// half minute.
 import Foundation
 
 /// Progress of a long task with a known number of steps.
@@ -9,6 +10,8 @@ public final class ProgressBar: @unchecked Sendable {
     private let total: Int
     private var lastDrawn = -1
     private let started = Date()
+    private var lastLine = Date()
+    static let lineInterval: TimeInterval = 30
 
     public init(console: Console, label: String, total: Int) {
         self.console = console
@@ -18,8 +21,15 @@ public final class ProgressBar: @unchecked Sendable {
 
     /// Redraws when the percentage changes.
     public func update(_ done: Int) {
-        guard console.errorIsTerminal else { return }
         let percent = min(100, done * 100 / total)
+        guard console.errorIsTerminal else {
+            let now = Date()
+            if now.timeIntervalSince(lastLine) >= Self.lineInterval {
+                lastLine = now
+                console.note(String(format: "%@: %d%% after %.0f s", label, percent, now.timeIntervalSince(started)))
+            }
+            return
+        }
         if percent == lastDrawn { return }
         lastDrawn = percent
         let width = 30

@@ -16,6 +16,7 @@ enum RebaseCommand {
         discussion: "Reverted commits and reverts are not replayed: the replayed history holds the facts in force. Facts with the subject and prompt of an upstream fact supersede it.",
         arguments: [ArgumentSpec("UPSTREAM", optional: true, help: "The commit to replay onto (not with --onto-model).")],
         options: [
+            WriterLockOption.spec,
             OptionSpec(["--onto-model"], value: "PATH", help: "Replay the whole lineage onto this base checkpoint, re-computing every edit on it."),
             OptionSpec(["--corpus"], value: "PATH", repeatable: true, help: "Corpus for preservation statistics, when they are not cached."),
             OptionSpec(["--json"], help: "Print the replayed commits as JSON."),
@@ -24,13 +25,13 @@ enum RebaseCommand {
 
     static func run(_ arguments: ParsedArguments, _ console: Console) throws {
         let repository = try RepositoryLocator.require(console)
-        let lock = try WriterLock(repository: repository, console: console)
+        let lock = try WriterLockOption.acquire(repository, arguments: arguments, console: console, command: "rebase")
         defer { withExtendedLifetime(lock) {} }
         guard case .branch(let branchRef, let headCommit) = try repository.head() else {
             throw CommandFailure("HEAD is detached; check out a branch to rebase it")
         }
         guard let headID = headCommit else { throw CommandFailure("the branch has no commits to rebase") }
-        let corpus = arguments.values("--corpus").isEmpty ? EditContext.defaultCorpus(console)
+        let corpus = arguments.values("--corpus").isEmpty ? nil
             : arguments.values("--corpus").map { console.url(forPath: $0).path }
         let replayed: [(source: CommitRecord, new: CommitRecord)]
         let onto: String
@@ -74,7 +75,7 @@ enum RebaseCommand {
     }
 
     /// Re-solves the commits after the merge base onto `upstreamID` from their stored keys and values.
-    static func ontoCommit(_ upstreamID: String, repository: Repository, headID: String, corpus: [String],
+    static func ontoCommit(_ upstreamID: String, repository: Repository, headID: String, corpus: [String]?,
                            console: Console) throws -> [(source: CommitRecord, new: CommitRecord)] {
         let branchLineage = Array(try repository.lineage(of: headID).reversed())
         let mergeBase = try repository.mergeBase(headID, upstreamID)
@@ -106,7 +107,7 @@ enum RebaseCommand {
     }
 
     /// Recomputes every edit of the lineage in force on the checkpoint at `file`.
-    static func ontoModel(_ file: URL, repository: Repository, headID: String, corpus: [String],
+    static func ontoModel(_ file: URL, repository: Repository, headID: String, corpus: [String]?,
                           console: Console) throws -> [(source: CommitRecord, new: CommitRecord)] {
         let lineage = Array(try repository.lineage(of: headID).reversed())
         let effective = HistoryReplay.effectiveCommits(lineage)

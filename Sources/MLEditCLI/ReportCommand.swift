@@ -1,6 +1,7 @@
 // `mledit report`: one self-contained HTML page about a repository's history and the health of
 // its versions (see HealthReportPage). Missing health metrics are measured and stored first,
 // which loads the base model; a report of an already measured history reads the ledger only.
+import Checkpoints
 import Foundation
 import Ledger
 
@@ -17,12 +18,17 @@ enum ReportCommand {
         options: [
             OptionSpec(["--output", "-o"], value: "FILE", help: "Where to write the page (required)."),
             OptionSpec(["--at"], value: "REV", help: "The lineage the charts follow (default HEAD)."),
+            OptionSpec(["--force"], help: "Replace FILE even when it is not a page mledit wrote."),
         ],
         run: run)
 
     static func run(_ arguments: ParsedArguments, _ console: Console) throws {
         guard let output = arguments.value("--output") else { throw UsageError("missing option --output FILE", command: "report") }
         let repository = try RepositoryLocator.require(console)
+        let url = console.url(forPath: output)
+        try OutputSafety.check(url, kind: .file(isPreviousOutput: OutputSafety.isReportPage), repository: repository,
+                               models: try OutputSafety.checkpoints(source: nil, repository: repository),
+                               force: arguments.flag("--force"))
         let revision = arguments.value("--at") ?? "HEAD"
         let tip: String
         if revision == "HEAD" {
@@ -39,11 +45,10 @@ enum ReportCommand {
         let page = HealthReportPage(commits: commits, lineage: lineage, metrics: metrics,
                                     decorations: try RevisionFormatting.decorations(repository),
                                     repositoryPath: repository.root.path, revision: revision)
-        let url = console.url(forPath: output)
         do {
-            try Data(page.render().utf8).write(to: url, options: .atomic)
-        } catch {
-            throw CommandFailure("\(url.path): cannot write the report: \(error.localizedDescription)")
+            try AtomicFile.write(Data(page.render().utf8), to: url)
+        } catch let error as CheckpointError {
+            throw CommandFailure("\(url.path): cannot write the report: \(error)")
         }
         console.print("Wrote \(output): \(commits.count) commit\(commits.count == 1 ? "" : "s"), lineage of \(revision) (\(lineage.count) commit\(lineage.count == 1 ? "" : "s")).")
     }

@@ -14,6 +14,7 @@ enum RevertCommand {
         abstract: "Take the edit of a commit out, keeping the facts of later commits.",
         arguments: [ArgumentSpec("REV", help: "The commit to revert (id, prefix, branch, tag, HEAD~N).")],
         options: [
+            WriterLockOption.spec,
             OptionSpec(["--message", "-m"], value: "MSG", help: "Commit message (default: Revert \"<message of REV>\")."),
             OptionSpec(["--author"], value: "NAME", help: "Author (default: $MLEDIT_AUTHOR, else $USER)."),
             OptionSpec(["--corpus"], value: "PATH", repeatable: true, help: "Corpus for preservation statistics, when they are not cached."),
@@ -23,7 +24,7 @@ enum RevertCommand {
 
     static func run(_ arguments: ParsedArguments, _ console: Console) throws {
         let repository = try RepositoryLocator.require(console)
-        let lock = try WriterLock(repository: repository, console: console)
+        let lock = try WriterLockOption.acquire(repository, arguments: arguments, console: console, command: "revert")
         defer { withExtendedLifetime(lock) {} }
         guard let headID = try repository.head().commitID else { throw CommandFailure("nothing to revert: the branch has no commits") }
         let targetID = try repository.resolve(arguments.positionals[0])
@@ -45,7 +46,7 @@ enum RevertCommand {
         if HistoryReplay.carriesFacts(target) && targetIndex >= start { prior.append(target) }
 
         var context = try EditContext.load(repository: repository, parentID: startParent, console: console)
-        let corpus = arguments.values("--corpus").isEmpty ? EditContext.defaultCorpus(console)
+        let corpus = arguments.values("--corpus").isEmpty ? nil
             : arguments.values("--corpus").map { console.url(forPath: $0).path }
         let solved = try HistoryReplay.resolve(Array(replayed), prior: prior, context: &context, corpus: corpus, console: console)
 

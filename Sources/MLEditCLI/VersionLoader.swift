@@ -13,6 +13,9 @@ enum RepositoryLocator {
         if let directory = console.environment["MLEDIT_DIR"], !directory.isEmpty {
             return try Repository.discover(from: console.url(forPath: directory))
         }
+        if let problem = console.currentDirectoryProblem {
+            throw CommandFailure("the current directory cannot be used (\(problem.lowercased()); was it deleted?); change to a repository's folder or pass --repo DIR")
+        }
         do {
             return try Repository.discover(from: console.currentDirectory)
         } catch LedgerError.repositoryNotFound(let path) {
@@ -32,6 +35,24 @@ enum RepositoryLocator {
 }
 
 enum VersionLoader {
+    /// Refuses a lineage whose deltas do not fit the model: a layer it lacks, a tensor other than
+    /// the layer's MLP output projection, or a shape other than that projection's.
+    /// - Parameter deltas: tensor → its deltas' (layer, rows, cols).
+    static func checkFits(_ deltas: [String: [(layer: Int, rows: Int, cols: Int)]], configuration: ModelConfiguration,
+                          commitID: String) throws {
+        let shape = (configuration.hiddenSize, configuration.intermediateSize)
+        for (tensor, entries) in deltas {
+            for entry in entries {
+                guard (0..<configuration.layerCount).contains(entry.layer) else {
+                    throw CommandFailure("the history of \(commitID.prefix(12)) edits layer \(entry.layer) (\(tensor)), which the model (\(configuration.layerCount) layers) does not have; run 'mledit fsck'")
+                }
+                guard tensor == EditContext.tensorName(layer: entry.layer), entry.rows == shape.0, entry.cols == shape.1 else {
+                    throw CommandFailure("the history of \(commitID.prefix(12)) has a \(entry.rows)×\(entry.cols) delta of \(tensor) (layer \(entry.layer)); the model's edit tensor there is \(EditContext.tensorName(layer: entry.layer)), \(shape.0)×\(shape.1); run 'mledit fsck'")
+                }
+            }
+        }
+    }
+
     /// The base model record of a repository at a revision, with its file checked.
     static func baseModel(of repository: Repository, commitID: String?) throws -> BaseModelRecord {
         let record: BaseModelRecord
@@ -78,7 +99,10 @@ enum VersionLoader {
     /// `base` holds the unedited weights when the model already carries other edits.
     static func applyEdits(of commitID: String, repository: Repository, to model: any TransformerModel,
                            base: [Int: Matrix<Float>]? = nil) throws {
-        for (tensor, lineage) in try repository.lineageDecodedDeltas(at: commitID) {
+        let lineage = try repository.lineageDecodedDeltas(at: commitID)
+        try checkFits(lineage.mapValues { entry in entry.deltas.map { (entry.layer, $0.rows, $0.cols) } },
+                      configuration: model.configuration, commitID: commitID)
+        for (tensor, lineage) in lineage {
             let original = base?[lineage.layer] ?? model.mlpOutputWeight(layer: lineage.layer)
             model.setMLPOutputWeight(layer: lineage.layer, try Materializer.apply(base: original, deltas: lineage.deltas, tensor: tensor))
         }

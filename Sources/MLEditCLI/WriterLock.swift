@@ -1,35 +1,28 @@
-// One writer at a time for the long-running commands (commit, revert, rebase): an advisory
-// flock on .mledit/write.lock held from reading HEAD to moving it, so that a second process waits
-// and then solves on top of the first one's commit instead of failing its compare-and-swap.
-// The kernel drops the lock when the process dies, however it dies. Unlike
-// Repository.withWriterLock (same file), it says on stderr when it has to wait.
+// The writer lock as the long-running commands (commit, revert, rebase) take it: `--wait
+// SECONDS` (default three minutes; 0 fails at once when another writer holds it), and a note on
+// stderr naming the holder while waiting. The lock itself is the Ledger's.
 import Foundation
 import Ledger
 
-final class WriterLock {
-    private let descriptor: Int32
+enum WriterLockOption {
+    static let defaultWait: TimeInterval = 180
 
-    /// Blocks until the lock is held; says so on stderr when it has to wait.
-    init(repository: Repository, console: Console) throws {
-        let path = repository.lockURL.path
-        descriptor = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
-        guard descriptor >= 0 else {
-            throw CommandFailure("\(path): cannot open the writer lock: \(String(cString: strerror(errno)))")
-        }
-        if flock(descriptor, LOCK_EX | LOCK_NB) != 0 {
-            console.note("waiting for another mledit process writing to this repository…")
-            while flock(descriptor, LOCK_EX) != 0 {
-                if errno != EINTR {
-                    let reason = String(cString: strerror(errno))
-                    close(descriptor)
-                    throw CommandFailure("\(path): cannot take the writer lock: \(reason)")
-                }
+    static let spec = OptionSpec(["--wait"], value: "SECONDS",
+                                 help: "How long to wait for another writer of this repository (default 180; 0 fails at once).")
+
+    /// Takes `repository`'s writer lock, waiting as `--wait` says.
+    static func acquire(_ repository: Repository, arguments: ParsedArguments, console: Console, command: String) throws -> WriterLock {
+        var timeout = defaultWait
+        if let text = arguments.value("--wait") {
+            guard let seconds = Double(text), seconds.isFinite, seconds >= 0, seconds <= 86_400 else {
+                throw UsageError("--wait expects seconds from 0 to 86400, got '\(text)'", command: command)
             }
+            timeout = seconds
         }
-    }
-
-    deinit {
-        flock(descriptor, LOCK_UN)
-        close(descriptor)
+        return try repository.acquireWriterLock(timeout: timeout) { holder in
+            guard timeout > 0 else { return }
+            let who = holder.map { "process \($0)" } ?? "another mledit process"
+            console.note("waiting up to \(Int(timeout.rounded(.up))) s for \(who), which is writing to this repository…")
+        }
     }
 }

@@ -27,7 +27,7 @@ extension CheckpointExport {
     ]
 
     /// Writes the model at `source` (a .gguf file or a Hugging Face folder / .safetensors file),
-    /// with `overrides` applied, as a Hugging Face folder at `folder`, replacing one already there.
+    /// with `overrides` applied, as a Hugging Face folder at `folder`, replacing a previous export there (see `ExportFolder`).
     ///
     /// - Parameters:
     ///   - overrides: canonical name → new values in the internal convention (see `writeGGUF`).
@@ -37,7 +37,8 @@ extension CheckpointExport {
     ///   wrong shape, a tokenizer that cannot be converted, or a file-system failure (`.checkpoint`).
     @discardableResult
     public static func writeHuggingFace(source: URL, overrides: [String: Matrix<Float>] = [:],
-                                        precision: ExportPrecision? = nil, to folder: URL) throws -> HuggingFaceExportReport {
+                                        precision: ExportPrecision? = nil, to folder: URL,
+                                        replacingForeignFiles: Bool = false) throws -> HuggingFaceExportReport {
         let (configuration, weights, _) = try ModelLoader.open(url: source)
         let architecture = configuration.architecture
         let storedNames: [String]
@@ -108,7 +109,7 @@ extension CheckpointExport {
         }
 
         var files = ["model.safetensors", "config.json"]
-        try writeFolderAtomically(folder) { temporary in
+        try writeFolderAtomically(folder, replacingForeignFiles: replacingForeignFiles) { temporary in
             try writer.write(to: temporary.appendingPathComponent("model.safetensors"))
             let config = configJSON(configuration, dtype: dtype, bos: specialIDs.bos, eos: specialIDs.eos, pad: specialIDs.pad)
             try write(config.rendered(), to: temporary.appendingPathComponent("config.json"))
@@ -211,44 +212,4 @@ extension CheckpointExport {
         }
     }
 
-    /// Runs `body` on a fresh folder beside `destination`, then renames it into place: an existing
-    /// folder there is moved aside first and removed once the new one is in place. On failure the
-    /// new folder is removed and the old one left as it was.
-    static func writeFolderAtomically(_ destination: URL, _ body: (URL) throws -> Void) throws {
-        let fm = FileManager.default
-        let parent = destination.deletingLastPathComponent()
-        var isDirectory: ObjCBool = false
-        if fm.fileExists(atPath: destination.path, isDirectory: &isDirectory), !isDirectory.boolValue {
-            throw ModelError.checkpoint("\(destination.path): exists and is not a folder")
-        }
-        let temporary = parent.appendingPathComponent(".\(destination.lastPathComponent).\(UUID().uuidString).tmp")
-        do {
-            try fm.createDirectory(at: temporary, withIntermediateDirectories: true)
-        } catch {
-            throw ModelError.checkpoint("\(temporary.path): cannot create: \(error.localizedDescription)")
-        }
-        do {
-            try body(temporary)
-        } catch {
-            try? fm.removeItem(at: temporary)
-            throw error
-        }
-        var aside: URL?
-        if isDirectory.boolValue {
-            let old = parent.appendingPathComponent(".\(destination.lastPathComponent).\(UUID().uuidString).old")
-            guard rename(destination.path, old.path) == 0 else {
-                let reason = String(cString: strerror(errno))
-                try? fm.removeItem(at: temporary)
-                throw ModelError.checkpoint("\(destination.path): cannot move the existing folder aside: \(reason)")
-            }
-            aside = old
-        }
-        guard rename(temporary.path, destination.path) == 0 else {
-            let reason = String(cString: strerror(errno))
-            if let aside { _ = rename(aside.path, destination.path) }
-            try? fm.removeItem(at: temporary)
-            throw ModelError.checkpoint("\(destination.path): cannot rename the new folder into place: \(reason)")
-        }
-        if let aside { try? fm.removeItem(at: aside) }
-    }
 }

@@ -42,7 +42,8 @@ extension CheckpointExport {
     ///   `.tensorShape` for factors whose shapes disagree, `.checkpoint` for write failures.
     @discardableResult
     public static func writeLoRA(deltas: [LoRADelta], configuration: ModelConfiguration, baseModelName: String,
-                                 precision: ExportPrecision = .f32, to folder: URL) throws -> LoRAExportReport {
+                                 precision: ExportPrecision = .f32, to folder: URL,
+                                 replacingForeignFiles: Bool = false) throws -> LoRAExportReport {
         let architecture = configuration.architecture
         var writer = SafetensorsWriter(metadata: ["format": "pt"])
         var ranks: [(String, Int)] = []
@@ -96,7 +97,7 @@ extension CheckpointExport {
             ("use_dora", .bool(false)),
             ("use_rslora", .bool(false)),
         ])
-        try writeFolderAtomically(folder) { temporary in
+        try writeFolderAtomically(folder, replacingForeignFiles: replacingForeignFiles) { temporary in
             do {
                 try writer.write(to: temporary.appendingPathComponent("adapter_model.safetensors"))
             } catch let error as CheckpointError {

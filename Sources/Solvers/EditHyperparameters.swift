@@ -148,9 +148,23 @@ public struct EditHyperparameters: Codable, Sendable, Equatable {
     /// Edit layers in ascending order.
     public var sortedLayers: [Int] { Array(Set(layers)).sorted() }
 
-    /// Checks ranges and that the layers exist in a model with `layerCount` blocks.
+    /// The fields that take whole numbers (`layers`: an array of them).
+    public static let wholeNumberFields: Set<String> = [
+        CodingKeys.layers, .vSteps, .statisticsTokenCount, .statisticsSequenceLength, .prefixCount, .prefixLength,
+        .prefixTopK, .seed,
+    ].reduce(into: []) { $0.insert($1.rawValue) }
+
+    /// Upper limits: beyond them a commit would run for hours without a result worth having.
+    public static let maxSteps = 1_000
+    public static let maxStatisticsTokens = 100_000_000
+    public static let maxPrefixCount = 64
+    public static let maxPrefixLength = 256
+    public static let maxPrefixTopK = 1_000
+
+    /// Checks ranges and that the layers exist in a model with `layerCount` blocks (and, given
+    /// its context, that the statistics sequences fit it).
     /// - Throws: `SolverError.invalidHyperparameter` naming the field.
-    public func validate(layerCount: Int) throws {
+    public func validate(layerCount: Int, contextLength: Int? = nil) throws {
         func fail(_ field: CodingKeys, _ reason: String) -> SolverError {
             .invalidHyperparameter(field: field.rawValue, reason: reason)
         }
@@ -160,19 +174,24 @@ public struct EditHyperparameters: Codable, Sendable, Equatable {
         }
         if Set(layers).count != layers.count { throw fail(.layers, "layers repeat") }
         if !(vLearningRate > 0 && vLearningRate.isFinite) { throw fail(.vLearningRate, "must be positive") }
-        if vSteps < 1 { throw fail(.vSteps, "must be at least 1") }
+        if !(1...Self.maxSteps).contains(vSteps) { throw fail(.vSteps, "must be from 1 to \(Self.maxSteps)") }
         if !(vWeightDecay >= 0 && vWeightDecay.isFinite) { throw fail(.vWeightDecay, "must be ≥ 0") }
         if !(klFactor >= 0 && klFactor.isFinite) { throw fail(.klFactor, "must be ≥ 0") }
         if !(clampNormFactor > 0 && clampNormFactor.isFinite) { throw fail(.clampNormFactor, "must be positive") }
-        if !(vLossThreshold >= 0) { throw fail(.vLossThreshold, "must be ≥ 0") }
-        if let margin = vTop1MaxNLL, !(margin >= 0) { throw fail(.vTop1MaxNLL, "must be ≥ 0") }
+        if !(vLossThreshold >= 0 && vLossThreshold.isFinite) { throw fail(.vLossThreshold, "must be ≥ 0") }
+        if let margin = vTop1MaxNLL, !(margin >= 0 && margin.isFinite) { throw fail(.vTop1MaxNLL, "must be ≥ 0") }
         if !klPrompt.contains("{}") { throw fail(.klPrompt, "must contain {} for the subject") }
         if !(preservationWeight >= 0 && preservationWeight.isFinite) { throw fail(.preservationWeight, "must be ≥ 0") }
-        if statisticsTokenCount < 1 { throw fail(.statisticsTokenCount, "must be positive") }
+        if !(1...Self.maxStatisticsTokens).contains(statisticsTokenCount) {
+            throw fail(.statisticsTokenCount, "must be from 1 to \(Self.maxStatisticsTokens)")
+        }
         if statisticsSequenceLength < 2 { throw fail(.statisticsSequenceLength, "must be at least 2") }
-        if prefixCount < 0 { throw fail(.prefixCount, "must be ≥ 0") }
-        if prefixLength < 1 { throw fail(.prefixLength, "must be at least 1") }
-        if prefixTopK < 1 { throw fail(.prefixTopK, "must be at least 1") }
+        if let contextLength, statisticsSequenceLength > contextLength {
+            throw fail(.statisticsSequenceLength, "must be at most the model's context of \(contextLength)")
+        }
+        if !(0...Self.maxPrefixCount).contains(prefixCount) { throw fail(.prefixCount, "must be from 0 to \(Self.maxPrefixCount)") }
+        if !(1...Self.maxPrefixLength).contains(prefixLength) { throw fail(.prefixLength, "must be from 1 to \(Self.maxPrefixLength)") }
+        if !(1...Self.maxPrefixTopK).contains(prefixTopK) { throw fail(.prefixTopK, "must be from 1 to \(Self.maxPrefixTopK)") }
         if !(emmetRidge >= 0 && emmetRidge.isFinite) { throw fail(.emmetRidge, "must be ≥ 0") }
         if !(nullSpaceThreshold >= 0 && nullSpaceThreshold < 1) { throw fail(.nullSpaceThreshold, "must be in [0, 1)") }
         if !(alphaEditRegularization > 0 && alphaEditRegularization.isFinite) {

@@ -45,6 +45,7 @@ public enum FactsFile {
         }
         var requests: [EditRequest] = []
         var seen: [FactKey: Int] = [:]
+        var targets: [PromptKey: (line: Int, target: String)] = [:]
         for record in records {
             guard let object = try? JSONSerialization.jsonObject(with: Data(record.bytes), options: [.fragmentsAllowed])
             else { throw SolverError.notJSON(file: file, line: record.line) }
@@ -57,10 +58,21 @@ public enum FactsFile {
                 throw SolverError.duplicateFact(file: file, line: record.line, firstLine: firstLine)
             }
             seen[key] = record.line
+            let promptKey = PromptKey(subject: request.subject, prompt: request.prompt)
+            if !allowDuplicates, let first = targets[promptKey], first.target != request.targetNew {
+                throw SolverError.conflictingTargets(file: file, line: record.line, firstLine: first.line,
+                                                     first: first.target, second: request.targetNew)
+            }
+            if targets[promptKey] == nil { targets[promptKey] = (record.line, request.targetNew) }
             requests.append(request)
         }
         if requests.isEmpty { throw SolverError.noFacts(file: file) }
         return requests
+    }
+
+    private struct PromptKey: Hashable {
+        var subject: String
+        var prompt: String
     }
 
     private struct FactKey: Hashable {
@@ -83,7 +95,7 @@ public enum FactsFile {
             let targetTrue = try reader.optionalTarget(rewrite, "target_true", path: "requested_rewrite.target_true")
             let neighborhood = try reader.strings(fields, "neighborhood_prompts")
             return EditRequest(
-                subject: subject, prompt: try template(prompt, subject: subject, file: file, line: line),
+                subject: subject, prompt: try template(prompt, subject: subject, file: file, line: line, field: "requested_rewrite.prompt"),
                 targetNew: targetNew, targetTrue: targetTrue,
                 paraphrases: try reader.strings(fields, "paraphrase_prompts"),
                 neighborhood: neighborhood, neighborhoodAnswers: try reader.answers(fields, "neighborhood_answers", for: neighborhood),
@@ -95,7 +107,7 @@ public enum FactsFile {
             let targetNew = try reader.requiredTarget(fields, "alt", path: "alt")
             let answers = try reader.strings(fields, "answers")
             return EditRequest(
-                subject: subject, prompt: try template(prompt, subject: subject, file: file, line: line),
+                subject: subject, prompt: try template(prompt, subject: subject, file: file, line: line, field: "src"),
                 targetNew: targetNew, targetTrue: answers.first,
                 paraphrases: try reader.strings(fields, "rephrase"),
                 neighborhood: try reader.strings(fields, "loc"), line: line)
@@ -110,15 +122,17 @@ public enum FactsFile {
         var neighborhood = try reader.strings(fields, "neighborhood")
         if neighborhood.isEmpty { neighborhood = try reader.strings(fields, "locality_prompt") }
         return EditRequest(
-            subject: subject, prompt: try template(prompt, subject: subject, file: file, line: line),
+            subject: subject, prompt: try template(prompt, subject: subject, file: file, line: line, field: "prompt"),
             targetNew: targetNew, targetTrue: targetTrue, paraphrases: paraphrases, neighborhood: neighborhood,
             neighborhoodAnswers: try reader.answers(fields, "neighborhood_answers", for: neighborhood), line: line)
     }
 
     /// The prompt as a template: kept when it has `{}`, else the subject's first occurrence
     /// becomes `{}` (EasyEdit and zsRE write the subject out).
-    private static func template(_ prompt: String, subject: String, file: String, line: Int) throws -> String {
-        if prompt.contains("{}") { return prompt }
+    private static func template(_ prompt: String, subject: String, file: String, line: Int, field: String) throws -> String {
+        let placeholders = prompt.components(separatedBy: "{}").count - 1
+        if placeholders > 1 { throw SolverError.badTemplate(file: file, line: line, field: field, placeholders: placeholders) }
+        if placeholders == 1 { return prompt }
         guard let range = prompt.range(of: subject) else {
             throw SolverError.subjectNotInPrompt(file: file, line: line, subject: subject)
         }

@@ -20,6 +20,14 @@ public enum SolverError: Error, Equatable, CustomStringConvertible {
     case subjectNotInPrompt(file: String, line: Int, subject: String)
     /// The same fact (subject, prompt and new target) twice in one file.
     case duplicateFact(file: String, line: Int, firstLine: Int)
+    /// The same subject and prompt asked to say two different things in one file.
+    case conflictingTargets(file: String, line: Int, firstLine: Int, first: String, second: String)
+    /// A prompt template with `{}` more than once.
+    case badTemplate(file: String, line: Int, field: String, placeholders: Int)
+    /// A fact's text does not fit the model's context (after the context prefixes).
+    case factTooLong(file: String, line: Int, field: String, tokens: Int, limit: Int, context: Int)
+    /// More facts in one file than one commit takes.
+    case tooManyFacts(file: String, count: Int, limit: Int)
     /// A file that holds no facts.
     case noFacts(file: String)
 
@@ -66,6 +74,14 @@ public enum SolverError: Error, Equatable, CustomStringConvertible {
             return "\(file):\(line): field 'prompt' does not contain the subject \"\(subject)\" (or '{}')"
         case .duplicateFact(let file, let line, let firstLine):
             return "\(file):\(line): duplicate fact (same subject, prompt and target_new as line \(firstLine))"
+        case .conflictingTargets(let file, let line, let firstLine, let first, let second):
+            return "\(file):\(line): field 'target_new': \(second.debugDescription) conflicts with \(first.debugDescription) for the same subject and prompt on line \(firstLine); keep one"
+        case .badTemplate(let file, let line, let field, let placeholders):
+            return "\(file):\(line): field '\(field)' has {} \(placeholders) times; the subject's place must be marked exactly once"
+        case .factTooLong(let file, let line, let field, let tokens, let limit, let context):
+            return "\(file):\(line): field '\(field)' needs \(tokens) tokens; at most \(limit) fit the model's context of \(context) after the context prefixes"
+        case .tooManyFacts(let file, let count, let limit):
+            return "\(file): \(count) facts; one commit takes at most \(limit) (split the file into several commits)"
         case .noFacts(let file):
             return "\(file): no facts"
         case .corpus(let file, let line, let reason):

@@ -67,7 +67,8 @@ struct FactsFileTests {
         let jsonl = try parse(record)
         #expect(jsonl[0].targetNew == "piano" && jsonl[0].targetTrue == "guitar")
         #expect(jsonl[0].paraphrases.count == 1 && jsonl[0].neighborhood.count == 1)
-        let array = try parse("[\n" + record + ",\n" + record.replacingOccurrences(of: "piano", with: "drums") + "\n]\n")
+        let array = try parse("[\n" + record + ",\n" + record.replacingOccurrences(of: "piano", with: "drums")
+            .replacingOccurrences(of: "Toko Yasuda\"}", with: "Toko Yasuda Jr\"}") + "\n]\n")
         #expect(array.map(\.line) == [2, 3])
         #expect(array[1].targetNew == "drums")
         #expect(jsonl[0].neighborhoodAnswers.isEmpty && jsonl[0].neighborhoodAnswer(0) == "guitar")
@@ -112,8 +113,13 @@ struct FactsFileTests {
              .emptyField(file: "facts.jsonl", line: 1, field: "target_new"), "facts.jsonl:1: field 'target_new' is empty"),
             (#"{"prompt": "X is in", "subject": "A", "target_new": "B"}"#,
              .subjectNotInPrompt(file: "facts.jsonl", line: 1, subject: "A"), "facts.jsonl:1: field 'prompt'"),
-            (good + "\n" + good.replacingOccurrences(of: "B", with: "C") + "\n" + good,
+            (good + "\n" + good.replacingOccurrences(of: "\"A\"", with: "\"Z\"") + "\n" + good,
              .duplicateFact(file: "facts.jsonl", line: 3, firstLine: 1), "facts.jsonl:3: duplicate fact"),
+            (good + "\n" + good.replacingOccurrences(of: "B", with: "C"),
+             .conflictingTargets(file: "facts.jsonl", line: 2, firstLine: 1, first: "B", second: "C"),
+             "facts.jsonl:2: field 'target_new': \"C\" conflicts with \"B\""),
+            (#"{"prompt": "{} and {} are in", "subject": "A", "target_new": "B"}"#,
+             .badTemplate(file: "facts.jsonl", line: 1, field: "prompt", placeholders: 2), "facts.jsonl:1: field 'prompt' has {} 2 times"),
             (#"{"prompt": "{} is in", "subject": 5, "target_new": "B"}"#,
              .wrongType(file: "facts.jsonl", line: 1, field: "subject", expected: "a string"), "field 'subject' must be"),
             (#"{"requested_rewrite": {"prompt": "{} is in", "subject": "A", "target_new": {}}}"#,
