@@ -309,18 +309,27 @@ struct CheckpointExportTests {
         }
     }
 
-    @Test("Exporting into an existing folder replaces it whole, with no temporary folder left")
+    @Test("A previous export is replaced whole; a folder with other files is refused, or with replacingForeignFiles keeps them")
     func folderReplacement() throws {
         let directory = try ExportTestSupport.temporaryDirectory()
         defer { ExportTestSupport.cleanUp(directory) }
         let out = directory.appendingPathComponent("hf")
-        try FileManager.default.createDirectory(at: out, withIntermediateDirectories: true)
-        try Data("stale".utf8).write(to: out.appendingPathComponent("stale.txt"))
-        try CheckpointExport.writeHuggingFace(source: Fixtures.url("tiny-llama/model.gguf"), precision: .bf16, to: out)
-        #expect(!FileManager.default.fileExists(atPath: out.appendingPathComponent("stale.txt").path))
+        let source = Fixtures.url("tiny-llama/model.gguf")
+        try CheckpointExport.writeHuggingFace(source: source, precision: .f32, to: out)
+        #expect(ExportFolder.state(of: out) == .previousExport)
+        try CheckpointExport.writeHuggingFace(source: source, precision: .bf16, to: out)
         #expect(try FileManager.default.contentsOfDirectory(atPath: directory.path) == ["hf"])
         let file = try SafetensorsFile(contentsOf: out.appendingPathComponent("model.safetensors"))
         #expect(file.tensors.allSatisfy { $0.dtype == .bf16 })
         _ = try ModelLoader.load(url: out)
+
+        try Data("mine".utf8).write(to: out.appendingPathComponent("notes.txt"))
+        #expect(ExportFolder.state(of: out) == .foreign(["notes.txt"]))
+        #expect(throws: ModelError.self) { try CheckpointExport.writeHuggingFace(source: source, precision: .f32, to: out) }
+        #expect(try SafetensorsFile(contentsOf: out.appendingPathComponent("model.safetensors")).tensors.allSatisfy { $0.dtype == .bf16 })
+        try CheckpointExport.writeHuggingFace(source: source, precision: .f32, to: out, replacingForeignFiles: true)
+        #expect(try String(contentsOf: out.appendingPathComponent("notes.txt"), encoding: .utf8) == "mine")
+        #expect(try SafetensorsFile(contentsOf: out.appendingPathComponent("model.safetensors")).tensors.allSatisfy { $0.dtype == .f32 })
+        #expect(try FileManager.default.contentsOfDirectory(atPath: directory.path) == ["hf"])
     }
 }
