@@ -1,6 +1,7 @@
 // Declarative description of a command's arguments and options, and the parser that applies it.
 // A small stand-in for swift-argument-parser's conventions: `--help` on every command, usage
-// errors (exit 64) separate from failures (exit 1). No subcommand nesting, no shell completion.
+// errors (exit 64) separate from failures (exit 1), `--name=value` and `-n1`, and the manual
+// page `mledit help COMMAND` prints. No subcommand nesting; shell completion is CompletionCommand's.
 
 /// One option or flag of a command.
 public struct OptionSpec: Sendable {
@@ -127,6 +128,61 @@ public struct CommandSpec: Sendable {
         return lines.joined(separator: "\n")
     }
 
+    /// The manual page `mledit help COMMAND` prints: NAME, SYNOPSIS, DESCRIPTION, ARGUMENTS,
+    /// OPTIONS, GLOBAL OPTIONS, ENVIRONMENT, EXIT STATUS, SEE ALSO, wrapped to 78 columns.
+    public func manualText(allCommands: [String]) -> String {
+        var lines = ["MLEDIT-\(name.uppercased())(1)", "", "NAME", "       mledit \(name) - \(abstract)", "", "SYNOPSIS",
+                     "       \(usageLine)", "", "DESCRIPTION"]
+        lines += Self.wrapped(abstract + (discussion.isEmpty ? "" : " " + discussion), indent: 7)
+        if !arguments.isEmpty {
+            lines += ["", "ARGUMENTS"]
+            for argument in arguments {
+                lines.append("       \(argument.name)\(argument.optional ? " (optional)" : "")")
+                lines += Self.wrapped(argument.help, indent: 11)
+            }
+        }
+        lines += ["", "OPTIONS"]
+        for option in options + [OptionSpec(["--help", "-h"], help: "Show the short help.")] {
+            lines.append("       " + option.names.map { name in option.valueName.map { "\(name) \($0)" } ?? name }.joined(separator: ", "))
+            lines += Self.wrapped(option.help, indent: 11)
+        }
+        lines += ["", "GLOBAL OPTIONS",
+                  "       --repo DIR", "           The repository to work in (like MLEDIT_DIR); given before the command.",
+                  "       --threads N", "           Worker threads (like MLEDIT_THREADS; default: every core). Results do not depend on it.",
+                  "", "ENVIRONMENT"]
+        for (variable, meaning) in [
+            ("MLEDIT_DIR", "the repository, when --repo is not given"),
+            ("MLEDIT_CACHE", "where the default model, corpus and shared statistics live (default ~/.cache/mledit)"),
+            ("MLEDIT_MODEL", "the model used by commands given no --model outside a repository"),
+            ("MLEDIT_CORPUS", "the statistics corpus (files joined with ':') when --corpus is not given"),
+            ("MLEDIT_THREADS", "worker threads"), ("MLEDIT_AUTHOR", "the author recorded with new commits"),
+            ("NO_COLOR", "when set and not empty, no colour even on a terminal"),
+        ] {
+            lines.append("       \(variable)")
+            lines += Self.wrapped(meaning, indent: 11)
+        }
+        lines += ["", "EXIT STATUS", "       0 on success, 1 on failure (one line 'Error: …' on standard error), 64 for a usage error.",
+                  "", "SEE ALSO"]
+        lines += Self.wrapped(allCommands.filter { $0 != name }.map { "mledit-\($0)" }.joined(separator: ", "), indent: 7)
+        return lines.joined(separator: "\n")
+    }
+
+    /// `text` broken into lines of at most 78 columns after `indent` spaces.
+    static func wrapped(_ text: String, indent: Int) -> [String] {
+        let prefix = String(repeating: " ", count: indent)
+        var lines: [String] = []
+        var current = ""
+        for word in text.split(whereSeparator: { $0 == " " || $0 == "\n" }) {
+            if !current.isEmpty && indent + current.count + 1 + word.count > 78 {
+                lines.append(prefix + current)
+                current = ""
+            }
+            current += (current.isEmpty ? "" : " ") + word
+        }
+        if !current.isEmpty { lines.append(prefix + current) }
+        return lines
+    }
+
     private static func row(_ label: String, _ help: String) -> String {
         let padded = label.count < 26 ? label + String(repeating: " ", count: 26 - label.count) : label + "  "
         return "  " + padded + help
@@ -150,6 +206,11 @@ public struct CommandSpec: Sendable {
             if word.hasPrefix("--"), let equals = word.firstIndex(of: "=") {
                 name = String(word[..<equals])
                 inlineValue = String(word[word.index(after: equals)...])
+            } else if !word.hasPrefix("--"), word.count > 2,
+                      let short = options.first(where: { $0.valueName != nil && $0.names.contains(String(word.prefix(2))) }) {
+                // A short option with its value attached, as in `-n1`.
+                name = short.names.first { $0 == String(word.prefix(2)) } ?? name
+                inlineValue = String(word.dropFirst(2))
             }
             guard let option = options.first(where: { $0.names.contains(name) }) else {
                 throw UsageError("unknown option '\(name)'", command: self.name)

@@ -8,6 +8,8 @@ public final class Console: @unchecked Sendable {
     private let writeErr: @Sendable (String) -> Void
     /// Whether standard error is a terminal (progress bars are drawn only then).
     public let errorIsTerminal: Bool
+    /// Whether standard output is a terminal (colour is used only then).
+    public let outputIsTerminal: Bool
     /// The environment commands read (MLEDIT_DIR, MLEDIT_CACHE, MLEDIT_MODEL, …).
     public let environment: [String: String]
     /// The directory relative paths are resolved against.
@@ -16,12 +18,13 @@ public final class Console: @unchecked Sendable {
     public let currentDirectoryProblem: String?
 
     public init(environment: [String: String], currentDirectory: URL, currentDirectoryProblem: String? = nil,
-                errorIsTerminal: Bool,
+                errorIsTerminal: Bool, outputIsTerminal: Bool = false,
                 out: @escaping @Sendable (String) -> Void, err: @escaping @Sendable (String) -> Void) {
         self.environment = environment
         self.currentDirectory = currentDirectory
         self.currentDirectoryProblem = currentDirectoryProblem
         self.errorIsTerminal = errorIsTerminal
+        self.outputIsTerminal = outputIsTerminal
         self.writeOut = out
         self.writeErr = err
     }
@@ -39,7 +42,7 @@ public final class Console: @unchecked Sendable {
         }
         return Console(environment: ProcessInfo.processInfo.environment,
                 currentDirectory: URL(fileURLWithPath: directory), currentDirectoryProblem: problem,
-                errorIsTerminal: isatty(2) == 1,
+                errorIsTerminal: isatty(2) == 1, outputIsTerminal: isatty(1) == 1,
                 out: { text in FileHandle.standardOutput.write(Data(text.utf8)) },
                 err: { text in FileHandle.standardError.write(Data(text.utf8)) })
     }
@@ -47,11 +50,33 @@ public final class Console: @unchecked Sendable {
     /// The same streams with some environment variables replaced.
     public func with(environment overrides: [String: String]) -> Console {
         Console(environment: environment.merging(overrides) { $1 }, currentDirectory: currentDirectory,
-                currentDirectoryProblem: currentDirectoryProblem, errorIsTerminal: errorIsTerminal, out: writeOut, err: writeErr)
+                currentDirectoryProblem: currentDirectoryProblem, errorIsTerminal: errorIsTerminal,
+                outputIsTerminal: outputIsTerminal, out: writeOut, err: writeErr)
     }
 
     /// Writes a line to standard output, control characters escaped (see `escapingControls`).
     public func print(_ line: String = "") { writeOut(Self.escapingControls(line) + "\n") }
+    /// A terminal colour for `paint`.
+    public enum Colour: String, Sendable {
+        case yellow = "33", green = "32", cyan = "36", red = "31", bold = "1"
+    }
+
+    /// Colour only on a terminal that wants it: never in pipes, never with NO_COLOR set
+    /// (https://no-color.org), never on TERM=dumb.
+    public var usesColour: Bool {
+        outputIsTerminal && (environment["NO_COLOR"] ?? "").isEmpty && environment["TERM"] != "dumb"
+    }
+
+    /// `text` with its control characters escaped, wrapped in `colour` when `usesColour`; for
+    /// lines written with `printPainted`.
+    public func paint(_ text: String, _ colour: Colour) -> String {
+        let safe = Self.escapingControls(text)
+        return usesColour ? "\u{1B}[\(colour.rawValue)m\(safe)\u{1B}[0m" : safe
+    }
+
+    /// Writes a line built from `paint` and `escapingControls` pieces as it is.
+    public func printPainted(_ line: String) { writeOut(line + "\n") }
+
     /// Writes a line to standard error, control characters escaped.
     public func note(_ line: String) { writeErr(Self.escapingControls(line) + "\n") }
     /// Writes raw text to standard error (progress bars redraw with "\r").

@@ -16,6 +16,8 @@ enum LogCommand {
         options: [
             OptionSpec(["--max-count", "-n"], value: "N", help: "Show at most N commits."),
             OptionSpec(["--oneline"], help: "One line per commit: short id, message, method, number of facts."),
+            OptionSpec(["--format", "--pretty"], value: "FORMAT", help: "Each commit as FORMAT: \(LogFormatting.placeholders)."),
+            OptionSpec(["--graph"], help: "Every commit reachable from a branch, tag or HEAD (or REV's lineage), one line each, with the history drawn as lanes."),
             OptionSpec(["--json"], help: "Print a JSON array of commits."),
             HealthCheck.logOption,
         ],
@@ -42,6 +44,9 @@ enum LogCommand {
             start = id
         }
         var lineage = try repository.lineage(of: start)
+        if arguments.flag("--graph") && arguments.positional(0) == nil {
+            lineage = try reachableCommits(repository)
+        }
         if let limit { lineage = Array(lineage.prefix(limit)) }
         let summaries = try lineage.map { try CommitSummary($0, repository: repository) }
         let health = arguments.flag("--health") ? try HealthCheck.logLines(repository: repository, lineage: lineage, console: console) : [:]
@@ -50,19 +55,53 @@ enum LogCommand {
             return
         }
         let decorations = try RevisionFormatting.decorations(repository)
-        for (index, summary) in summaries.enumerated() {
+        func decoration(_ id: String) -> String {
+            decorations[id].map { " (" + console.paint($0.joined(separator: ", "), .green) + ")" } ?? ""
+        }
+        func oneLine(_ summary: CommitSummary) throws -> String {
             let record = summary.record
-            let decoration = decorations[record.id].map { " (\($0.joined(separator: ", ")))" } ?? ""
-            if arguments.flag("--oneline") {
-                let facts = "\(summary.factCount) fact\(summary.factCount == 1 ? "" : "s")"
-                console.print("\(RevisionFormatting.short(record.id))\(decoration) \(RevisionFormatting.subject(record.message)) [\(record.method), \(facts)]")
+            if let format = arguments.value("--format") { return Console.escapingControls(try LogFormatting.render(format, summary)) }
+            let facts = "\(summary.factCount) fact\(summary.factCount == 1 ? "" : "s")"
+            return console.paint(RevisionFormatting.short(record.id), .yellow) + decoration(record.id) + " "
+                + Console.escapingControls("\(RevisionFormatting.subject(record.message)) [\(record.method), \(facts)]")
+        }
+        if arguments.flag("--graph") {
+            var texts: [String: String] = [:]
+            for summary in summaries { texts[summary.record.id] = try oneLine(summary) }
+            let order = LogFormatting.topologicalOrder(summaries.map(\.record))
+            for line in LogFormatting.graph(order, text: { texts[$0.id] ?? "" }, paint: { console.paint($0, .bold) }) {
+                console.printPainted(line)
+            }
+            return
+        }
+        for (index, summary) in summaries.enumerated() {
+            if arguments.flag("--oneline") || arguments.value("--format") != nil {
+                console.printPainted(try oneLine(summary))
                 continue
             }
             if index > 0 { console.print() }
-            for line in header(summary, decoration: decoration, repository: repository) + (health[summary.record.id] ?? []) { console.print(line) }
+            var lines = header(summary, decoration: "", repository: repository).map(Console.escapingControls)
+            lines[0] = console.paint("commit \(summary.record.id)", .yellow) + decoration(summary.record.id)
+            for line in lines { console.printPainted(line) }
+            for line in health[summary.record.id] ?? [] { console.print(line) }
             console.print()
-            for line in record.message.split(separator: "\n", omittingEmptySubsequences: false) { console.print("    \(line)") }
+            for line in summary.record.message.split(separator: "\n", omittingEmptySubsequences: false) { console.print("    \(line)") }
         }
+    }
+
+    /// Every commit reachable from a branch, a tag or HEAD, newest first.
+    static func reachableCommits(_ repository: Repository) throws -> [CommitRecord] {
+        var tips = try repository.branches().map(\.commitID) + repository.tags().map(\.commitID)
+        if let head = try repository.head().commitID { tips.append(head) }
+        var seen = Set<String>()
+        var out: [CommitRecord] = []
+        for tip in tips {
+            for record in try repository.lineage(of: tip) {
+                if !seen.insert(record.id).inserted { break }
+                out.append(record)
+            }
+        }
+        return out.sorted { ($0.createdAt, $0.id) > ($1.createdAt, $1.id) }
     }
 
     /// The lines above the message: `commit <id>`, then one field per line.

@@ -14,7 +14,7 @@ public enum MLEditCommandLine {
 
     /// Every command, in the order `mledit --help` lists them.
     public static var commands: [CommandSpec] {
-        [InitCommand.spec, CommitCommand.spec, RevertCommand.spec, RebaseCommand.spec, LogCommand.spec, ShowCommand.spec, StatusCommand.spec, CheckoutCommand.spec, BranchCommand.spec, TagCommand.spec, FsckCommand.spec, InspectCommand.spec, TokenizeCommand.spec, GenerateCommand.spec, ExportCommand.spec, EvalCommand.spec, DiffCommand.spec, ReportCommand.spec]
+        [InitCommand.spec, CommitCommand.spec, RevertCommand.spec, RebaseCommand.spec, LogCommand.spec, ShowCommand.spec, StatusCommand.spec, CheckoutCommand.spec, BranchCommand.spec, TagCommand.spec, FsckCommand.spec, InspectCommand.spec, TokenizeCommand.spec, GenerateCommand.spec, ExportCommand.spec, EvalCommand.spec, DiffCommand.spec, ReportCommand.spec, CompletionCommand.spec]
     }
 
     /// Runs one invocation; `arguments` excludes the program name. Returns the exit code.
@@ -47,8 +47,12 @@ public enum MLEditCommandLine {
             return 0
         }
         if first == "--help" || first == "-h" || first == "help" {
-            if arguments.count > 1, let command = commands.first(where: { $0.name == arguments[1] }) {
-                console.print(command.helpText)
+            if arguments.count > 1 {
+                guard let command = commands.first(where: { $0.name == arguments[1] }) else {
+                    console.note("Error: unknown command '\(arguments[1])'. See 'mledit --help'.")
+                    return 64
+                }
+                console.print(first == "help" ? command.manualText(allCommands: commands.map(\.name)) : command.helpText)
             } else {
                 console.print(overview)
             }
@@ -138,7 +142,7 @@ public enum MLEditCommandLine {
         }
         lines += ["", "--repo DIR (or MLEDIT_DIR) selects the repository; otherwise the current directory and its parents are searched.",
                   "--threads N (or MLEDIT_THREADS) sets the worker threads (default: every core); results do not depend on it.",
-                  "See 'mledit <command> --help' for the options of a command."]
+                  "See 'mledit <command> --help' for the options of a command, 'mledit help <command>' for its manual page."]
         return lines.joined(separator: "\n")
     }
 }

@@ -9,7 +9,10 @@ enum ShowCommand {
         name: "show",
         abstract: "Show a commit: its facts, method, hyperparameters and deltas.",
         arguments: [ArgumentSpec("REV", optional: true, help: "The commit (default HEAD).")],
-        options: [OptionSpec(["--json"], help: "Print the commit as JSON.")],
+        options: [
+            OptionSpec(["--stat"], help: "The header and message, then one line per edited tensor and a summary (like git show --stat)."),
+            OptionSpec(["--json"], help: "Print the commit as JSON."),
+        ],
         run: run)
 
     static func run(_ arguments: ParsedArguments, _ console: Console) throws {
@@ -47,6 +50,12 @@ enum ShowCommand {
             console.print("\(verb) commit \(RevisionFormatting.short(referenced.id)): \(RevisionFormatting.subject(referenced.message)) [\(referenced.method)]")
         }
 
+        if arguments.flag("--stat") {
+            console.print()
+            for line in statLines(summary, facts: facts.count) { console.print(line) }
+            return
+        }
+
         console.print()
         console.print("Facts (\(facts.count)):")
         if facts.isEmpty { console.print("  (none)") }
@@ -71,6 +80,18 @@ enum ShowCommand {
              delta.precision.rawValue, RevisionFormatting.bytes(delta.storedBytes)]
         }
         for line in table(header: ["tensor", "shape", "rank", "norm", "dtype", "stored"], rows: rows) { console.print("  " + line) }
+    }
+
+    /// ` tensor | rank r, ‖Δ‖ n, size` per delta, then the totals.
+    static func statLines(_ summary: CommitSummary, facts: Int) -> [String] {
+        let width = summary.deltas.map(\.tensor.count).max() ?? 0
+        var lines = summary.deltas.map { delta in
+            " " + delta.tensor.padding(toLength: width, withPad: " ", startingAt: 0)
+                + " | rank \(delta.rank), ‖Δ‖ \(String(format: "%.4g", delta.norm)), \(RevisionFormatting.bytes(delta.storedBytes))"
+        }
+        let tensors = summary.deltas.count
+        lines.append(" \(facts) fact\(facts == 1 ? "" : "s"), \(tensors) tensor\(tensors == 1 ? "" : "s") changed, total rank \(summary.totalRank), \(RevisionFormatting.bytes(summary.storedBytes)) stored")
+        return lines
     }
 
     static func factLine(_ record: FactRecord) -> String {
