@@ -150,6 +150,8 @@ public struct CommitDraft: Sendable {
     public var revertedCommitID: String?
     /// Share of the facts that were top-1 right after the edit, if measured.
     public var efficacy: Double?
+    /// What the verification after solving found (a JSON object), if it ran.
+    public var verification: JSONValue?
     /// ISO 8601 UTC; nil means now.
     public var createdAt: String?
 
@@ -158,7 +160,7 @@ public struct CommitDraft: Sendable {
                 deltas: [DeltaInput], editVectors: [EditVectors] = [], editTargets: EditTargets? = nil,
                 message: String, author: String,
                 sourceCommitID: String? = nil, revertedCommitID: String? = nil, efficacy: Double? = nil,
-                createdAt: String? = nil) {
+                verification: JSONValue? = nil, createdAt: String? = nil) {
         self.parentID = parentID
         self.baseModelID = baseModelID
         self.kind = kind
@@ -174,6 +176,7 @@ public struct CommitDraft: Sendable {
         self.sourceCommitID = sourceCommitID
         self.revertedCommitID = revertedCommitID
         self.efficacy = efficacy
+        self.verification = verification
         self.createdAt = createdAt
     }
 }
@@ -195,6 +198,8 @@ public struct CommitRecord: Sendable, Equatable {
     public var sourceCommitID: String?
     public var revertedCommitID: String?
     public var efficacy: Double?
+    /// What the verification after solving found, for commits that recorded it.
+    public var verification: JSONValue? = nil
 }
 
 /// Where a fact lives: commit and ordinal.

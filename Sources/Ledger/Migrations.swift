@@ -17,6 +17,7 @@ public enum Migrations {
     public static let all: [Migration] = [
         Migration(name: "001_init.sql", sql: String(decoding: PackageResources._01_init_sql, as: UTF8.self)),
         Migration(name: "002_edit_targets.sql", sql: String(decoding: PackageResources._02_edit_targets_sql, as: UTF8.self)),
+        Migration(name: "003_verification.sql", sql: String(decoding: PackageResources._03_verification_sql, as: UTF8.self)),
     ]
 
     /// The schema version this build writes.

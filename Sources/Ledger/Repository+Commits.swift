@@ -177,13 +177,14 @@ extension Repository {
         }
         try database.execute("""
             INSERT INTO commits (id, parent_id, base_model_id, kind, method, hyperparameters, context_prefixes,
-                                 message, author, created_at, source_commit_id, reverted_commit_id, efficacy)
-            VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)
+                                 message, author, created_at, source_commit_id, reverted_commit_id, efficacy, verification)
+            VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)
             """, [.text(id), SQLValue(draft.parentID), .integer(draft.baseModelID), .text(draft.kind.rawValue),
                   .text(draft.method), .text(try draft.hyperparameters.canonicalText()),
                   .text(try JSONValue.strings(draft.contextPrefixes).canonicalText()), .text(draft.message),
                   .text(draft.author), .text(draft.createdAt ?? Repository.timestamp()), SQLValue(draft.sourceCommitID),
-                  SQLValue(draft.revertedCommitID), SQLValue(draft.efficacy)])
+                  SQLValue(draft.revertedCommitID), SQLValue(draft.efficacy),
+                  SQLValue(try draft.verification.map { try $0.canonicalText() })])
         // Only a fact whose subject and prompt already occur in the parent's lineage can supersede
         // one; the facts in force are worked out only then (an indexed lookup per new fact
         // instead of reading the whole lineage's facts on every commit).
@@ -250,7 +251,7 @@ extension Repository {
 
     private static let commitColumns = """
         c.id, c.parent_id, c.base_model_id, b.sha256, c.kind, c.method, c.hyperparameters, c.context_prefixes,
-        c.message, c.author, c.created_at, c.source_commit_id, c.reverted_commit_id, c.efficacy
+        c.message, c.author, c.created_at, c.source_commit_id, c.reverted_commit_id, c.efficacy, c.verification
         """
 
     func commitRecord(_ row: Row) throws -> CommitRecord {
@@ -266,7 +267,8 @@ extension Repository {
                 .stringArray(field: "commits.context_prefixes"),
             message: try row.string(8), author: try row.string(9), createdAt: try row.string(10),
             sourceCommitID: try row.optionalString(11), revertedCommitID: try row.optionalString(12),
-            efficacy: try row.optionalDouble(13))
+            efficacy: try row.optionalDouble(13),
+            verification: try row.optionalString(14).map { try JSONValue(parsing: $0, field: "commits.verification") })
     }
 
     /// The commit with full id `id`.

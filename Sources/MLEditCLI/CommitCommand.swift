@@ -24,6 +24,7 @@ enum CommitCommand {
             OptionSpec(["--hparams"], value: "FILE", help: "JSON object overriding hyperparameters (see 'mledit show --json' for the names)."),
             OptionSpec(["--author"], value: "NAME", help: "Author (default: $MLEDIT_AUTHOR, else $USER)."),
             OptionSpec(["--corpus"], value: "PATH", repeatable: true, help: "Text or JSONL corpus for preservation statistics (default: the Wikipedia sample from scripts/fetch-corpus)."),
+            OptionSpec(["--allow-partial"], help: "Record the facts that land and leave out, listed, those that do not even after the second round (default: refuse the commit)."),
             OptionSpec(["--json"], help: "Print the new commit as JSON."),
         ] + HealthCheck.commitOptions,
         run: run)
@@ -58,12 +59,15 @@ enum CommitCommand {
         for (request, old) in superseded {
             console.note("note: \(request.label) supersedes fact \(old.ordinal) of commit \(old.commitID.prefix(10))")
         }
-        let memory = try context.memory(layers: h.sortedLayers, excluding: Set(superseded.map(\.1)))
-        timer.mark("memory")
         let bar = ProgressBar(console: console, label: "edit", total: requests.count * 2 + h.layers.count)
-        let result = try EditPlanner.computeEdit(
-            model: context.model, tokenizer: context.tokenizer, requests: requests, method: method,
-            hyperparameters: h, statistics: statistics, previousKeys: memory,
+        let context0 = context
+        let edit = try VerifiedEdit.solve(
+            requests: requests, method: method, hyperparameters: h, statistics: statistics,
+            memory: { facts in
+                let replaced = try supersededFacts(facts, repository: repository, parentID: head.commitID).map(\.1)
+                return try context0.memory(layers: h.sortedLayers, excluding: Set(replaced))
+            },
+            model: context.model, tokenizer: context.tokenizer, allowPartial: arguments.flag("--allow-partial"),
             progress: { step in
                 if step.completed == step.total { timer.mark(step.stage.rawValue) }
                 switch step.stage {
@@ -73,19 +77,20 @@ enum CommitCommand {
                 }
             })
         bar.finish()
+        let result = edit.result
         let author = arguments.value("--author") ?? console.environment["MLEDIT_AUTHOR"] ?? console.environment["USER"] ?? "unknown"
-        let message = arguments.value("--message") ?? defaultMessage(requests)
+        let message = arguments.value("--message") ?? defaultMessage(edit.requests)
         let draft = try CommitDraft(
             parentID: head.commitID, baseModelID: context.baseModel.id, kind: .edit, method: method.rawValue,
-            hyperparameters: JSONValue(encoding: h, field: "hyperparameters"), contextPrefixes: result.prefixes,
-            facts: requests.map(\.ledgerFact), deltas: result.layers.map(\.deltaInput),
+            hyperparameters: JSONValue(encoding: edit.hyperparameters, field: "hyperparameters"), contextPrefixes: result.prefixes,
+            facts: edit.requests.map(\.ledgerFact), deltas: result.layers.map(\.deltaInput),
             editVectors: result.layers.map(\.editVectors), editTargets: result.editTargets, message: message, author: author,
-            efficacy: result.efficacy)
+            efficacy: result.efficacy, verification: edit.ledgerValue)
         let record = try repository.writeCommit(draft)
         timer.mark("write")
         HealthCheck.afterCommit(context: &context, commitID: record.id, limits: healthLimits, console: console)
         timer.mark("health")
-        try report(record, result: result, requests: requests, head: head, json: arguments.flag("--json"), console: console)
+        try report(record, edit: edit, head: head, json: arguments.flag("--json"), console: console)
     }
 
     /// New facts with the subject and prompt of a fact in force, and the fact each replaces.
@@ -107,8 +112,8 @@ enum CommitCommand {
         return requests.count == 1 ? "Edit \(subject)" : "Edit \(subject) and \(requests.count - 1) more"
     }
 
-    static func report(_ record: CommitRecord, result: EditResult, requests: [EditRequest], head: HeadState,
-                       json: Bool, console: Console) throws {
+    static func report(_ record: CommitRecord, edit: VerifiedEdit, head: HeadState, json: Bool, console: Console) throws {
+        let result = edit.result, requests = edit.requests
         let succeeded = result.facts.filter(\.efficacy).count
         if json {
             try console.printJSON([
@@ -116,6 +121,7 @@ enum CommitCommand {
                 "facts": requests.count, "efficacy": result.efficacy,
                 "layers": result.layers.map(\.layer), "rank": result.layers.map(\.rank).reduce(0, +),
                 "outcomes": try JSONSerialization.jsonObject(with: JSONEncoder().encode(result.facts)),
+                "verification": try RevisionFormatting.foundationObject(try edit.ledgerValue),
             ])
             return
         }
@@ -128,9 +134,18 @@ enum CommitCommand {
         let layerText = layers.count == 1 ? "layer \(layers[0])" : "layers \(layers.first!)–\(layers.last!)"
         console.print("[\(branch) \(record.id.prefix(10))] \(record.message)")
         console.print(" \(requests.count) fact\(requests.count == 1 ? "" : "s"), \(record.method), \(layerText), efficacy \(succeeded)/\(requests.count) (\(Int((result.efficacy * 100).rounded()))%)")
-        for (request, outcome) in zip(requests, result.facts) where !outcome.efficacy {
-            console.print(" not top-1 after the edit: \(request.label)")
+        for line in verificationLines(edit.checks, leftOut: edit.leftOut) { console.print(line) }
+    }
+
+    /// One line per fact: landed, landed after retry, or not landed (left out), with its figures.
+    static func verificationLines(_ checks: [FactCheck], leftOut: [FactCheck]) -> [String] {
+        func line(_ check: FactCheck, _ verdict: String) -> String {
+            var text = " " + verdict.padding(toLength: 19, withPad: " ", startingAt: 0) + VerifiedEdit.describe(check)
+            if check.paraphrases > 0 { text += ", paraphrases \(check.paraphrasesLanded)/\(check.paraphrases)" }
+            return text
         }
+        return checks.map { line($0, $0.landed ? ($0.retried ? "landed after retry" : "landed") : "not landed") }
+            + leftOut.map { line($0, "left out") }
     }
 }
 
