@@ -51,7 +51,8 @@ struct CheckpointFuzzTests {
             }
         }
         print("\(name): \(cases) cases in \(String(format: "%.1f", Date().timeIntervalSince(start))) s, \(accepted) accepted, slowest \(String(format: "%.3f", slowest)) s")
-        #expect(failures.isEmpty, "\(failures.count) of \(cases) \(name) cases misbehaved; first: \(failures.prefix(5).joined(separator: " | "))")
+        let clean = failures.isEmpty
+        #expect(clean, "\(failures.count) of \(cases) \(name) cases misbehaved; first: \(failures.prefix(5).joined(separator: " | "))")
     }
 
     /// Rejected only with a one-line CheckpointError that starts with the path.
@@ -128,7 +129,7 @@ struct CheckpointFuzzTests {
     @Test("GGUF: mutated fixtures open or fail with one line naming the file, within a time bound")
     func ggufMutations() throws {
         let bases = try Self.ggufBases()
-        try Self.run("GGUF", cases: FuzzBudget.iterations(default: 3000), extension: "gguf",
+        try Self.run("GGUF", cases: FuzzBudget.iterations(default: 10000), extension: "gguf",
                      make: { Self.ggufCase($0, bases: bases) }, open: Self.openGGUF)
     }
 
@@ -181,7 +182,7 @@ struct CheckpointFuzzTests {
     @Test("safetensors: mutated fixtures open or fail with one line naming the file, within a time bound")
     func safetensorsMutations() throws {
         let bases = try Self.safetensorsBases()
-        try Self.run("safetensors", cases: FuzzBudget.iterations(default: 3000), extension: "safetensors",
+        try Self.run("safetensors", cases: FuzzBudget.iterations(default: 10000), extension: "safetensors",
                      make: { Self.safetensorsCase($0, bases: bases) }, open: Self.openSafetensors)
     }
 

@@ -15,7 +15,7 @@ import Testing
 @Suite("Fuzz: hyperparameter files")
 struct HyperparameterFuzzTests {
     static var iterations: Int {
-        ProcessInfo.processInfo.environment["MLEDIT_FUZZ_ITERATIONS"].flatMap { Int($0) }.map { max(1, $0) } ?? 3000
+        ProcessInfo.processInfo.environment["MLEDIT_FUZZ_ITERATIONS"].flatMap { Int($0) }.map { max(1, $0) } ?? 8000
     }
 
     static var seed: UInt64 {

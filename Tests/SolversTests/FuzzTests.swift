@@ -14,7 +14,7 @@ import Testing
 @Suite("Fuzz: facts files")
 struct FactsFuzzTests {
     static var iterations: Int {
-        ProcessInfo.processInfo.environment["MLEDIT_FUZZ_ITERATIONS"].flatMap { Int($0) }.map { max(1, $0) } ?? 4000
+        ProcessInfo.processInfo.environment["MLEDIT_FUZZ_ITERATIONS"].flatMap { Int($0) }.map { max(1, $0) } ?? 20000
     }
 
     static var seed: UInt64 {
