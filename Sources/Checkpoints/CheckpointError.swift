@@ -24,6 +24,20 @@ public enum CheckpointError: Error, CustomStringConvertible, Sendable, Equatable
     case invalidArgument(file: String?, reason: String)
 
     public var description: String {
+        // Names and keys are read from the file and may hold control characters; escaping them
+        // keeps the message on one line.
+        var line = ""
+        for scalar in message.unicodeScalars {
+            if scalar.properties.generalCategory == .control || scalar == "\u{2028}" || scalar == "\u{2029}" {
+                line += scalar.escaped(asASCII: true)
+            } else {
+                line.unicodeScalars.append(scalar)
+            }
+        }
+        return line
+    }
+
+    private var message: String {
         switch self {
         case let .io(file, reason):
             return "\(file): \(reason)"

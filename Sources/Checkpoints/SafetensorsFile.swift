@@ -123,8 +123,11 @@ public final class SafetensorsFile: @unchecked Sendable {
             expected = tensor.dataRange.upperBound
         }
         if let last = tensors.last, last.dataRange.upperBound > bufferSize {
+            // Offsets near Int.max are legal JSON: the absolute position may not be representable.
+            let start = CheckedArithmetic.add(bufferOffset, last.dataRange.lowerBound).map { "byte offset \($0)" }
+                ?? "buffer offset \(last.dataRange.lowerBound)"
             throw CheckpointError.invalidTensor(file: file, tensor: last.name,
-                reason: "data at byte offset \(bufferOffset + last.dataRange.lowerBound) runs past the end of the file (buffer \(bufferSize) bytes, needs \(last.dataRange.upperBound))")
+                reason: "data at \(start) runs past the end of the file (buffer \(bufferSize) bytes, needs \(last.dataRange.upperBound))")
         }
         guard expected == bufferSize else {
             throw CheckpointError.malformed(file: file, offset: bufferOffset + expected,
