@@ -71,7 +71,7 @@ public enum SolverError: Error, Equatable, CustomStringConvertible {
         case .emptyField(let file, let line, let field):
             return "\(file):\(line): field '\(field)' is empty"
         case .subjectNotInPrompt(let file, let line, let subject):
-            return "\(file):\(line): field 'prompt' does not contain the subject \"\(subject)\" (or '{}')"
+            return "\(file):\(line): field 'prompt' does not contain the subject \(subject.debugDescription) (or '{}')"
         case .duplicateFact(let file, let line, let firstLine):
             return "\(file):\(line): duplicate fact (same subject, prompt and target_new as line \(firstLine))"
         case .conflictingTargets(let file, let line, let firstLine, let first, let second):

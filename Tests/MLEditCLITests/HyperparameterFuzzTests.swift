@@ -168,7 +168,7 @@ struct HyperparameterFuzzTests {
     @Test("a value out of range in the file: the error names the file as well as the field")
     func outOfRangeNamesTheFile() throws {
         // Found by mutations (case 47 of seed 17 and every range check after it): validate's
-        // message names the field only. Fails until resolve puts the file in front of it.
+        // message named the field only; resolve now puts the file in front of it.
         let configuration = try Self.configuration()
         let directory = try CLIHarness.temporaryDirectory()
         defer { CLIHarness.cleanUp(directory) }

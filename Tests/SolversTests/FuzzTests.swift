@@ -199,8 +199,8 @@ struct FactsFuzzTests {
 
     @Test("a subject with a line break that is not in the prompt: the error stays one line")
     func subjectWithLineBreak() throws {
-        // Found by mutations (first at case 14804 of seed 17): the subject is quoted raw in the
-        // message. Fails until FactsFile escapes it.
+        // Found by mutations (first at case 14804 of seed 17): the subject was quoted raw in the
+        // message; it is now escaped.
         let record = #"{"prompt": "The mother tongue of Danielle Darrieux is", "subject": "Danielle\nDarrieux", "target_new": "English"}"#
         #expect(Self.check(Array(record.utf8), file: "/fuzz/facts.jsonl").problem == nil)
     }
