@@ -9,7 +9,7 @@ export MLEDIT_CACHE ?= $(HOME)/.cache/mledit
 # One BLAS thread: reductions in a fixed order make commits bit-reproducible.
 export OPENBLAS_NUM_THREADS ?= 1
 
-.PHONY: setup model corpus browser transformers build test fuzz demo bench clean
+.PHONY: setup model corpus browser transformers python-venv build test python-tests fuzz demo bench clean
 
 setup:
 	@scripts/setup
@@ -29,8 +29,17 @@ browser: setup
 transformers: setup
 	@scripts/setup-transformers >/dev/null
 
-test: setup model corpus browser transformers
+python-venv: setup
+	@scripts/setup-python-tests >/dev/null
+
+test: setup model corpus browser transformers python-venv
 	$(SWIFT) test $(SWIFT_FLAGS) -Xswiftc -enable-testing
+	@$(MAKE) --no-print-directory python-tests
+
+# The python/ package's tests, against the release binary (built if missing).
+python-tests: setup corpus transformers python-venv
+	$(SWIFT) build $(SWIFT_FLAGS)
+	cd python && MLEDIT_BIN=$$($(SWIFT) build $(SWIFT_FLAGS) --show-bin-path)/mledit $$(../scripts/setup-python-tests) -m pytest
 
 # The fuzz tests alone, with many more cases than make test runs (MLEDIT_FUZZ_SEED picks another
 # sequence of cases).
