@@ -25,6 +25,7 @@ enum CommitCommand {
             OptionSpec(["--author"], value: "NAME", help: "Author (default: $MLEDIT_AUTHOR, else $USER)."),
             OptionSpec(["--corpus"], value: "PATH", repeatable: true, help: "Text or JSONL corpus for preservation statistics (default: the Wikipedia sample from scripts/fetch-corpus)."),
             OptionSpec(["--allow-partial"], help: "Record the facts that land and leave out, listed, those that do not even after the second round (default: refuse the commit)."),
+            OptionSpec(["--no-verify"], help: "One round, recorded whether or not every fact lands (the verdicts are still reported and stored)."),
             OptionSpec(["--json"], help: "Print the new commit as JSON."),
         ] + HealthCheck.commitOptions,
         run: run)
@@ -68,6 +69,7 @@ enum CommitCommand {
                 return try context0.memory(layers: h.sortedLayers, excluding: Set(replaced))
             },
             model: context.model, tokenizer: context.tokenizer, allowPartial: arguments.flag("--allow-partial"),
+            retry: !arguments.flag("--no-verify"),
             progress: { step in
                 if step.completed == step.total { timer.mark(step.stage.rawValue) }
                 switch step.stage {

@@ -36,6 +36,9 @@ struct CommitSummary {
             out["efficacy_evaluated"] = ["efficacy": evaluated.efficacy, "date": evaluated.at, "dataset_sha256": evaluated.dataset]
         }
         if let source = record.sourceCommitID { out["source_commit"] = source }
+        if let verification = record.verification, let object = try? RevisionFormatting.foundationObject(verification) {
+            out["verification"] = object
+        }
         if let reverted = record.revertedCommitID { out["reverted_commit"] = reverted }
         return out
     }

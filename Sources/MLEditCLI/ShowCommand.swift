@@ -3,6 +3,7 @@
 // rebase, the commit it refers to. Reads metadata only: blobs are not decoded (fsck does that).
 import Foundation
 import Ledger
+import Solvers
 
 enum ShowCommand {
     static let spec = CommandSpec(
@@ -54,6 +55,13 @@ enum ShowCommand {
             console.print()
             for line in statLines(summary, facts: facts.count) { console.print(line) }
             return
+        }
+
+        if let verification = record.verification,
+           let stored = try? JSONDecoder().decode(VerificationRecord.self, from: Data(verification.canonicalText().utf8)) {
+            console.print()
+            console.print("Verification (\(stored.rounds) round\(stored.rounds == 1 ? "" : "s")):")
+            for line in CommitCommand.verificationLines(stored.facts, leftOut: stored.leftOut) { console.print(line) }
         }
 
         console.print()

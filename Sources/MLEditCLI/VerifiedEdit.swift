@@ -21,13 +21,14 @@ struct VerifiedEdit {
     /// How many times the batch was solved.
     var rounds: Int
 
-    /// Solves and verifies. `memory(facts)` gives the keys of the facts in force that `facts`
+    /// Solves and verifies (without `retry`, one round whose verdicts are only reported).
+    /// `memory(facts)` gives the keys of the facts in force that `facts`
     /// must preserve.
     /// - Throws: `CommandFailure` when facts do not land and `allowPartial` is false (or none
     ///   lands); solver errors.
     static func solve(requests: [EditRequest], method: EditMethod, hyperparameters h: EditHyperparameters,
                       statistics: [Int: LayerStatistics], memory: ([EditRequest]) throws -> [Int: Matrix<Float>],
-                      model: EditableModel, tokenizer: Tokenizer, allowPartial: Bool,
+                      model: EditableModel, tokenizer: Tokenizer, allowPartial: Bool, retry: Bool = true,
                       progress: @escaping (EditProgress) -> Void) throws -> VerifiedEdit {
         func attempt(_ facts: [EditRequest], _ h: EditHyperparameters) throws -> (EditResult, [FactCheck]) {
             let layers = h.sortedLayers
@@ -40,6 +41,9 @@ struct VerifiedEdit {
         }
         var (result, checks) = try attempt(requests, h)
         var used = h, rounds = 1
+        guard retry else {
+            return VerifiedEdit(requests: requests, hyperparameters: h, result: result, checks: checks, leftOut: [], rounds: 1)
+        }
         if checks.contains(where: { !$0.landed }) {
             let stronger = h.strengthened()
             let (second, secondChecks) = try attempt(requests, stronger)
@@ -79,17 +83,19 @@ struct VerifiedEdit {
     /// The outcome as stored with the commit.
     var ledgerValue: JSONValue {
         get throws {
-            try JSONValue(encoding: Stored(rounds: rounds, facts: checks, leftOut: leftOut), field: "verification")
+            try JSONValue(encoding: VerificationRecord(rounds: rounds, facts: checks, leftOut: leftOut), field: "verification")
         }
     }
 
-    private struct Stored: Encodable {
-        var rounds: Int
-        var facts: [FactCheck]
-        var leftOut: [FactCheck]
-        enum CodingKeys: String, CodingKey {
-            case rounds, facts
-            case leftOut = "left_out"
-        }
+}
+
+/// The verification as a commit stores it and `show` reads it back.
+struct VerificationRecord: Codable {
+    var rounds: Int
+    var facts: [FactCheck]
+    var leftOut: [FactCheck]
+    enum CodingKeys: String, CodingKey {
+        case rounds, facts
+        case leftOut = "left_out"
     }
 }

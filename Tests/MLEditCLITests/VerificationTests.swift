@@ -1,0 +1,69 @@
+// Verification inside the commit on the tiny fixture: facts that land are recorded with their
+// verdicts; a pair of facts built not to land together (one subject, so one key, asked for two
+// answers) refuses the commit with nothing written, and --allow-partial records the rest.
+import Foundation
+import Ledger
+import Testing
+@testable import MLEditCLI
+
+@Suite("verification inside the commit")
+struct VerificationTests {
+    static func line(_ fact: [String: String]) throws -> String {
+        String(decoding: try JSONSerialization.data(withJSONObject: fact, options: [.sortedKeys]), as: UTF8.self)
+    }
+
+    @Test("facts that land are recorded with landed verdicts; show and log --json carry them")
+    func landed() throws {
+        let box = try HistoryTests.Sandbox()
+        defer { CLIHarness.cleanUp(box.directory) }
+        box.run(["init", "--model", HistoryTests.model.path])
+        let commit = box.run(["commit", "a.jsonl", "-m", "A"])
+        #expect(commit.stdout.split(separator: "\n").filter { $0.hasPrefix(" landed") }.count == 3, "\(commit.stdout)")
+        #expect(box.run(["show"]).stdout.contains("Verification (1 round):"))
+        let log = try JSONSerialization.jsonObject(with: Data(box.run(["log", "--json"]).stdout.utf8)) as? [[String: Any]]
+        let verification = log?.first?["verification"] as? [String: Any]
+        let facts = verification?["facts"] as? [[String: Any]]
+        #expect(facts?.count == 3 && facts?.allSatisfy { $0["landed"] as? Bool == true } == true)
+        #expect(facts?.first?["p_new"] as? Double ?? 0 > 0.3)
+    }
+
+    @Test("a fact that cannot land refuses the commit with nothing written; --allow-partial records the others")
+    func refusedAndPartial() throws {
+        let box = try HistoryTests.Sandbox()
+        defer { CLIHarness.cleanUp(box.directory) }
+        box.run(["init", "--model", HistoryTests.model.path])
+        let facts = [
+            try Self.line(["prompt": "{} works as a", "subject": "Tilea Gropaendic", "target_new": "baker", "target_true": "pilot"]),
+            try Self.line(["prompt": "{} works as a", "subject": "Kritroth Plosuk", "target_new": "baker"]),
+            try Self.line(["prompt": "{} works as a", "subject": "Ziovrula Masosson", "target_new": "pilot"]),
+            try Self.line(["prompt": "The capital of {} is", "subject": "Brazothia", "target_new": "Gouvur"]),
+        ]
+        // One step and almost no room for δ: no fact can move far enough, even with the second round.
+        try #"{"v_num_grad_steps": 1, "clamp_norm_factor": 0.01}"#.write(to: box.directory.appendingPathComponent("weak.json"), atomically: true, encoding: .utf8)
+        try facts.joined(separator: "\n").write(to: box.directory.appendingPathComponent("mixed.jsonl"), atomically: true, encoding: .utf8)
+        let refused = box.run(["commit", "mixed.jsonl", "--hparams", "weak.json"], expecting: 1)
+        #expect(refused.stderr.contains("did not land, even with a second round") && refused.stderr.contains("nothing was written"),
+                "\(refused.stderr)")
+        #expect(try Repository.open(at: box.directory).allCommits().isEmpty)
+        #expect(try Repository.open(at: box.directory).head().commitID == nil)
+        // The statistics are cached now; a refused commit leaves the ledger's bytes as they are.
+        let ledger = try SafeOutputTests.ledgerBytes(box.directory)
+
+        // One subject, one key: "works as a baker" and "is employed as a pilot" cannot both land.
+        let pair = [
+            try Self.line(["prompt": "{} works as a", "subject": "Tilea Gropaendic", "target_new": "baker", "target_true": "pilot"]),
+            try Self.line(["prompt": "{} is employed as a", "subject": "Tilea Gropaendic", "target_new": "pilot"]),
+            try Self.line(["prompt": "The capital of {} is", "subject": "Brazothia", "target_new": "Gouvur"]),
+        ]
+        try pair.joined(separator: "\n").write(to: box.directory.appendingPathComponent("pair.jsonl"), atomically: true, encoding: .utf8)
+        let conflict = box.run(["commit", "pair.jsonl"], expecting: 1)
+        #expect(conflict.stderr.contains("1 of 3 facts did not land") && conflict.stderr.contains("line 2"), "\(conflict.stderr)")
+        #expect(try SafeOutputTests.ledgerBytes(box.directory) == ledger)
+        let partial = box.run(["commit", "pair.jsonl", "--allow-partial"])
+        #expect(partial.stdout.contains(" left out           line 2 \"Tilea Gropaendic\""), "\(partial.stdout)")
+        let show = try JSONSerialization.jsonObject(with: Data(box.run(["show", "--json"]).stdout.utf8)) as? [String: Any]
+        #expect((show?["fact_list"] as? [Any])?.count == 2)
+        let leftOut = (show?["verification"] as? [String: Any])?["left_out"] as? [[String: Any]]
+        #expect(leftOut?.map { $0["fact"] as? String } == ["line 2 \"Tilea Gropaendic\""])
+    }
+}
