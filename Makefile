@@ -9,7 +9,7 @@ export MLEDIT_CACHE ?= $(HOME)/.cache/mledit
 # One BLAS thread: reductions in a fixed order make commits bit-reproducible.
 export OPENBLAS_NUM_THREADS ?= 1
 
-.PHONY: setup model corpus browser transformers build test demo bench clean
+.PHONY: setup model corpus browser transformers llamacpp build test demo bench clean
 
 setup:
 	@scripts/setup
@@ -29,7 +29,10 @@ browser: setup
 transformers: setup
 	@scripts/setup-transformers >/dev/null
 
-test: setup model corpus browser transformers
+llamacpp: setup
+	@scripts/setup-llamacpp >/dev/null
+
+test: setup model corpus browser transformers llamacpp
 	$(SWIFT) test $(SWIFT_FLAGS) -Xswiftc -enable-testing
 
 demo: setup model corpus build
