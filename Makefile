@@ -9,7 +9,7 @@ export MLEDIT_CACHE ?= $(HOME)/.cache/mledit
 # One BLAS thread: reductions in a fixed order make commits bit-reproducible.
 export OPENBLAS_NUM_THREADS ?= 1
 
-.PHONY: setup model corpus browser transformers python-venv build test python-tests fuzz demo bench clean
+.PHONY: setup model corpus browser transformers llamacpp python-venv build test python-tests fuzz demo bench clean
 
 setup:
 	@scripts/setup
@@ -29,10 +29,13 @@ browser: setup
 transformers: setup
 	@scripts/setup-transformers >/dev/null
 
+llamacpp: setup
+	@scripts/setup-llamacpp >/dev/null
+
 python-venv: setup
 	@scripts/setup-python-tests >/dev/null
 
-test: setup model corpus browser transformers python-venv
+test: setup model corpus browser transformers llamacpp python-venv
 	$(SWIFT) test $(SWIFT_FLAGS) -Xswiftc -enable-testing
 	@$(MAKE) --no-print-directory python-tests
 
