@@ -108,6 +108,50 @@ struct GitHabitsTests {
         #expect(CLIHarness.run(["completion", "fish"], in: directory).status == 64)
     }
 
+    /// Runs `program` in `zsh -f` (no user start-up files) in `directory` with the binary on PATH.
+    static func zsh(_ program: String, in directory: URL) throws -> CommandOutcome {
+        let binary = try CLIHarness.binary().deletingLastPathComponent().path
+        return try CLIHarness.runProcess(URL(fileURLWithPath: "/usr/bin/zsh"), ["-f", "-c", program], in: directory,
+                                         environment: CLIHarness.environment(["PATH": binary + ":/usr/bin:/bin"]), timeout: 60)
+    }
+
+    @Test("the zsh completion script parses, registers with compinit, and offers commands, a command's options and revisions")
+    func zshCompletion() throws {
+        let (directory, _, _) = try Self.forked()
+        defer { CLIHarness.cleanUp(directory) }
+        let functions = directory.appendingPathComponent("zfunc")
+        try FileManager.default.createDirectory(at: functions, withIntermediateDirectories: true)
+        let file = functions.appendingPathComponent("_mledit")
+        try CLIHarness.run(["completion", "zsh"], in: directory).stdout.write(to: file, atomically: true, encoding: .utf8)
+
+        let syntax = try Self.zsh("zsh -n '\(file.path)'", in: directory)
+        #expect(syntax.status == 0, "\(syntax.stderr)")
+        let registered = try Self.zsh("fpath=('\(functions.path)' $fpath); autoload -U compinit; compinit -u -D; print -r -- ${_comps[mledit]}",
+                                      in: directory)
+        #expect(registered.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "_mledit", "\(registered.stderr)")
+
+        // The completion system's entry points replaced by recorders of what the script offers.
+        let recorders = #"compdef() { :; }; _describe() { print -rl -- "${(@P)2}"; }; _arguments() { print -rl -- "$@"; }; compadd() { print -rl -- "${(@P)2}"; }"#
+        func offered(_ words: [String]) throws -> [String] {
+            let quoted = words.map { "'\($0)'" }.joined(separator: " ")
+            let outcome = try Self.zsh("\(recorders); source '\(file.path)'; words=(\(quoted)); CURRENT=\(words.count); _mledit", in: directory)
+            #expect(outcome.status == 0, "\(outcome.stderr)")
+            return outcome.stdout.split(separator: "\n").map(String.init)
+        }
+        let commands = try offered(["mledit", ""])
+        for command in MLEditCommandLine.commands {
+            #expect(commands.contains { $0.hasPrefix("\(command.name):") }, "\(command.name) not offered")
+        }
+        let logOptions = try offered(["mledit", "log", "--on"])
+        #expect(logOptions.contains { $0.hasPrefix("--oneline[") }, "\(logOptions)")
+        #expect(!logOptions.contains { $0.hasPrefix("--allow-partial[") })
+        let checkout = try offered(["mledit", "checkout", ""])
+        #expect(checkout.contains("*:revision:_mledit_revisions"), "\(checkout)")
+        let revisions = try Self.zsh("\(recorders); source '\(file.path)'; _mledit_revisions", in: directory)
+        let names = Set(revisions.stdout.split(separator: "\n").map(String.init))
+        #expect(names.isSuperset(of: ["main", "side", "HEAD"]), "\(revisions.stdout) \(revisions.stderr)")
+    }
+
     @Test("colour on a terminal only: never in pipes, never with NO_COLOR")
     func colour() throws {
         let (directory, _, _) = try Self.forked()
