@@ -66,10 +66,23 @@ enum HealthCheck {
         }
         let facts = try repository.facts(inLineageOf: commitID)
         let own = facts.filter { $0.commitID == commitID }, earlier = facts.filter { $0.commitID != commitID }
-        let top1 = try HealthProbe.topOne(model: model, tokenizer: tokenizer, facts: (own + earlier).map(request))
+        let checked = retentionSample(earlier)
+        let top1 = try HealthProbe.topOne(model: model, tokenizer: tokenizer, facts: (own + checked).map(request))
         return HealthMetrics(perplexity: perplexity.value, probeTokens: perplexity.predictedTokens, basePerplexity: basePerplexity,
                              deltaNorms: norms, commitFacts: own.count, commitFactsTop1: top1.prefix(own.count).filter { $0 }.count,
-                             earlierFacts: earlier.count, earlierFactsTop1: top1.dropFirst(own.count).filter { $0 }.count)
+                             earlierFacts: checked.count, earlierFactsTop1: top1.dropFirst(own.count).filter { $0 }.count,
+                             earlierFactsInForce: earlier.count)
+    }
+
+    /// At most this many earlier facts are checked for retention, so that measuring a version
+    /// costs the same at any history length.
+    static let retentionSampleSize = 256
+
+    /// `earlier` itself, or `retentionSampleSize` of its facts evenly spaced over the history
+    /// (oldest to newest): the same facts for the same history.
+    static func retentionSample(_ earlier: [FactRecord]) -> [FactRecord] {
+        guard earlier.count > retentionSampleSize else { return earlier }
+        return (0..<retentionSampleSize).map { earlier[$0 * earlier.count / retentionSampleSize] }
     }
 
     /// The metrics of every commit in `commitIDs`: stored ones read back, the others measured
@@ -163,7 +176,7 @@ enum HealthCheck {
                 health += " (\(HealthFormat.percent(change)) vs \(parent == nil ? "base" : "parent"))"
             }
             health += ", efficacy \(HealthFormat.share(m.commitFactsTop1, m.commitFacts))"
-            health += ", retention \(HealthFormat.share(m.earlierFactsTop1, m.earlierFacts))"
+            health += ", retention \(m.retentionText)"
             var lines = ["Health:   \(health)"]
             let growth = m.normGrowth(parent: parent)
             let norms = m.deltaNorms.sorted { $0.key < $1.key }.map { tensor, norm in

@@ -1,7 +1,8 @@
 // The health of one version of an edited model, as stored in the ledger's evaluations table
 // under the probe's digest: probe perplexity, cumulative delta norm per edited tensor, and how
 // many facts in force are still teacher-forced top-1 (the commit's own facts: efficacy; those of
-// earlier commits: retention). Values only: measuring is HealthCheck's job.
+// earlier commits: retention, on a fixed sample of them in a long history). Values only: measuring is
+// HealthCheck's job.
 import Foundation
 import Ledger
 
@@ -17,14 +18,23 @@ struct HealthMetrics: Equatable {
     /// Facts of this commit in force here, and how many of them are top-1.
     var commitFacts: Int
     var commitFactsTop1: Int
-    /// Facts of earlier commits in force here, and how many of them are still top-1.
+    /// Facts of earlier commits checked here (all of them, or a sample when there are more than
+    /// `HealthCheck.retentionSampleSize`), and how many of them are still top-1.
     var earlierFacts: Int
     var earlierFactsTop1: Int
+    /// Facts of earlier commits in force here; more than `earlierFacts` when they were sampled.
+    var earlierFactsInForce: Int
 
     /// Share of this commit's facts that are top-1 (nil for a commit without facts).
     var efficacy: Double? { commitFacts == 0 ? nil : Double(commitFactsTop1) / Double(commitFacts) }
     /// Share of earlier facts in force that are still top-1 (nil when there are none).
     var retention: Double? { earlierFacts == 0 ? nil : Double(earlierFactsTop1) / Double(earlierFacts) }
+    /// Retention as "share (top-1/checked)", with the number in force when only a sample was checked.
+    var retentionText: String {
+        let share = HealthFormat.share(earlierFactsTop1, earlierFacts)
+        guard earlierFactsInForce > earlierFacts else { return share }
+        return String(share.dropLast()) + ", a sample of \(earlierFactsInForce) facts)"
+    }
     /// √(Σ ‖ΔW_t‖²) over the edited tensors: the size of the whole edit of this version.
     var totalDeltaNorm: Double { sqrt(deltaNorms.values.reduce(0) { $0 + $1 * $1 }) }
 
@@ -34,6 +44,7 @@ struct HealthMetrics: Equatable {
             "delta_norms": .object(deltaNorms.mapValues { .number($0) }), "delta_norm_total": .number(totalDeltaNorm),
             "commit_facts": .integer(Int64(commitFacts)), "commit_facts_top1": .integer(Int64(commitFactsTop1)),
             "earlier_facts": .integer(Int64(earlierFacts)), "earlier_facts_top1": .integer(Int64(earlierFactsTop1)),
+            "earlier_facts_in_force": .integer(Int64(earlierFactsInForce)),
             "efficacy": efficacy.map { .number($0) } ?? .null, "retention": retention.map { .number($0) } ?? .null,
         ]
         if let basePerplexity { object["base_perplexity"] = .number(basePerplexity) }
@@ -41,7 +52,7 @@ struct HealthMetrics: Equatable {
     }
 
     init(perplexity: Double, probeTokens: Int, basePerplexity: Double? = nil, deltaNorms: [String: Double],
-         commitFacts: Int, commitFactsTop1: Int, earlierFacts: Int, earlierFactsTop1: Int) {
+         commitFacts: Int, commitFactsTop1: Int, earlierFacts: Int, earlierFactsTop1: Int, earlierFactsInForce: Int? = nil) {
         self.perplexity = perplexity
         self.probeTokens = probeTokens
         self.basePerplexity = basePerplexity
@@ -50,6 +61,7 @@ struct HealthMetrics: Equatable {
         self.commitFactsTop1 = commitFactsTop1
         self.earlierFacts = earlierFacts
         self.earlierFactsTop1 = earlierFactsTop1
+        self.earlierFactsInForce = max(earlierFactsInForce ?? earlierFacts, earlierFacts)
     }
 
     /// Reads stored metrics.
@@ -81,7 +93,8 @@ struct HealthMetrics: Equatable {
         self.init(perplexity: try number("perplexity"), probeTokens: try count("probe_tokens"),
                   basePerplexity: json["base_perplexity"]?.doubleValue, deltaNorms: deltaNorms,
                   commitFacts: try count("commit_facts"), commitFactsTop1: try count("commit_facts_top1"),
-                  earlierFacts: try count("earlier_facts"), earlierFactsTop1: try count("earlier_facts_top1"))
+                  earlierFacts: try count("earlier_facts"), earlierFactsTop1: try count("earlier_facts_top1"),
+                  earlierFactsInForce: json["earlier_facts_in_force"] == nil ? nil : try count("earlier_facts_in_force"))
     }
 
     /// Relative change of the perplexity against the parent's (root commits: the base model's).

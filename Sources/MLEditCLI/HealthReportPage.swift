@@ -134,7 +134,7 @@ struct HealthReportPage {
             if inLineage.contains(commit.id) { classes += " in-lineage" }
             if commit.id == tip { classes += " tip" }
             let m = metrics[commit.id]
-            let figures = m.map { "efficacy \(HealthFormat.share($0.commitFactsTop1, $0.commitFacts)) · retention \(HealthFormat.share($0.earlierFactsTop1, $0.earlierFacts)) · ppl \(HealthFormat.decimal($0.perplexity))" } ?? "not measured"
+            let figures = m.map { "efficacy \(HealthFormat.share($0.commitFactsTop1, $0.commitFacts)) · retention \($0.retentionText) · ppl \(HealthFormat.decimal($0.perplexity))" } ?? "not measured"
             nodes.append("""
                 <circle class="\(classes)" data-commit="\(commit.id)" cx="\(f(x))" cy="\(f(y))" r="7"><title>\(escape(commit.id))
                 \(escape(commit.message))
@@ -237,10 +237,10 @@ struct HealthReportPage {
         for (i, commit) in oldestFirst.enumerated() {
             let m = metrics[commit.id]
             let parent = commit.parentID.flatMap { byID[$0] }.flatMap { metrics[$0.id] }
-            let cells = [String(i + 1), RevisionFormatting.short(commit.id), escape(RevisionFormatting.subject(commit.message)),
+            let cells: [String] = [String(i + 1), RevisionFormatting.short(commit.id), escape(RevisionFormatting.subject(commit.message)),
                          m.map { String($0.commitFacts) } ?? "",
                          m.map { HealthFormat.share($0.commitFactsTop1, $0.commitFacts) } ?? "",
-                         m.map { HealthFormat.share($0.earlierFactsTop1, $0.earlierFacts) } ?? "",
+                         m?.retentionText ?? "",
                          m.map { HealthFormat.decimal($0.perplexity) } ?? "",
                          m.flatMap { $0.perplexityChange(parent: parent) }.map(HealthFormat.percent) ?? "",
                          m.map { HealthFormat.decimal($0.totalDeltaNorm) } ?? ""]

@@ -4,7 +4,7 @@
 // measurement (stored once, read back after), the commit-time check and its warnings, the log
 // lines, and the limit options.
 import Foundation
-import Ledger
+@testable import Ledger
 import Models
 import Solvers
 import Tensors
@@ -120,6 +120,32 @@ struct HealthCheckTests {
         var broken = stored.metrics.objectValue ?? [:]
         broken["perplexity"] = .string("high")
         #expect(throws: CommandFailure.self) { try HealthMetrics(json: .object(broken), commitID: history.b.id) }
+    }
+
+    @Test("retention checks an evenly spaced, fixed sample of a long history's earlier facts and says so")
+    func retentionSample() throws {
+        func records(_ n: Int) -> [FactRecord] {
+            (0..<n).map { FactRecord(reference: FactReference(commitID: "c\($0 / 10)", ordinal: $0 % 10),
+                                     fact: Fact(subject: "S\($0)", prompt: "{} is", targetNew: "x", targetTrue: "y"), supersedes: nil) }
+        }
+        #expect(HealthCheck.retentionSample(records(HealthCheck.retentionSampleSize)) == records(HealthCheck.retentionSampleSize))
+        let all = records(1000)
+        let sample = HealthCheck.retentionSample(all)
+        #expect(sample.count == HealthCheck.retentionSampleSize)
+        #expect(Set(sample.map(\.fact.subject)).count == sample.count)
+        #expect(sample.first == all.first && sample.last?.fact.subject == "S996")
+        let positions = sample.compactMap { record in all.firstIndex(of: record) }
+        #expect(zip(positions, positions.dropFirst()).allSatisfy { $1 - $0 == 3 || $1 - $0 == 4 }, "\(positions)")
+        #expect(HealthCheck.retentionSample(all) == sample)
+
+        let sampled = HealthMetrics(perplexity: 20, probeTokens: 100, deltaNorms: [:], commitFacts: 10, commitFactsTop1: 9,
+                                    earlierFacts: 256, earlierFactsTop1: 200, earlierFactsInForce: 1000)
+        #expect(sampled.retentionText == "78% (200/256, a sample of 1000 facts)")
+        #expect(try HealthMetrics(json: sampled.json, commitID: "c") == sampled)
+        var older = sampled.json.objectValue ?? [:]
+        older["earlier_facts_in_force"] = nil
+        let read = try HealthMetrics(json: .object(older), commitID: "c")
+        #expect(read.earlierFactsInForce == 256 && read.retentionText == "78% (200/256)")
     }
 
     @Test("after a commit: the parent is measured on the same model, then the commit; warnings go to stderr")
