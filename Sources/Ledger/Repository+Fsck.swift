@@ -5,7 +5,8 @@ import Foundation
 extension Repository {
     /// Checks the whole ledger: SQLite's integrity_check and foreign_key_check, the schema
     /// version, every commit id recomputed from its rows, every delta, edit-vector and
-    /// preservation-statistics blob decoded and checksummed (and deltas' norms and sizes),
+    /// preservation-statistics blob decoded and checksummed (and deltas' norms and sizes), every
+    /// cached memory Gram compared with the sum rebuilt from the stored keys,
     /// superseded facts existing, refs and HEAD pointing at existing commits.
     /// - Returns: the problems found; empty for a sound ledger.
     /// - Throws: only when the database cannot be read at all.
@@ -51,6 +52,18 @@ extension Repository {
             SELECT base_model_id, tensor, corpus_digest, token_count FROM preservation_stats ORDER BY 1, 2, 3, 4
             """, []) {
             PreservationKey(baseModelID: try $0.int64(0), tensor: try $0.string(1), corpusDigest: try $0.string(2), tokenCount: try $0.int(3))
+        }
+        for (commitID, layer) in try cachedMemoryGramKeys() {
+            let object = "memory of \(commitID) layer \(layer)"
+            do {
+                guard let cached = try cachedMemoryGram(commitID: commitID, layer: layer) else { continue }
+                let rebuilt = try rebuiltMemoryGram(commitID: commitID, layer: layer)
+                if rebuilt != cached {
+                    problems.append(FsckProblem(object: object, message: "differs from the sum rebuilt from the stored keys (\(rebuilt?.factCount ?? 0) facts); 'mledit fsck --drop-caches' removes it"))
+                }
+            } catch let error as LedgerError {
+                problems.append(FsckProblem(object: object, message: error.description))
+            }
         }
         for key in statKeys {
             do {

@@ -66,7 +66,7 @@ enum CommitCommand {
             requests: requests, method: method, hyperparameters: h, statistics: statistics,
             memory: { facts in
                 let replaced = try supersededFacts(facts, repository: repository, parentID: head.commitID).map(\.1)
-                return try context0.memory(layers: h.sortedLayers, excluding: Set(replaced))
+                return try context0.memory(layers: h.sortedLayers, method: method, excluding: Set(replaced))
             },
             model: context.model, tokenizer: context.tokenizer, allowPartial: arguments.flag("--allow-partial"),
             retry: !arguments.flag("--no-verify"),

@@ -184,10 +184,16 @@ struct EditContext {
         ModelResolution.cacheDirectory(console).appendingPathComponent("statistics")
     }
 
-    /// Keys of the facts in force at the parent, per layer (d_in × p), leaving out the facts in
-    /// `excluded` (those the new commit supersedes or takes out).
-    func memory(layers: [Int], excluding excluded: Set<FactReference> = []) throws -> [Int: Matrix<Float>] {
-        guard let parentID else { return [:] }
+    /// The memory of the facts in force at the parent, leaving out the facts in `excluded` (those
+    /// the new commit supersedes or takes out), as `method` takes it: Σ k kᵀ per layer for MEMIT
+    /// and AlphaEdit (accumulated, and cached by the ledger for long histories), the keys
+    /// themselves (d_in × p per layer) for EMMET and ROME, which hold each earlier fact exactly.
+    func memory(layers: [Int], method: EditMethod, excluding excluded: Set<FactReference> = []) throws -> EditMemory {
+        guard let parentID else { return EditMemory() }
+        if method == .memit || method == .alphaedit {
+            let grams = try repository.memoryGrams(at: parentID, layers: layers, excluding: excluded)
+            return EditMemory(grams: grams.mapValues(\.gram))
+        }
         var columns: [Int: [[Double]]] = [:]
         var vectorsByCommit: [String: [EditVectors]] = [:]
         for record in try repository.facts(inLineageOf: parentID) where !excluded.contains(record.reference) {
@@ -203,8 +209,14 @@ struct EditContext {
             for (j, key) in keys.enumerated() { matrix.setColumn(j, key.map { Float($0) }) }
             out[layer] = matrix
         }
-        return out
+        return EditMemory(keys: out)
     }
+}
+
+/// What the solver preserves of the facts in force: their keys or their accumulated Gram.
+struct EditMemory {
+    var keys: [Int: Matrix<Float>] = [:]
+    var grams: [Int: Matrix<Double>] = [:]
 }
 
 extension EditHyperparameters {

@@ -1,5 +1,6 @@
 // `mledit fsck`: check the whole ledger (SQLite integrity, commit ids recomputed, every blob
-// decoded and checksummed, refs) and list the problems. It repairs nothing.
+// decoded and checksummed, refs) and list the problems. It repairs nothing; --drop-caches only
+// removes derived data.
 import Foundation
 import Ledger
 
@@ -8,11 +9,19 @@ enum FsckCommand {
         name: "fsck",
         abstract: "Check the ledger's integrity: commit ids, delta checksums, statistics, refs, base model digests.",
         discussion: "Prints 'ok' when the ledger is sound; otherwise lists the problems on standard output and exits with 1.",
-        options: [OptionSpec(["--json"], help: "Print {\"ok\": …, \"problems\": [{\"object\", \"message\"}]}.")],
+        options: [
+            OptionSpec(["--json"], help: "Print {\"ok\": …, \"problems\": [{\"object\", \"message\"}]}."),
+            OptionSpec(["--drop-caches"], help: "First drop the memory sums the ledger caches for long histories (derived data, rebuilt when needed)."),
+        ],
         run: run)
 
     static func run(_ arguments: ParsedArguments, _ console: Console) throws {
         let repository = try RepositoryLocator.require(console)
+        if arguments.flag("--drop-caches") {
+            let lock = try WriterLockOption.acquire(repository, arguments: arguments, console: console, command: "fsck")
+            try withExtendedLifetime(lock) { try repository.dropMemoryGrams() }
+            console.note("dropped the cached memory sums")
+        }
         var problems = try repository.fsck()
         for record in try repository.baseModels() {
             do {

@@ -129,13 +129,15 @@ enum RebaseCommand {
             let own = Set(facts.map { HistoryReplay.Memory.factKey($0.fact) })
             let superseded = try context.parentID.map { try repository.facts(inLineageOf: $0) }?
                 .filter { own.contains(HistoryReplay.Memory.factKey($0.fact)) }.map(\.reference) ?? []
-            let memory = try context.memory(layers: h.sortedLayers, excluding: Set(superseded))
+            let method = try HistoryReplay.method(of: source)
+            let memory = try context.memory(layers: h.sortedLayers, method: method, excluding: Set(superseded))
             // Layers not edited so far still hold their base weights: remember them before this edit.
             for layer in h.sortedLayers { _ = context.baseWeight(layer: layer) }
             console.note("replaying \(source.id.prefix(10)) (\(facts.count) facts, \(source.method)) on \(file.lastPathComponent)")
             let result = try EditPlanner.computeEdit(
-                model: context.model, tokenizer: context.tokenizer, requests: requests, method: try HistoryReplay.method(of: source),
-                hyperparameters: h, statistics: statistics, previousKeys: memory, prefixes: source.contextPrefixes, apply: true)
+                model: context.model, tokenizer: context.tokenizer, requests: requests, method: method, hyperparameters: h,
+                statistics: statistics, previousKeys: memory.keys, previousGrams: memory.grams, prefixes: source.contextPrefixes,
+                apply: true)
             let record = try repository.storeCommit(draft(from: source, parentID: context.parentID, baseModelID: newBase.id,
                                                           repository: repository, deltas: result.layers.map(\.deltaInput),
                                                           editVectors: result.layers.map(\.editVectors),

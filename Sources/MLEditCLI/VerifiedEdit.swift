@@ -22,21 +22,22 @@ struct VerifiedEdit {
     var rounds: Int
 
     /// Solves and verifies (without `retry`, one round whose verdicts are only reported).
-    /// `memory(facts)` gives the keys of the facts in force that `facts`
+    /// `memory(facts)` gives the memory of the facts in force that `facts`
     /// must preserve.
     /// - Throws: `CommandFailure` when facts do not land and `allowPartial` is false (or none
     ///   lands); solver errors.
     static func solve(requests: [EditRequest], method: EditMethod, hyperparameters h: EditHyperparameters,
-                      statistics: [Int: LayerStatistics], memory: ([EditRequest]) throws -> [Int: Matrix<Float>],
+                      statistics: [Int: LayerStatistics], memory: ([EditRequest]) throws -> EditMemory,
                       model: EditableModel, tokenizer: Tokenizer, allowPartial: Bool, retry: Bool = true,
                       progress: @escaping (EditProgress) -> Void) throws -> VerifiedEdit {
         func attempt(_ facts: [EditRequest], _ h: EditHyperparameters) throws -> (EditResult, [FactCheck]) {
             let layers = h.sortedLayers
             let saved = layers.map { model.mlpOutputWeight(layer: $0) }
             defer { for (layer, weight) in zip(layers, saved) { model.setMLPOutputWeight(layer: layer, weight) } }
+            let memory = try memory(facts)
             let result = try EditPlanner.computeEdit(
-                model: model, tokenizer: tokenizer, requests: facts, method: method, hyperparameters: h,
-                statistics: statistics, previousKeys: try memory(facts), apply: true, progress: progress)
+                model: model, tokenizer: tokenizer, requests: facts, method: method, hyperparameters: h, statistics: statistics,
+                previousKeys: memory.keys, previousGrams: memory.grams, apply: true, progress: progress)
             return (result, try EditVerification.check(model: model, tokenizer: tokenizer, requests: facts))
         }
         var (result, checks) = try attempt(requests, h)

@@ -14,6 +14,8 @@ public enum EditPlanner {
     /// - Parameters:
     ///   - statistics: C0 for every edit layer (see `StatisticsCollector`).
     ///   - previousKeys: keys of facts committed earlier, per layer (d_in × p), preserved by the solve.
+    ///   - previousGrams: Σ k kᵀ of further earlier facts, per layer (d_in × d_in); MEMIT and
+    ///     AlphaEdit only (EMMET and ROME hold earlier facts by their keys).
     ///   - prefixes: context prefixes to reuse (e.g. from a stored commit); sampled when nil.
     ///   - apply: leave the edited weights in `model`.
     /// - Throws: `SolverError` for invalid hyperparameters, missing statistics, facts that cannot be
@@ -21,10 +23,12 @@ public enum EditPlanner {
     public static func computeEdit(model: EditableModel, tokenizer: Tokenizer, requests: [EditRequest],
                                    method: EditMethod, hyperparameters h: EditHyperparameters,
                                    statistics: [Int: LayerStatistics], previousKeys: [Int: Matrix<Float>] = [:],
+                                   previousGrams: [Int: Matrix<Double>] = [:],
                                    prefixes: [String]? = nil, apply: Bool = false,
                                    progress: ((EditProgress) -> Void)? = nil) throws -> EditResult {
         let config = model.configuration
-        try validate(model: model, hyperparameters: h, statistics: statistics, previousKeys: previousKeys)
+        try validate(model: model, method: method, hyperparameters: h, statistics: statistics, previousKeys: previousKeys,
+                     previousGrams: previousGrams)
         let layers = h.sortedLayers
         if requests.isEmpty { throw SolverError.invalidHyperparameter(field: "facts", reason: "no facts to edit") }
 
@@ -40,7 +44,7 @@ public enum EditPlanner {
         progress?(EditProgress(stage: .prefixes, completed: 1, total: 1))
 
         var plan = Plan(model: model, tokenizer: tokenizer, method: method, hyperparameters: h, layers: layers,
-                        statistics: statistics, prefixes: contextPrefixes, progress: progress)
+                        statistics: statistics, previousGrams: previousGrams, prefixes: contextPrefixes, progress: progress)
         let targetIDs = try requests.map { try FactTokenization.target($0.targetNew, label: $0.label, tokenizer: tokenizer) }
         let bare = try requests.map { try FactTokenization.prompt($0, tokenizer: tokenizer) }
         let before = scoreTargets(model: model, prompts: bare.map(\.ids), targets: targetIDs)
@@ -82,8 +86,11 @@ public enum EditPlanner {
     }
 
     /// Checks hyperparameters, statistics and earlier keys against the model's shapes.
-    static func validate(model: EditableModel, hyperparameters h: EditHyperparameters,
-                         statistics: [Int: LayerStatistics], previousKeys: [Int: Matrix<Float>]) throws {
+    static func validate(model: EditableModel, method: EditMethod, hyperparameters h: EditHyperparameters,
+                         statistics: [Int: LayerStatistics], previousKeys: [Int: Matrix<Float>],
+                         previousGrams: [Int: Matrix<Double>]) throws {
+        precondition(previousGrams.isEmpty || method == .memit || method == .alphaedit,
+                     "\(method.rawValue) holds earlier facts by their keys, not their Gram")
         let config = model.configuration
         try h.validate(layerCount: config.layerCount)
         let layers = h.sortedLayers
@@ -97,6 +104,11 @@ public enum EditPlanner {
                 throw SolverError.shapeMismatch(what: "earlier keys of layer \(layer)", expected: "\(config.intermediateSize) rows",
                                                 actual: "\(keys.rows)")
             }
+            if let gram = previousGrams[layer], gram.rows != config.intermediateSize || gram.cols != config.intermediateSize {
+                throw SolverError.shapeMismatch(what: "earlier facts' Gram of layer \(layer)",
+                                                expected: "\(config.intermediateSize)×\(config.intermediateSize)",
+                                                actual: "\(gram.rows)×\(gram.cols)")
+            }
         }
     }
 
@@ -109,8 +121,10 @@ public enum EditPlanner {
     public static func redistribute(model: EditableModel, tokenizer: Tokenizer, requests: [EditRequest],
                                     method: EditMethod, hyperparameters h: EditHyperparameters,
                                     statistics: [Int: LayerStatistics], previousKeys: [Int: Matrix<Float>] = [:],
+                                    previousGrams: [Int: Matrix<Double>] = [:],
                                     prefixes: [String], targets: Matrix<Float>) throws -> [LayerEdit] {
-        try validate(model: model, hyperparameters: h, statistics: statistics, previousKeys: previousKeys)
+        try validate(model: model, method: method, hyperparameters: h, statistics: statistics, previousKeys: previousKeys,
+                     previousGrams: previousGrams)
         if requests.isEmpty { throw SolverError.invalidHyperparameter(field: "facts", reason: "no facts to edit") }
         let config = model.configuration
         if targets.rows != config.hiddenSize || targets.cols != requests.count {
@@ -118,7 +132,7 @@ public enum EditPlanner {
                                             actual: "\(targets.rows)×\(targets.cols)")
         }
         var plan = Plan(model: model, tokenizer: tokenizer, method: method, hyperparameters: h, layers: h.sortedLayers,
-                        statistics: statistics, prefixes: prefixes, progress: nil)
+                        statistics: statistics, previousGrams: previousGrams, prefixes: prefixes, progress: nil)
         let z = targets.toDouble()
         if method != .rome { return try plan.distribute(requests, targets: z, previousKeys: previousKeys) }
         var memory = previousKeys
@@ -179,18 +193,21 @@ private struct Plan {
     let hyperparameters: EditHyperparameters
     let layers: [Int]
     let statistics: [Int: LayerStatistics]
+    let previousGrams: [Int: Matrix<Double>]
     let prefixes: [String]
     let progress: ((EditProgress) -> Void)?
     var nullSpaces: [Int: NullSpaceProjection] = [:]
 
     init(model: EditableModel, tokenizer: Tokenizer, method: EditMethod, hyperparameters: EditHyperparameters,
-         layers: [Int], statistics: [Int: LayerStatistics], prefixes: [String], progress: ((EditProgress) -> Void)?) {
+         layers: [Int], statistics: [Int: LayerStatistics], previousGrams: [Int: Matrix<Double>], prefixes: [String],
+         progress: ((EditProgress) -> Void)?) {
         self.model = model
         self.tokenizer = tokenizer
         self.method = method
         self.hyperparameters = hyperparameters
         self.layers = layers
         self.statistics = statistics
+        self.previousGrams = previousGrams
         self.prefixes = prefixes
         self.progress = progress
     }
@@ -234,6 +251,7 @@ private struct Plan {
             guard let stats = statistics[layer] else { throw SolverError.missingStatistics(layer: layer) }
             let earlier = previousKeys[layer]?.toDouble()
             let problem = PreservationProblem(layer: layer, residual: residual, keys: keys, previousKeys: earlier,
+                                              previousGram: previousGrams[layer],
                                               moment: stats.moment, factLabels: requests.map(\.label))
             var projection: NullSpaceProjection?
             if method == .alphaedit {

@@ -33,13 +33,17 @@ public struct PreservationProblem: Sendable {
     public var keys: Matrix<Double>
     /// K_p: keys of earlier facts to keep (d_in × p; p may be 0).
     public var previousKeys: Matrix<Double>
+    /// K_p K_pᵀ of further earlier facts whose keys are not listed (d_in × d_in), accumulated over
+    /// a long history: MEMIT and AlphaEdit need no more of them. EMMET, which holds each earlier
+    /// fact by an equality, needs the keys themselves.
+    public var previousGram: Matrix<Double>?
     /// C0 = E[k kᵀ] over ordinary text (d_in × d_in).
     public var moment: Matrix<Double>
     /// One name per column of `keys`, for errors.
     public var factLabels: [String]
 
     public init(layer: Int, residual: Matrix<Double>, keys: Matrix<Double>, previousKeys: Matrix<Double>? = nil,
-                moment: Matrix<Double>, factLabels: [String]) {
+                previousGram: Matrix<Double>? = nil, moment: Matrix<Double>, factLabels: [String]) {
         precondition(residual.cols == keys.cols, "\(residual.cols) residual columns for \(keys.cols) keys")
         precondition(moment.rows == keys.rows && moment.cols == keys.rows, "C0 is \(moment.rows)×\(moment.cols), keys \(keys.rows) wide")
         self.layer = layer
@@ -47,6 +51,8 @@ public struct PreservationProblem: Sendable {
         self.keys = keys
         self.previousKeys = previousKeys ?? Matrix(rows: keys.rows, cols: 0)
         precondition(self.previousKeys.rows == keys.rows, "previous keys are \(self.previousKeys.rows) wide, keys \(keys.rows)")
+        precondition(previousGram.map { $0.rows == keys.rows && $0.cols == keys.rows } ?? true, "earlier facts' Gram does not fit the keys")
+        self.previousGram = previousGram
         self.moment = moment
         self.factLabels = factLabels.count == keys.cols ? factLabels : (0..<keys.cols).map { "fact \($0 + 1)" }
     }
@@ -67,6 +73,7 @@ public enum PreservationSolver {
         case .memit:
             delta = try memit(problem, preservationWeight: h.preservationWeight)
         case .emmet, .rome:
+            precondition(problem.previousGram == nil, "\(method.rawValue) holds earlier facts by their keys, not their Gram")
             delta = try emmet(problem, ridge: h.emmetRidge, method: method.rawValue.uppercased())
         case .alphaedit:
             let projection = try nullSpace ?? NullSpaceProjection(moment: problem.moment,
@@ -80,11 +87,12 @@ public enum PreservationSolver {
     }
 
     /// MEMIT: min λ‖ΔK0‖²/N + ‖ΔK_p‖² + ‖(W+Δ)K_E − V_E‖², so
-    /// Δ = R K_Eᵀ A⁻¹ with A = λC0 + K_p K_pᵀ + K_E K_Eᵀ: U = R, V = A⁻¹ K_E.
+    /// Δ = R K_Eᵀ A⁻¹ with A = λC0 + G + K_p K_pᵀ + K_E K_Eᵀ (G: `previousGram`): U = R, V = A⁻¹ K_E.
     /// Solving batch after batch with the earlier keys in K_p gives the one-shot solution for
     /// the union of the batches (recursive least squares).
     public static func memit(_ p: PreservationProblem, preservationWeight lambda: Double) throws -> LowRankDelta {
         var a = lambda * p.moment
+        if let gram = p.previousGram { a.add(gram) }
         a.addProduct(p.previousKeys, p.previousKeys, transposeB: true)
         a.addProduct(p.keys, p.keys, transposeB: true)
         let factor: CholeskyFactorization
@@ -141,7 +149,7 @@ public enum PreservationSolver {
 
     /// AlphaEdit: Δ = R K_Eᵀ P (K_p K_pᵀ P + K_E K_Eᵀ P + αI)⁻¹ with P = Q Qᵀ the projector onto
     /// the null space of C0. Because P commutes with P M P + αI, this equals
-    /// R (Q (Qᵀ M Q + αI)⁻¹ Qᵀ K_E)ᵀ with M = K_p K_pᵀ + K_E K_Eᵀ: U = R, V = Q (Qᵀ M Q + αI)⁻¹ Qᵀ K_E,
+    /// R (Q (Qᵀ M Q + αI)⁻¹ Qᵀ K_E)ᵀ with M = G + K_p K_pᵀ + K_E K_Eᵀ: U = R, V = Q (Qᵀ M Q + αI)⁻¹ Qᵀ K_E,
     /// an r × r Cholesky solve. Keys in the span of C0's large eigenvectors are left unchanged
     /// exactly; earlier facts are kept by the K_p K_pᵀ term (as AlphaEdit's sequential cache).
     /// α is `regularization` times the mean of ‖Qᵀ k‖² over the batch.
@@ -158,6 +166,7 @@ public enum PreservationSolver {
         let qkp = q.multiplied(by: p.previousKeys, transposeSelf: true)   // r × p
         var g = qk.multiplied(by: qk, transposeOther: true)              // r × r
         g.addProduct(qkp, qkp, transposeB: true)
+        if let gram = p.previousGram { g.add(q.multiplied(by: gram.multiplied(by: q), transposeSelf: true)) }
         var meanNorm = 0.0
         for j in 0..<qk.cols { for i in 0..<r { meanNorm += qk[i, j] * qk[i, j] } }
         meanNorm /= Double(max(1, qk.cols))

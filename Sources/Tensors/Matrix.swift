@@ -113,6 +113,16 @@ public struct Matrix<Scalar: MatrixScalar>: Sendable, Equatable {
         return sum.squareRoot()
     }
 
+    /// `self += other`, element by element, in place.
+    public mutating func add(_ other: Matrix) {
+        precondition(rows == other.rows && cols == other.cols, "shape mismatch")
+        other.values.withUnsafeBufferPointer { source in
+            values.withUnsafeMutableBufferPointer { target in
+                for i in 0..<target.count { target[i] += source[i] }
+            }
+        }
+    }
+
     public static func + (lhs: Matrix, rhs: Matrix) -> Matrix {
         precondition(lhs.rows == rhs.rows && lhs.cols == rhs.cols, "shape mismatch")
         var out = lhs

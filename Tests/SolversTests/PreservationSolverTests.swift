@@ -181,6 +181,26 @@ struct PreservationSolverTests {
         }
     }
 
+    @Test("earlier facts given by their Gram K_p K_pᵀ solve as given by their keys (MEMIT and AlphaEdit)")
+    func gramEqualsKeys() throws {
+        var data = RandomEditData(seed: 12)
+        let k = data.keys(3), v = data.values(3), previous = data.keys(40)
+        let gram = previous.multiplied(by: previous, transposeOther: true)
+        let basis = data.keys(7)
+        var lowRank = data
+        lowRank.c0 = basis.multiplied(by: basis, transposeOther: true) + 1e-9 * Matrix<Double>.identity(data.dIn)
+        for (method, source) in [(EditMethod.memit, data), (.alphaedit, lowRank)] {
+            let byKeys = problem(source, keys: k, values: v, previous: previous)
+            var byGram = problem(source, keys: k, values: v)
+            byGram.previousGram = gram
+            let expected = try PreservationSolver.solve(method, byKeys, hyperparameters: hyper).dense()
+            let solved = try PreservationSolver.solve(method, byGram, hyperparameters: hyper).dense()
+            let unheld = try PreservationSolver.solve(method, problem(source, keys: k, values: v), hyperparameters: hyper).dense()
+            #expect(relativeDifference(solved, expected) < 1e-9, "\(method): \(relativeDifference(solved, expected))")
+            #expect(relativeDifference(unheld, expected) > 1e-3, "\(method): the earlier facts changed nothing")
+        }
+    }
+
     @Test("duplicate subjects in one EMMET batch are an error naming both facts; MEMIT solves them")
     func duplicateKeys() throws {
         var data = RandomEditData(seed: 8)
