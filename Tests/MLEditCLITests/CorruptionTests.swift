@@ -88,4 +88,23 @@ struct CorruptionTests {
             #expect(hidden.isEmpty, "\(item.name): left \(hidden)")
         }
     }
+
+    @Test("a damaged cached memory sum: fsck names it; fsck --drop-caches removes it and passes; the history stays")
+    func damagedMemoryCache() throws {
+        let box = try HistoryTests.Sandbox()
+        defer { CLIHarness.cleanUp(box.directory) }
+        let ids = try VerifiedHistoryTests.threeCommits(box)
+        let repository = try Repository.open(at: box.directory)
+        let facts = try repository.facts(inLineageOf: ids[2])
+        try repository.database.execute("""
+            INSERT INTO memory_grams (commit_id, layer, fact_count, dimension, sha256, blob, created_at)
+            VALUES (?1, 1, 3, 2, ?2, ?3, '2026-12-02T00:00:00Z')
+            """, [.text(ids[2]), .text(String(repeating: "0", count: 64)), .blob([1, 2, 3])])
+        let fsck = box.run(["fsck"], expecting: 1)
+        #expect(fsck.stdout.contains("memory of \(ids[2]) layer 1"), "fsck said \(fsck.stdout)")
+        let dropped = box.run(["fsck", "--drop-caches"], expecting: 0)
+        #expect(dropped.stdout.contains("ok") && dropped.stderr.contains("dropped the cached memory sums"), "\(dropped)")
+        #expect(try repository.cachedMemoryGramKeys().isEmpty)
+        #expect(try repository.facts(inLineageOf: ids[2]) == facts && !facts.isEmpty)
+    }
 }
