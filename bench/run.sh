@@ -72,7 +72,7 @@ run_sequential() {
   rm -f "${files[@]}"
 }
 
-if [ $# -gt 0 ]; then names=("$@"); else names=(checkpoint-open tokenizer forward generate delta-step gemm-threads statistics targets commit-speed ledger-storage materialize edit-quality tiny-facts export revert rebase-model); fi
+if [ $# -gt 0 ]; then names=("$@"); else names=(checkpoint-open tokenizer forward generate delta-step gemm-threads statistics targets commit-speed ledger-storage memory-cost materialize edit-quality tiny-facts export revert rebase-model); fi
 for name in "${names[@]}"; do
   case "$name" in
     sequential) run_sequential; continue ;;

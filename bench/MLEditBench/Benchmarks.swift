@@ -23,6 +23,7 @@ enum Benchmarks {
         "gemm-threads": gemmThreads,
         "targets": targets,
         "statistics": statisticsThroughput,
+        "memory-cost": memoryCost,
     ]
 
     static func modelURL(_ arguments: [String]) -> URL {
