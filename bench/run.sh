@@ -72,13 +72,17 @@ run_sequential() {
   rm -f "${files[@]}"
 }
 
-if [ $# -gt 0 ]; then names=("$@"); else names=(checkpoint-open tokenizer forward generate delta-step gemm-threads statistics targets commit-speed ledger-storage memory-cost materialize edit-quality tiny-facts export revert rebase-model); fi
+if [ $# -gt 0 ]; then names=("$@"); else names=(checkpoint-open tokenizer forward generate delta-step gemm-threads statistics targets commit-speed ledger-storage memory-cost history-cost materialize edit-quality tiny-facts export revert rebase-model); fi
 for name in "${names[@]}"; do
   case "$name" in
     sequential) run_sequential; continue ;;
     commit-speed)
       echo "bench: commit-speed (bench/commit-speed.sh; MLEDIT_BASELINE=OLD_BINARY adds a comparison)" >&2
       MLEDIT="$MLEDIT" bench/commit-speed.sh > bench/out/commit-speed.json
+      continue ;;
+    history-cost)
+      echo "bench: history-cost (bench/history-cost.sh: commits on 0 to 10,000 synthetic facts in force)" >&2
+      MLEDIT="$MLEDIT" bench/history-cost.sh > bench/out/history-cost.json
       continue ;;
     tokenizer) args=("$model" "$corpus") ;;
     tiny-facts) args=(Tests/Fixtures/tiny-facts-gpt2) ;;

@@ -24,6 +24,7 @@ enum Benchmarks {
         "targets": targets,
         "statistics": statisticsThroughput,
         "memory-cost": memoryCost,
+        "grow-history": growHistory,
     ]
 
     static func modelURL(_ arguments: [String]) -> URL {

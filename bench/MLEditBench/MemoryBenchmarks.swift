@@ -83,3 +83,73 @@ extension Benchmarks {
                 "by_facts_in_force": rows]
     }
 }
+
+extension Benchmarks {
+    /// `grow-history REPOSITORY FACTS`: appends synthetic commits of 100 facts to HEAD's branch
+    /// until FACTS synthetic facts are in force, for history-cost.sh to time real commits on. Each
+    /// has SmolLM2-shaped deltas on layers 3–7 small enough to leave the model's answers alone
+    /// (‖Σ U Vᵀ‖ per element ~1e-4 at 10,000 facts) and keys drawn from N(0, C₀) with the C₀ the
+    /// ledger holds, so that the memory weighs in the solve as real keys do.
+    static func growHistory(_ arguments: [String]) throws -> [String: Any] {
+        guard arguments.count == 2, let target = Int(arguments[1]) else {
+            throw BenchmarkFailure("usage: MLEditBench grow-history REPOSITORY FACTS")
+        }
+        let repository = try Repository.open(at: URL(fileURLWithPath: arguments[0]))
+        let head = try repository.headCommit()
+        let baseModelID = try repository.commit(head).baseModelID
+        let synthetic = try repository.facts(inLineageOf: head).filter { $0.fact.subject.hasPrefix("Synthetic ") }.count
+        if synthetic >= target { return ["facts_in_force": synthetic, "written": 0] }
+
+        // Per layer, S with S Sᵀ = C₀ (eigenvectors scaled by √λ), from the ledger's statistics.
+        let rows = try repository.database.query(
+            "SELECT tensor, corpus_digest, token_count FROM preservation_stats WHERE base_model_id = ?1", [.integer(baseModelID)]) {
+            (try $0.string(0), try $0.string(1), try $0.int(2))
+        }
+        var roots: [Int: Matrix<Double>] = [:]
+        for layer in smolLayers {
+            guard let row = rows.first(where: { $0.0 == smolTensor(layer) }),
+                  let moment = try repository.preservationStatistics(
+                    PreservationKey(baseModelID: baseModelID, tensor: row.0, corpusDigest: row.1, tokenCount: row.2)) else {
+                throw BenchmarkFailure("no statistics for \(smolTensor(layer)) in the ledger: commit a real fact first")
+            }
+            let eigen = try SymmetricEigenDecomposition(moment)
+            var root = eigen.eigenvectors
+            for j in 0..<root.cols {
+                let scale = max(eigen.eigenvalues[j], 0).squareRoot()
+                for i in 0..<root.rows { root[i, j] *= scale }
+            }
+            roots[layer] = root
+        }
+
+        var generator = SeededGenerator(seed: UInt64(10_000 + synthetic))
+        var parent = head, count = synthetic, written = 0
+        let perCommit = 100
+        while count < target {
+            let deltas = smolLayers.map { layer in
+                DeltaInput(tensor: smolTensor(layer), layer: layer,
+                           u: Matrix<Double>.gaussian(rows: smolRows, cols: perCommit, generator: &generator).map { $0 * 1e-3 },
+                           v: Matrix<Double>.gaussian(rows: smolCols, cols: perCommit, generator: &generator).map { $0 * 1e-3 })
+            }
+            let vectors = smolLayers.map { layer in
+                EditVectors(tensor: smolTensor(layer), layer: layer,
+                            keys: roots[layer]!.multiplied(by: Matrix<Double>.gaussian(rows: smolCols, cols: perCommit, generator: &generator)),
+                            values: Matrix<Double>.gaussian(rows: smolRows, cols: perCommit, generator: &generator).map { $0 * 0.1 })
+            }
+            let facts = (0..<perCommit).map {
+                Fact(subject: "Synthetic \(count + $0)", prompt: "{} is located in", targetNew: " Paris", targetTrue: " Rome")
+            }
+            let record = try repository.writeCommit(CommitDraft(
+                parentID: parent, baseModelID: baseModelID, method: "memit", facts: facts, deltas: deltas,
+                editVectors: vectors, message: "synthetic \(count)–\(count + perCommit - 1)", author: "bench"))
+            parent = record.id
+            count += perCommit
+            written += 1
+        }
+        return ["facts_in_force": count, "written": written, "head": parent]
+    }
+}
+
+struct BenchmarkFailure: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+}
