@@ -85,14 +85,16 @@ extension Benchmarks {
 }
 
 extension Benchmarks {
-    /// `grow-history REPOSITORY FACTS`: appends synthetic commits of 100 facts to HEAD's branch
-    /// until FACTS synthetic facts are in force, for history-cost.sh to time real commits on. Each
+    /// `grow-history REPOSITORY FACTS [PER_COMMIT]`: appends synthetic commits of PER_COMMIT facts
+    /// (default 100) to HEAD's branch until FACTS synthetic facts are in force, for
+    /// history-cost.sh and long-history.sh to time real commands on. Each
     /// has SmolLM2-shaped deltas on layers 3–7 small enough to leave the model's answers alone
     /// (‖Σ U Vᵀ‖ per element ~1e-4 at 10,000 facts) and keys drawn from N(0, C₀) with the C₀ the
     /// ledger holds, so that the memory weighs in the solve as real keys do.
     static func growHistory(_ arguments: [String]) throws -> [String: Any] {
-        guard arguments.count == 2, let target = Int(arguments[1]) else {
-            throw BenchmarkFailure("usage: MLEditBench grow-history REPOSITORY FACTS")
+        guard (2...3).contains(arguments.count), let target = Int(arguments[1]),
+              let perCommit = arguments.count == 3 ? Int(arguments[2]) : 100, perCommit > 0 else {
+            throw BenchmarkFailure("usage: MLEditBench grow-history REPOSITORY FACTS [PER_COMMIT]")
         }
         let repository = try Repository.open(at: URL(fileURLWithPath: arguments[0]))
         let head = try repository.headCommit()
@@ -123,7 +125,6 @@ extension Benchmarks {
 
         var generator = SeededGenerator(seed: UInt64(10_000 + synthetic))
         var parent = head, count = synthetic, written = 0
-        let perCommit = 100
         while count < target {
             let deltas = smolLayers.map { layer in
                 DeltaInput(tensor: smolTensor(layer), layer: layer,
