@@ -20,7 +20,10 @@ public enum Dequantization {
         case .q8_0: q8_0(src, into: dst)
         case .q4_0: q4_0(src, into: dst)
         case .q4_1: q4_1(src, into: dst)
+        case .q5_0: q5_0(src, into: dst)
+        case .q5_1: q5_1(src, into: dst)
         case .q4_K: q4_K(src, into: dst)
+        case .q5_K: q5_K(src, into: dst)
         case .q6_K: q6_K(src, into: dst)
         default: return false
         }
@@ -112,6 +115,50 @@ public enum Dequantization {
         }
     }
 
+    /// Q5_0 blocks (22 bytes: d f16, qh u32, 16 bytes of nibbles): y = (q - 16) · d, where bit j of
+    /// qh is the fifth bit of element j and the nibbles are laid out as in Q4_0.
+    public static func q5_0(_ src: UnsafeRawBufferPointer, into dst: UnsafeMutableBufferPointer<Float>) {
+        let blocks = dst.count / 32
+        precondition(dst.count % 32 == 0 && src.count == blocks * 22, "Q5_0: size mismatch")
+        for b in 0 ..< blocks {
+            let base = 22 * b
+            let d = half(src, base)
+            let qh = UInt32(littleEndian: src.loadUnaligned(fromByteOffset: base + 2, as: UInt32.self))
+            let out = 32 * b
+            for j in 0 ..< 16 {
+                let q = src[base + 6 + j]
+                let low = (q & 0x0F) | UInt8(truncatingIfNeeded: (qh >> j) & 1) << 4
+                let high = (q >> 4) | UInt8(truncatingIfNeeded: (qh >> (j + 16)) & 1) << 4
+                dst[out + j] = Float(Int(low) - 16) * d
+                dst[out + j + 16] = Float(Int(high) - 16) * d
+            }
+        }
+    }
+
+    /// Q5_1 blocks (24 bytes: d f16, m f16, qh u32, 16 bytes of nibbles): y = q · d + m, with q's
+    /// fifth bits in qh as in Q5_0.
+    public static func q5_1(_ src: UnsafeRawBufferPointer, into dst: UnsafeMutableBufferPointer<Float>) {
+        let blocks = dst.count / 32
+        precondition(dst.count % 32 == 0 && src.count == blocks * 24, "Q5_1: size mismatch")
+        for b in 0 ..< blocks {
+            let base = 24 * b
+            let d = half(src, base)
+            let m = half(src, base + 2)
+            let qh = UInt32(littleEndian: src.loadUnaligned(fromByteOffset: base + 4, as: UInt32.self))
+            let out = 32 * b
+            for j in 0 ..< 16 {
+                let q = src[base + 8 + j]
+                let low = (q & 0x0F) | UInt8(truncatingIfNeeded: (qh >> j) & 1) << 4
+                let high = (q >> 4) | UInt8(truncatingIfNeeded: (qh >> (j + 16)) & 1) << 4
+                // Two separately rounded operations, as the reference (no fused multiply-add).
+                let lowScaled = Float(low) * d
+                let highScaled = Float(high) * d
+                dst[out + j] = lowScaled + m
+                dst[out + j + 16] = highScaled + m
+            }
+        }
+    }
+
     /// The six-bit scale and min of sub-block `j` of a Q4_K block whose 12 scale bytes start at `s`.
     @inline(__always)
     static func q4KScaleMin(_ src: UnsafeRawBufferPointer, _ s: Int, _ j: Int) -> (Float, Float) {
@@ -143,6 +190,38 @@ public enum Dequantization {
                     let q = src[qs + 32 * c + l]
                     let low = d1 * Float(q & 0x0F)
                     let high = d2 * Float(q >> 4)
+                    dst[out + 64 * c + l] = low - dm1
+                    dst[out + 64 * c + 32 + l] = high - dm2
+                }
+            }
+        }
+    }
+
+    /// Q5_K super-blocks (176 bytes: d f16, dmin f16, 12 scale bytes packed as in Q4_K, qh u8[32],
+    /// qs u8[128]). Nibbles are laid out as in Q4_K; bit i of qh[l] is the fifth bit of element 32i + l.
+    public static func q5_K(_ src: UnsafeRawBufferPointer, into dst: UnsafeMutableBufferPointer<Float>) {
+        let blocks = dst.count / 256
+        precondition(dst.count % 256 == 0 && src.count == blocks * 176, "Q5_K: size mismatch")
+        for b in 0 ..< blocks {
+            let base = 176 * b
+            let d = half(src, base)
+            let dmin = half(src, base + 2)
+            let scales = base + 4
+            let qh = base + 16
+            let qs = base + 48
+            let out = 256 * b
+            for c in 0 ..< 4 {
+                let (sc1, m1) = q4KScaleMin(src, scales, 2 * c)
+                let (sc2, m2) = q4KScaleMin(src, scales, 2 * c + 1)
+                let d1 = d * sc1, dm1 = dmin * m1
+                let d2 = d * sc2, dm2 = dmin * m2
+                for l in 0 ..< 32 {
+                    let q = src[qs + 32 * c + l]
+                    let h = src[qh + l]
+                    let q1 = (q & 0x0F) | ((h >> (2 * c)) & 1) << 4
+                    let q2 = (q >> 4) | ((h >> (2 * c + 1)) & 1) << 4
+                    let low = d1 * Float(q1)
+                    let high = d2 * Float(q2)
                     dst[out + 64 * c + l] = low - dm1
                     dst[out + 64 * c + 32 + l] = high - dm2
                 }

@@ -70,7 +70,7 @@ public enum GGMLType: UInt32, Sendable, CaseIterable {
     /// Whether `floats(for:)` can convert this type to Float32.
     public var canDequantize: Bool {
         switch self {
-        case .f32, .f16, .bf16, .f64, .q4_0, .q4_1, .q8_0, .q4_K, .q6_K: return true
+        case .f32, .f16, .bf16, .f64, .q4_0, .q4_1, .q5_0, .q5_1, .q8_0, .q4_K, .q5_K, .q6_K: return true
         default: return false
         }
     }

@@ -139,7 +139,7 @@ struct QuantizationTests {
         #expect(mismatches == 0, "\(type.name): \(mismatches) values differ, largest difference \(TestSupport.maxDifference(ours, expected))")
     }
 
-    @Test("the multi-core dequantizer equals the single-pass kernel", arguments: [GGMLType.q4_1, .q8_0, .q6_K, .f16])
+    @Test("the multi-core dequantizer equals the single-pass kernel", arguments: [GGMLType.q4_1, .q8_0, .q6_K, .q5_0, .q5_1, .q5_K, .f16])
     func parallelMatchesSerial(type: GGMLType) {
         var generator = SeededGenerator(seed: 99)
         let count = 3 * (1 << 20) + 7 * 256  // several chunks and a ragged tail
