@@ -1,7 +1,8 @@
 // The size and rank of the difference between two versions' weights for one tensor, computed
 // from the low-rank factors alone: D = Σ_added U Vᵀ − Σ_removed U Vᵀ = A Bᵀ with
-// A = [U…, −U…] (d_out × r) and B = [V…, V…] (d_in × r). Everything goes through the r × r Gram
-// matrices, so the dense d_out × d_in difference is never formed. Not here: reading deltas from
+// A = [U…, −U…] (d_out × r) and B = [V…, V…] (d_in × r). While r is below d_out and d_in everything
+// goes through the r × r Gram matrices and the dense difference is never formed; beyond, through
+// the dense d_out × d_in difference, which is then the smaller. Not here: reading deltas from
 // the ledger (the CLI does) or deciding which commits two versions share.
 import Foundation
 import Tensors
@@ -14,7 +15,8 @@ public struct LowRankDifference: Sendable, Equatable {
     public var cols: Int
     /// Frobenius norm of D.
     public var frobeniusNorm: Double
-    /// The non-zero-candidate singular values of D, largest first (r of them, r = total factor rank).
+    /// The non-zero-candidate singular values of D, largest first (min(r, d_out, d_in) of them,
+    /// r = total factor rank).
     public var singularValues: [Double]
     /// Singular values above `‖A‖₂ ‖B‖₂ · max(d_out, d_in) · ε_float32`: NumPy's matrix_rank rule
     /// for float32 data (the precision the weights are used in), scaled by the factors rather than
@@ -64,6 +66,28 @@ public struct LowRankDifference: Sendable, Equatable {
     /// eigenvalues of B AᵀA Bᵀ, whose non-zero ones are those of S (AᵀA) S with S = (BᵀB)^{1/2}
     /// (symmetric, r × r).
     static func analyse(a: Matrix<Double>, b: Matrix<Double>) throws
+        -> (norm: Double, singularValues: [Double], factorScale: Double) {
+        // A long history stacks more factor columns than D has rows or columns; then the dense
+        // d_out × d_in product is the smaller problem (r × r eigen-decompositions grow as r³).
+        if a.cols > min(a.rows, b.rows) { return try analyseDense(a: a, b: b) }
+        return try analyseByGrams(a: a, b: b)
+    }
+
+    /// `analyse` through D itself: ‖D‖_F directly, σ² the eigenvalues of D Dᵀ or Dᵀ D (whichever
+    /// is smaller), ‖A‖₂² and ‖B‖₂² the largest eigenvalues of A Aᵀ and B Bᵀ.
+    static func analyseDense(a: Matrix<Double>, b: Matrix<Double>) throws
+        -> (norm: Double, singularValues: [Double], factorScale: Double) {
+        let d = a.multiplied(by: b, transposeOther: true)                     // (d_out, d_in)
+        let norm = d.frobeniusNorm
+        let gram = d.rows <= d.cols ? d.multiplied(by: d, transposeOther: true) : d.multiplied(by: d, transposeSelf: true)
+        let squared = try SymmetricEigenDecomposition(gram).eigenvalues
+        let largestA = try SymmetricEigenDecomposition(a.multiplied(by: a, transposeOther: true)).eigenvalues.last ?? 0
+        let largestB = try SymmetricEigenDecomposition(b.multiplied(by: b, transposeOther: true)).eigenvalues.last ?? 0
+        return (norm, squared.reversed().map { max($0, 0).squareRoot() }, (max(largestA, 0) * max(largestB, 0)).squareRoot())
+    }
+
+    /// `analyse` through the r × r Gram matrices of the factors.
+    static func analyseByGrams(a: Matrix<Double>, b: Matrix<Double>) throws
         -> (norm: Double, singularValues: [Double], factorScale: Double) {
         let r = a.cols
         if r == 0 { return (0, [], 0) }

@@ -83,6 +83,8 @@ public enum HealthProbe {
     public static func frobeniusNorm(u: Matrix<Float>, v: Matrix<Float>) -> Double {
         precondition(u.cols == v.cols, "U has \(u.cols) columns, V has \(v.cols)")
         if u.cols == 0 { return 0 }
+        // Past min(d_out, d_in) stacked columns the dense product is cheaper than two r × r Grams.
+        if u.cols > min(u.rows, v.rows) { return u.toDouble().multiplied(by: v.toDouble(), transposeOther: true).frobeniusNorm }
         let uu = u.toDouble().multiplied(by: u.toDouble(), transposeSelf: true)  // (r, r)
         let vv = v.toDouble().multiplied(by: v.toDouble(), transposeSelf: true)  // (r, r)
         var sum = 0.0

@@ -45,6 +45,33 @@ struct LowRankDifferenceTests {
         }
     }
 
+    @Test("more factor columns than D has rows: the dense path agrees with the Gram path and with D itself")
+    func longHistory() throws {
+        var generator = SeededGenerator(seed: 8)
+        let added = (0..<5).map { _ in Self.factors(6, &generator) }, removed = [Self.factors(4, &generator)]
+        let difference = try LowRankDifference(added: added, removed: removed)   // 34 columns > 20 rows
+        let d = Self.dense(added, removed)
+        #expect(difference.rank == 20 && difference.singularValues.count == 20)
+        #expect(abs(difference.frobeniusNorm - d.frobeniusNorm) <= 1e-10 * d.frobeniusNorm)
+        var a = Matrix<Double>(rows: 20, cols: 0), b = Matrix<Double>(rows: 30, cols: 0)
+        for (u, v) in added { a = a.appendingColumns(u.toDouble()); b = b.appendingColumns(v.toDouble()) }
+        for (u, v) in removed { a = a.appendingColumns(-1.0 * u.toDouble()); b = b.appendingColumns(v.toDouble()) }
+        let byGrams = try LowRankDifference.analyseByGrams(a: a, b: b)
+        let dense = try LowRankDifference.analyseDense(a: a, b: b)
+        let worst = zip(dense.singularValues, byGrams.singularValues).map { abs($0 - $1) / byGrams.singularValues[0] }.max() ?? 1
+        #expect(worst < 1e-9, "largest relative singular value difference \(worst)")
+        #expect(abs(dense.norm - byGrams.norm) <= 1e-10 * byGrams.norm)
+        #expect(abs(dense.factorScale - byGrams.factorScale) <= 1e-9 * byGrams.factorScale)
+
+        let u = Matrix<Float>(rows: 20, cols: a.cols, values: a.values.map(Float.init))
+        let v = Matrix<Float>(rows: 30, cols: b.cols, values: b.values.map(Float.init))
+        let normByGrams = HealthProbe.frobeniusNorm(u: u.columns(0..<20), v: v.columns(0..<20))
+        let direct = u.columns(0..<20).toDouble().multiplied(by: v.columns(0..<20).toDouble(), transposeOther: true).frobeniusNorm
+        #expect(abs(normByGrams - direct) <= 1e-9 * direct)
+        let wide = u.toDouble().multiplied(by: v.toDouble(), transposeOther: true).frobeniusNorm
+        #expect(abs(HealthProbe.frobeniusNorm(u: u, v: v) - wide) <= 1e-9 * wide)
+    }
+
     @Test("a delta minus itself has norm ~0 and rank 0; no factors give an empty difference")
     func cancellation() throws {
         var generator = SeededGenerator(seed: 6)
