@@ -42,15 +42,15 @@ public struct LowRankDifference: Sendable, Equatable {
             throw SolverError.shapeMismatch(what: "low-rank factors", expected: "U \(rows)×k, V \(cols)×k",
                                             actual: "U \(u.rows)×\(u.cols), V \(v.rows)×\(v.cols)")
         }
-        var a = Matrix<Double>(rows: rows, cols: 0)
-        var b = Matrix<Double>(rows: cols, cols: 0)
-        for (u, v) in added {
-            a = a.appendingColumns(u.toDouble())
-            b = b.appendingColumns(v.toDouble())
-        }
-        for (u, v) in removed {
-            a = a.appendingColumns(-1.0 * u.toDouble())
-            b = b.appendingColumns(v.toDouble())
+        let width = all.reduce(0) { $0 + $1.u.cols }
+        var a = Matrix<Double>(rows: rows, cols: width)
+        var b = Matrix<Double>(rows: cols, cols: width)
+        var column = 0
+        for (index, (u, v)) in all.enumerated() {
+            let sign: Double = index < added.count ? 1 : -1
+            Self.place(u, into: &a, at: column, scale: sign)
+            Self.place(v, into: &b, at: column, scale: 1)
+            column += u.cols
         }
         let analysis = try Self.analyse(a: a, b: b)
         frobeniusNorm = analysis.norm
@@ -58,6 +58,19 @@ public struct LowRankDifference: Sendable, Equatable {
         let tolerance = analysis.factorScale * Double(max(rows, cols)) * Double(Float.ulpOfOne)
         rankTolerance = tolerance
         rank = analysis.singularValues.filter { $0 > tolerance }.count
+    }
+
+    /// Writes `scale` · `factor` into the columns of `target` from `column` on (factors of a long
+    /// history are placed once, not appended one after another).
+    static func place(_ factor: Matrix<Float>, into target: inout Matrix<Double>, at column: Int, scale: Double) {
+        let width = target.cols, k = factor.cols
+        factor.values.withUnsafeBufferPointer { source in
+            target.values.withUnsafeMutableBufferPointer { destination in
+                for row in 0..<factor.rows {
+                    for j in 0..<k { destination[row * width + column + j] = scale * Double(source[row * k + j]) }
+                }
+            }
+        }
     }
 
     /// ‖A Bᵀ‖_F, the singular values of A Bᵀ (largest first) and ‖A‖₂ ‖B‖₂.

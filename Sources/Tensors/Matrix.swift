@@ -96,9 +96,16 @@ public struct Matrix<Scalar: MatrixScalar>: Sendable, Equatable {
     public func appendingColumns(_ other: Matrix) -> Matrix {
         precondition(other.rows == rows, "row mismatch \(rows) vs \(other.rows)")
         var out = Matrix(rows: rows, cols: cols + other.cols)
-        for r in 0..<rows {
-            for c in 0..<cols { out.values[r * out.cols + c] = values[r * cols + c] }
-            for c in 0..<other.cols { out.values[r * out.cols + cols + c] = other.values[r * other.cols + c] }
+        let width = out.cols, left = cols, right = other.cols
+        values.withUnsafeBufferPointer { a in
+            other.values.withUnsafeBufferPointer { b in
+                out.values.withUnsafeMutableBufferPointer { o in
+                    for r in 0..<rows {
+                        if left > 0 { (o.baseAddress! + r * width).update(from: a.baseAddress! + r * left, count: left) }
+                        if right > 0 { (o.baseAddress! + r * width + left).update(from: b.baseAddress! + r * right, count: right) }
+                    }
+                }
+            }
         }
         return out
     }
