@@ -33,10 +33,10 @@ enum RevertCommand {
             throw CommandFailure("commit \(targetID.prefix(10)) is not in the history of HEAD")
         }
         let target = lineage[targetIndex]
-        guard HistoryReplay.effectiveCommits(lineage).contains(targetID) else {
+        guard try Lineage.commitsInForce(lineage.reversed()).contains(targetID) else {
             throw CommandFailure("commit \(targetID.prefix(10)) is already reverted")
         }
-        let effective = HistoryReplay.effectiveCommits(lineage, alsoReverting: targetID)
+        let effective = try Lineage.commitsInForce(lineage.reversed(), alsoReverting: targetID)
         let start = replayStart(lineage, from: targetIndex)
         let startParent = start > 0 ? lineage[start - 1].id : nil
         let replayed = lineage[start...].filter { effective.contains($0.id) && HistoryReplay.carriesFacts($0) }
