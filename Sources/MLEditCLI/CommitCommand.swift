@@ -163,10 +163,10 @@ extension EditResult {
 
 extension LayerEdit {
     var deltaInput: DeltaInput {
-        DeltaInput(tensor: EditContext.tensorName(layer: layer), layer: layer, u: u.toDouble(), v: v.toDouble())
+        DeltaInput(tensor: TensorNaming.mlpOutputWeight(layer: layer), layer: layer, u: u.toDouble(), v: v.toDouble())
     }
 
     var editVectors: EditVectors {
-        EditVectors(tensor: EditContext.tensorName(layer: layer), layer: layer, keys: keys.toDouble(), values: values.toDouble())
+        EditVectors(tensor: TensorNaming.mlpOutputWeight(layer: layer), layer: layer, keys: keys.toDouble(), values: values.toDouble())
     }
 }

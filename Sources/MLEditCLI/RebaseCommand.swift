@@ -95,7 +95,7 @@ enum RebaseCommand {
         var out: [(CommitRecord, CommitRecord)] = []
         for (source, replayed) in zip(toReplay, solved) {
             let inputs = replayed.deltas.sorted { $0.key < $1.key }.map {
-                DeltaInput(tensor: EditContext.tensorName(layer: $0.key), layer: $0.key, u: $0.value.u, v: $0.value.v)
+                DeltaInput(tensor: TensorNaming.mlpOutputWeight(layer: $0.key), layer: $0.key, u: $0.value.u, v: $0.value.v)
             }
             let record = try repository.storeCommit(draft(from: source, parentID: parent, baseModelID: upstream.baseModelID,
                                                           repository: repository, deltas: inputs, editVectors: replayed.editVectors,

@@ -68,7 +68,7 @@ enum RevertCommand {
             }
         }
         let deltas = byLayer.keys.sorted().map { layer in
-            DeltaInput(tensor: EditContext.tensorName(layer: layer), layer: layer, u: byLayer[layer]!.u, v: byLayer[layer]!.v)
+            DeltaInput(tensor: TensorNaming.mlpOutputWeight(layer: layer), layer: layer, u: byLayer[layer]!.u, v: byLayer[layer]!.v)
         }
         let author = arguments.value("--author") ?? console.environment["MLEDIT_AUTHOR"] ?? console.environment["USER"] ?? "unknown"
         let message = arguments.value("--message") ?? "Revert \"\(target.message)\""
