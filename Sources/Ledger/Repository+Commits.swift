@@ -348,7 +348,7 @@ extension Repository {
 
     /// Decodes and verifies one delta of commit `id`.
     /// - Throws: `LedgerError.deltaNotFound`, `.checksumMismatch`, `.malformedBlob`.
-    public func decodeDelta(commit id: String, tensor: String) throws -> LowRankDelta {
+    public func decodeDelta(commit id: String, tensor: String) throws -> LowRankDelta<Float> {
         try DeltaCodec.decode(try encodedDelta(commit: id, tensor: tensor), object: "delta \(id.prefix(12))/\(tensor)")
     }
 

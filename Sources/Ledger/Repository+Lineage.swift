@@ -2,6 +2,7 @@
 // lineage (by the rules of `Lineage`: reverts taken out, newer facts superseding older ones
 // with the same identity), merge bases, and the deltas a version's weights are made of.
 import Foundation
+import Tensors
 
 extension Repository {
     /// Commit ids from `id` back to the root, `id` first.
@@ -106,7 +107,7 @@ extension Repository {
 
     /// The decoded deltas of one tensor along the lineage of `revision`, oldest first.
     /// - Throws: revision errors, `.checksumMismatch`, `.malformedBlob`.
-    public func decodedDeltas(tensor: String, at revision: String) throws -> [LowRankDelta] {
+    public func decodedDeltas(tensor: String, at revision: String) throws -> [LowRankDelta<Float>] {
         try lineageDecodedDeltas(at: revision, tensor: tensor)[tensor]?.deltas ?? []
     }
 
@@ -115,7 +116,7 @@ extension Repository {
     /// one query.
     /// - Throws: revision errors, `.brokenHistory` (see `verifiedLineageIDs`), `.checksumMismatch`,
     ///   `.malformedBlob` (naming the commit and tensor), `.badColumn`.
-    public func lineageDecodedDeltas(at revision: String, tensor: String? = nil) throws -> [String: (layer: Int, deltas: [LowRankDelta])] {
+    public func lineageDecodedDeltas(at revision: String, tensor: String? = nil) throws -> [String: (layer: Int, deltas: [LowRankDelta<Float>])] {
         let tip = try resolve(revision)
         _ = try verifiedLineageIDs(from: tip)
         let rows = try database.query("""
@@ -138,7 +139,7 @@ extension Repository {
                                        norm: try row.double(7), checksum: try row.string(8), uBlob: try row.blob(9), vBlob: try row.blob(10))
             return (try row.string(0), try row.string(1), try row.int(2), encoded)
         }
-        var out: [String: (layer: Int, deltas: [LowRankDelta])] = [:]
+        var out: [String: (layer: Int, deltas: [LowRankDelta<Float>])] = [:]
         for (commitID, name, layer, encoded) in rows {
             let delta = try DeltaCodec.decode(encoded, object: "delta \(commitID.prefix(12))/\(name)")
             out[name, default: (layer, [])].deltas.append(delta)

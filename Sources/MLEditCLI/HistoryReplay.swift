@@ -70,7 +70,7 @@ enum HistoryReplay {
     /// A commit re-solved on other weights: its new deltas per layer, the keys and values its
     /// layers were solved with, and the targets it was solved towards (nil when it stored none).
     struct Replayed {
-        var deltas: [Int: Solvers.LowRankDelta]
+        var deltas: [Int: LowRankDelta<Double>]
         var editVectors: [EditVectors]
         var editTargets: EditTargets?
     }
@@ -116,15 +116,15 @@ enum HistoryReplay {
                     hyperparameters: h, statistics: stats,
                     previousKeys: memory.floatKeys(layers: layers, dimension: dimension, excluding: own),
                     prefixes: commit.contextPrefixes, targets: targets.values.toFloat())
-                var deltas: [Int: Solvers.LowRankDelta] = [:]
-                for edit in edits { deltas[edit.layer] = Solvers.LowRankDelta(u: edit.u.toDouble(), v: edit.v.toDouble()) }
+                var deltas: [Int: LowRankDelta<Double>] = [:]
+                for edit in edits { deltas[edit.layer] = LowRankDelta(u: edit.u.toDouble(), v: edit.v.toDouble()) }
                 let vectors = edits.map(\.editVectors)
                 memory.remember(facts, vectors: vectors)
                 results.append(Replayed(deltas: deltas, editVectors: vectors, editTargets: targets))
                 continue
             }
             let labels = facts.map { "\($0.fact.subject) (commit \(commit.id.prefix(10)), fact \($0.ordinal))" }
-            var deltas: [Int: Solvers.LowRankDelta] = [:]
+            var deltas: [Int: LowRankDelta<Double>] = [:]
             for vectors in stored.sorted(by: { $0.layer < $1.layer }) {
                 guard let moment = statistics[commit.id]?[vectors.layer]?.moment else { continue }
                 var weight = context.model.mlpOutputWeight(layer: vectors.layer).toDouble()
@@ -145,7 +145,7 @@ enum HistoryReplay {
                 }
                 let u = us.dropFirst().reduce(us[0]) { $0.appendingColumns($1) }
                 let v = vs.dropFirst().reduce(vs[0]) { $0.appendingColumns($1) }
-                deltas[vectors.layer] = Solvers.LowRankDelta(u: u, v: v)
+                deltas[vectors.layer] = LowRankDelta(u: u, v: v)
                 context.model.setMLPOutputWeight(layer: vectors.layer, weight.toFloat())
             }
             memory.remember(facts, vectors: stored)

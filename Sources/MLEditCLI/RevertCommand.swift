@@ -52,12 +52,12 @@ enum RevertCommand {
 
         // Revert delta = (weights at startParent + re-solved deltas) − current weights
         //              = Σ re-solved − Σ stored deltas of lineage[start...].
-        var byLayer: [Int: Solvers.LowRankDelta] = [:]
+        var byLayer: [Int: LowRankDelta<Double>] = [:]
         func add(_ layer: Int, u: Matrix<Double>, v: Matrix<Double>) {
             if let existing = byLayer[layer] {
-                byLayer[layer] = Solvers.LowRankDelta(u: existing.u.appendingColumns(u), v: existing.v.appendingColumns(v))
+                byLayer[layer] = LowRankDelta(u: existing.u.appendingColumns(u), v: existing.v.appendingColumns(v))
             } else {
-                byLayer[layer] = Solvers.LowRankDelta(u: u, v: v)
+                byLayer[layer] = LowRankDelta(u: u, v: v)
             }
         }
         for replayed in solved { for (layer, delta) in replayed.deltas { add(layer, u: delta.u, v: delta.v) } }
