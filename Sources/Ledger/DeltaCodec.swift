@@ -19,27 +19,6 @@ public enum DeltaPrecision: String, Sendable, CaseIterable, Codable {
     }
 }
 
-/// A decoded low-rank delta Δ = U Vᵀ.
-public struct LowRankDelta: Sendable, Equatable {
-    /// d_out × rank.
-    public var u: Matrix<Float>
-    /// d_in × rank.
-    public var v: Matrix<Float>
-
-    public init(u: Matrix<Float>, v: Matrix<Float>) {
-        precondition(u.cols == v.cols, "U has \(u.cols) columns, V has \(v.cols)")
-        self.u = u
-        self.v = v
-    }
-
-    public var rows: Int { u.rows }
-    public var cols: Int { v.rows }
-    public var rank: Int { u.cols }
-
-    /// The dense d_out × d_in matrix U Vᵀ.
-    public func dense() -> Matrix<Float> { u.multiplied(by: v, transposeOther: true) }
-}
-
 /// A delta as stored: blobs plus the metadata of the `deltas` table.
 public struct EncodedDelta: Sendable, Equatable {
     public var rows: Int
@@ -114,7 +93,7 @@ public enum DeltaCodec {
     /// Decodes and verifies a stored delta.
     /// - Throws: `LedgerError.malformedBlob` when a blob does not decode to the recorded shape,
     ///   `LedgerError.checksumMismatch` when the content does not hash to `encoded.checksum`.
-    public static func decode(_ encoded: EncodedDelta, object: String = "delta") throws -> LowRankDelta {
+    public static func decode(_ encoded: EncodedDelta, object: String = "delta") throws -> LowRankDelta<Float> {
         let type = encoded.precision.elementType
         guard encoded.rows > 0, encoded.cols > 0, encoded.rank > 0 else {
             throw LedgerError.malformedBlob(object: object, reason: "shape \(encoded.rows)×\(encoded.cols) rank \(encoded.rank)")

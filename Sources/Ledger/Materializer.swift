@@ -7,7 +7,7 @@ import Tensors
 public enum Materializer {
     /// `base + Σ U Vᵀ` in one GEMM.
     /// - Throws: `LedgerError.invalidMatrix` when a delta's shape does not match `base`.
-    public static func apply(base: Matrix<Float>, deltas: [LowRankDelta], tensor: String = "tensor") throws -> Matrix<Float> {
+    public static func apply(base: Matrix<Float>, deltas: [LowRankDelta<Float>], tensor: String = "tensor") throws -> Matrix<Float> {
         var out = base
         try accumulate(into: &out, deltas: deltas, tensor: tensor)
         return out
@@ -15,7 +15,7 @@ public enum Materializer {
 
     /// Adds `Σ U Vᵀ` to `weights` in place (one GEMM), for callers that own a mutable buffer.
     /// - Throws: `LedgerError.invalidMatrix` when a delta's shape does not match.
-    public static func accumulate(into weights: inout Matrix<Float>, deltas: [LowRankDelta], tensor: String = "tensor") throws {
+    public static func accumulate(into weights: inout Matrix<Float>, deltas: [LowRankDelta<Float>], tensor: String = "tensor") throws {
         let stacked = try stack(deltas, rows: weights.rows, cols: weights.cols, tensor: tensor)
         guard let (u, v) = stacked else { return }
         weights.addProduct(u, v, transposeB: true)
@@ -23,14 +23,14 @@ public enum Materializer {
 
     /// The sum `Σ U Vᵀ` as one low-rank delta (factors side by side), nil for no deltas.
     /// - Throws: `LedgerError.invalidMatrix` when shapes differ.
-    public static func combined(_ deltas: [LowRankDelta], tensor: String = "tensor") throws -> LowRankDelta? {
+    public static func combined(_ deltas: [LowRankDelta<Float>], tensor: String = "tensor") throws -> LowRankDelta<Float>? {
         guard let first = deltas.first else { return nil }
         guard let (u, v) = try stack(deltas, rows: first.rows, cols: first.cols, tensor: tensor) else { return nil }
         return LowRankDelta(u: u, v: v)
     }
 
     /// [U_1 … U_k] (rows × R) and [V_1 … V_k] (cols × R), R = Σ rank.
-    private static func stack(_ deltas: [LowRankDelta], rows: Int, cols: Int, tensor: String) throws -> (Matrix<Float>, Matrix<Float>)? {
+    private static func stack(_ deltas: [LowRankDelta<Float>], rows: Int, cols: Int, tensor: String) throws -> (Matrix<Float>, Matrix<Float>)? {
         var totalRank = 0
         for (i, d) in deltas.enumerated() {
             guard d.rows == rows, d.cols == cols else {

@@ -188,14 +188,11 @@ extension Repository {
         // Only a fact whose subject and prompt already occur in the parent's lineage can supersede
         // one; the facts in force are worked out only then (an indexed lookup per new fact
         // instead of reading the whole lineage's facts on every commit).
-        var bySubjectPrompt: [String: FactReference] = [:]
+        var superseded = [FactReference?](repeating: nil, count: draft.facts.count)
         if draft.parentID != nil, try sharesSubjectAndPrompt(draft.facts, with: Set(parentLineage)) {
-            for record in try activeFacts(lineage: parentLineage) {
-                bySubjectPrompt[record.fact.subject + "\u{0}" + record.fact.prompt] = record.reference
-            }
+            superseded = Lineage.superseded(by: draft.facts, inForce: try activeFacts(lineage: parentLineage))
         }
-        for (ordinal, fact) in draft.facts.enumerated() {
-            let old = bySubjectPrompt[fact.subject + "\u{0}" + fact.prompt]
+        for (ordinal, (fact, old)) in zip(draft.facts, superseded).enumerated() {
             try database.execute("""
                 INSERT INTO facts (commit_id, ordinal, subject, prompt, target_new, target_true, paraphrases, neighborhood,
                                    supersedes_commit_id, supersedes_ordinal)
@@ -249,7 +246,7 @@ extension Repository {
 
     // MARK: Reading
 
-    private static let commitColumns = """
+    static let commitColumns = """
         c.id, c.parent_id, c.base_model_id, b.sha256, c.kind, c.method, c.hyperparameters, c.context_prefixes,
         c.message, c.author, c.created_at, c.source_commit_id, c.reverted_commit_id, c.efficacy, c.verification
         """
@@ -351,7 +348,7 @@ extension Repository {
 
     /// Decodes and verifies one delta of commit `id`.
     /// - Throws: `LedgerError.deltaNotFound`, `.checksumMismatch`, `.malformedBlob`.
-    public func decodeDelta(commit id: String, tensor: String) throws -> LowRankDelta {
+    public func decodeDelta(commit id: String, tensor: String) throws -> LowRankDelta<Float> {
         try DeltaCodec.decode(try encodedDelta(commit: id, tensor: tensor), object: "delta \(id.prefix(12))/\(tensor)")
     }
 

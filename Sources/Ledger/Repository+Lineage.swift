@@ -1,7 +1,8 @@
 // Lineage queries: the commits from a revision back to its root, the facts in force in a
-// lineage (reverts taken out, newer facts superseding older ones with the same subject and
-// prompt), merge bases, and the deltas a version's weights are made of.
+// lineage (by the rules of `Lineage`: reverts taken out, newer facts superseding older ones
+// with the same identity), merge bases, and the deltas a version's weights are made of.
 import Foundation
+import Tensors
 
 extension Repository {
     /// Commit ids from `id` back to the root, `id` first.
@@ -51,59 +52,25 @@ extension Repository {
         try lineageIDs(from: try resolve(revision)).map { try commit($0) }
     }
 
-    /// The commits whose facts are in force at the tip of `lineage` (ids newest first): every
-    /// edit and rebase commit, minus those taken out by a revert. Reverting a revert puts the
-    /// originally reverted commit back.
-    func activeCommitIDs(lineage: [String]) throws -> Set<String> {
-        var active = Set<String>()
-        var kinds: [String: (CommitKind, String?)] = [:]
-        let statement = try database.prepare("SELECT kind, reverted_commit_id FROM commits WHERE id = ?1")
-        for id in lineage {
-            try statement.bind([.text(id)])
-            guard try statement.step() else { throw LedgerError.commitNotFound(id) }
-            let text = try statement.row.string(0)
-            guard let kind = CommitKind(rawValue: text) else {
-                throw LedgerError.badColumn(table: "commits", column: "kind", reason: "unknown kind '\(text)'")
-            }
-            kinds[id] = (kind, try statement.row.optionalString(1))
-        }
-        func apply(_ id: String, positive: Bool, depth: Int) throws {
-            guard depth < 10_000 else { throw LedgerError.invalidCommit(reason: "revert chain too deep at \(id)") }
-            guard let (kind, reverted) = kinds[id] else {
-                throw LedgerError.invalidCommit(reason: "reverted commit \(id.prefix(12)) is not in the lineage")
-            }
-            switch kind {
-            case .edit, .rebase:
-                if positive { active.insert(id) } else { active.remove(id) }
-            case .revert:
-                guard let reverted else { throw LedgerError.badColumn(table: "commits", column: "reverted_commit_id", reason: "revert \(id) names no commit") }
-                try apply(reverted, positive: !positive, depth: depth + 1)
-            }
-        }
-        for id in lineage.reversed() { try apply(id, positive: true, depth: 0) }
-        return active
+    /// The facts in force at the tip of `lineage` (ids newest first), oldest first; `supersedes`
+    /// names the fact each replaced within this lineage (see `Lineage`).
+    /// - Throws: `.commitNotFound`, `.invalidCommit` for a revert outside the lineage.
+    func activeFacts(lineage: [String]) throws -> [FactRecord] {
+        let inForce = try Lineage.commitsInForce(try commits(lineage))
+        return Lineage.factsInForce(try lineage.reversed().filter(inForce.contains).map { try facts(of: $0) })
     }
 
-    /// The facts in force at the tip of `lineage` (ids newest first), oldest first; `supersedes`
-    /// names the fact each replaced within this lineage.
-    func activeFacts(lineage: [String]) throws -> [FactRecord] {
-        let active = try activeCommitIDs(lineage: lineage)
-        var order: [String] = []
-        var byKey: [String: FactRecord] = [:]
-        for id in lineage.reversed() where active.contains(id) {
-            for var record in try facts(of: id) {
-                let key = record.fact.subject + "\u{0}" + record.fact.prompt
-                if let older = byKey[key] {
-                    record.supersedes = older.reference
-                    order.removeAll { $0 == key }
-                } else {
-                    record.supersedes = nil
-                }
-                byKey[key] = record
-                order.append(key)
-            }
+    /// The commits with ids `ids`, in that order, read through one prepared statement.
+    /// - Throws: `.commitNotFound`.
+    private func commits(_ ids: [String]) throws -> [CommitRecord] {
+        let statement = try database.prepare("""
+            SELECT \(Self.commitColumns) FROM commits c JOIN base_models b ON b.id = c.base_model_id WHERE c.id = ?1
+            """)
+        return try ids.map { id in
+            try statement.bind([.text(id)])
+            guard try statement.step() else { throw LedgerError.commitNotFound(id) }
+            return try commitRecord(statement.row)
         }
-        return order.compactMap { byKey[$0] }
     }
 
     /// The facts in force at `revision`, in the order they were written: facts of reverted
@@ -140,7 +107,7 @@ extension Repository {
 
     /// The decoded deltas of one tensor along the lineage of `revision`, oldest first.
     /// - Throws: revision errors, `.checksumMismatch`, `.malformedBlob`.
-    public func decodedDeltas(tensor: String, at revision: String) throws -> [LowRankDelta] {
+    public func decodedDeltas(tensor: String, at revision: String) throws -> [LowRankDelta<Float>] {
         try lineageDecodedDeltas(at: revision, tensor: tensor)[tensor]?.deltas ?? []
     }
 
@@ -149,7 +116,7 @@ extension Repository {
     /// one query.
     /// - Throws: revision errors, `.brokenHistory` (see `verifiedLineageIDs`), `.checksumMismatch`,
     ///   `.malformedBlob` (naming the commit and tensor), `.badColumn`.
-    public func lineageDecodedDeltas(at revision: String, tensor: String? = nil) throws -> [String: (layer: Int, deltas: [LowRankDelta])] {
+    public func lineageDecodedDeltas(at revision: String, tensor: String? = nil) throws -> [String: (layer: Int, deltas: [LowRankDelta<Float>])] {
         let tip = try resolve(revision)
         _ = try verifiedLineageIDs(from: tip)
         let rows = try database.query("""
@@ -172,7 +139,7 @@ extension Repository {
                                        norm: try row.double(7), checksum: try row.string(8), uBlob: try row.blob(9), vBlob: try row.blob(10))
             return (try row.string(0), try row.string(1), try row.int(2), encoded)
         }
-        var out: [String: (layer: Int, deltas: [LowRankDelta])] = [:]
+        var out: [String: (layer: Int, deltas: [LowRankDelta<Float>])] = [:]
         for (commitID, name, layer, encoded) in rows {
             let delta = try DeltaCodec.decode(encoded, object: "delta \(commitID.prefix(12))/\(name)")
             out[name, default: (layer, [])].deltas.append(delta)

@@ -58,13 +58,6 @@ extension Repository {
         return WriterLock(descriptor: descriptor)
     }
 
-    /// Runs `body` holding the repository's exclusive writer lock, waiting as long as it takes.
-    /// - Throws: `LedgerError.io` when the lock file cannot be opened or locked; what `body` throws.
-    public func withWriterLock<T>(_ body: () throws -> T) throws -> T {
-        let lock = try acquireWriterLock(timeout: nil)
-        return try withExtendedLifetime(lock) { try body() }
-    }
-
     private func tryLock(_ descriptor: Int32, path: String) -> Bool {
         while flock(descriptor, LOCK_EX | LOCK_NB) != 0 {
             if errno == EINTR { continue }

@@ -99,13 +99,8 @@ enum CommitCommand {
     static func supersededFacts(_ requests: [EditRequest], repository: Repository,
                                 parentID: String?) throws -> [(EditRequest, FactReference)] {
         guard let parentID else { return [] }
-        var inForce: [String: FactReference] = [:]
-        for record in try repository.facts(inLineageOf: parentID) {
-            inForce[record.fact.subject + "\u{0}" + record.fact.prompt] = record.reference
-        }
-        return requests.compactMap { request in
-            inForce[request.subject + "\u{0}" + request.prompt].map { (request, $0) }
-        }
+        let superseded = Lineage.superseded(by: requests.map(\.ledgerFact), inForce: try repository.facts(inLineageOf: parentID))
+        return zip(requests, superseded).compactMap { request, old in old.map { (request, $0) } }
     }
 
     static func defaultMessage(_ requests: [EditRequest]) -> String {
@@ -168,10 +163,10 @@ extension EditResult {
 
 extension LayerEdit {
     var deltaInput: DeltaInput {
-        DeltaInput(tensor: EditContext.tensorName(layer: layer), layer: layer, u: u.toDouble(), v: v.toDouble())
+        DeltaInput(tensor: TensorNaming.mlpOutputWeight(layer: layer), layer: layer, u: u.toDouble(), v: v.toDouble())
     }
 
     var editVectors: EditVectors {
-        EditVectors(tensor: EditContext.tensorName(layer: layer), layer: layer, keys: keys.toDouble(), values: values.toDouble())
+        EditVectors(tensor: TensorNaming.mlpOutputWeight(layer: layer), layer: layer, keys: keys.toDouble(), values: values.toDouble())
     }
 }

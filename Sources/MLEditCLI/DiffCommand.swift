@@ -102,11 +102,10 @@ enum DiffCommand {
         init(repository: Repository, old: String, new: String) throws {
             let before = try repository.facts(inLineageOf: old)
             let after = try repository.facts(inLineageOf: new)
-            func key(_ record: FactRecord) -> String { record.fact.subject + "\u{0}" + record.fact.prompt }
-            let beforeByKey = Dictionary(before.map { (key($0), $0) }, uniquingKeysWith: { _, last in last })
-            let afterKeys = Set(after.map(key))
+            let beforeByKey = Dictionary(before.map { ($0.fact.identity, $0) }, uniquingKeysWith: { _, last in last })
+            let afterKeys = Set(after.map(\.fact.identity))
             for record in after {
-                if let previous = beforeByKey[key(record)] {
+                if let previous = beforeByKey[record.fact.identity] {
                     if previous.reference != record.reference || previous.fact != record.fact {
                         superseded.append((previous, record))
                     }
@@ -114,7 +113,7 @@ enum DiffCommand {
                     added.append(record)
                 }
             }
-            removed = before.filter { !afterKeys.contains(key($0)) }
+            removed = before.filter { !afterKeys.contains($0.fact.identity) }
         }
 
         /// The facts whose prompts behave differently, one per subject and prompt.

@@ -33,8 +33,6 @@ struct EditContext {
         return context
     }
 
-    static func tensorName(layer: Int) -> String { "blk.\(layer).ffn_down.weight" }
-
     /// The unedited weight of `layer`, remembered on first use.
     mutating func baseWeight(layer: Int) -> Matrix<Float> {
         if let weight = baseWeights[layer] { return weight }
@@ -104,7 +102,7 @@ struct EditContext {
         let cut = { (digest: String) in EditContext.cutDigest(digest, sequenceLength: h.statisticsSequenceLength) }
         var recorded: String?
         if given == nil {
-            let tensors = Set(layers.map(EditContext.tensorName(layer:)))
+            let tensors = Set(layers.map(TensorNaming.mlpOutputWeight(layer:)))
             var covered: [String: Set<String>] = [:]
             for key in try repository.preservationStatisticsKeys(baseModelID: baseModel.id)
             where key.tokenCount == h.statisticsTokenCount && tensors.contains(key.tensor) {
@@ -130,7 +128,7 @@ struct EditContext {
         let corpusDigest = try recorded ?? EditContext.corpusDigest(paths: corpus)
         let cutDigest = cut(corpusDigest)
         func ledgerKey(_ layer: Int) -> PreservationKey {
-            PreservationKey(baseModelID: baseModel.id, tensor: EditContext.tensorName(layer: layer),
+            PreservationKey(baseModelID: baseModel.id, tensor: TensorNaming.mlpOutputWeight(layer: layer),
                             corpusDigest: cutDigest, tokenCount: h.statisticsTokenCount)
         }
         var found: [Int: LayerStatistics] = [:]

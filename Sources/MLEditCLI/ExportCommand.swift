@@ -41,7 +41,7 @@ enum ExportCommand {
         var commitID: String?
         var baseDigest: String?
         /// Canonical tensor name → the lineage's deltas, oldest first.
-        var deltas: [(tensor: String, layer: Int, deltas: [LowRankDelta])]
+        var deltas: [(tensor: String, layer: Int, deltas: [LowRankDelta<Float>])]
     }
 
     static func run(_ arguments: ParsedArguments, _ console: Console) throws {
@@ -178,11 +178,11 @@ enum ExportCommand {
             commitID = try repository.head().commitID
         }
         let record = try VersionLoader.baseModel(of: repository, commitID: commitID)
-        var deltas: [(tensor: String, layer: Int, deltas: [LowRankDelta])] = []
+        var deltas: [(tensor: String, layer: Int, deltas: [LowRankDelta<Float>])] = []
         if let commitID {
             let lineage = try repository.lineageDeltas(at: commitID)
             for tensor in lineage.keys.sorted(by: { $0.localizedStandardCompare($1) == .orderedAscending }) {
-                let decoded = try (lineage[tensor] ?? []).map { record -> LowRankDelta in
+                let decoded = try (lineage[tensor] ?? []).map { record -> LowRankDelta<Float> in
                     do {
                         return try repository.decodeDelta(commit: record.commitID, tensor: tensor)
                     } catch {

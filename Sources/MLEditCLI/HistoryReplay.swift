@@ -1,5 +1,5 @@
-// Re-solving recorded commits: which commits of a lineage are in effect, and replaying them
-// through the solver on other weights. Revert and rebase onto a commit are built on this. A
+// Re-solving recorded commits: replaying them through the solver on other weights (which of
+// them are in force is the Ledger's rule, `Lineage.commitsInForce`). Revert and rebase onto a commit are built on this. A
 // commit is replayed towards its stored targets z with its keys recomputed layer by layer on the
 // weights of the replay, so a change of an earlier edit layer reaches the keys of the later ones;
 // the solver's memory term keeps the facts in force (DESIGN.md §3).
@@ -10,18 +10,6 @@ import Solvers
 import Tensors
 
 enum HistoryReplay {
-    /// Ids of the commits of `lineage` whose edits are in effect, when `extraRevert` (if any) is
-    /// reverted by a newest revert. A revert in effect takes its target out; reverting a revert
-    /// puts the target back.
-    static func effectiveCommits(_ lineage: [CommitRecord], alsoReverting extraRevert: String? = nil) -> Set<String> {
-        var reverted = Set<String>()
-        if let extraRevert { reverted.insert(extraRevert) }
-        for commit in lineage.reversed() where !reverted.contains(commit.id) {
-            if commit.kind == .revert, let target = commit.revertedCommitID { reverted.insert(target) }
-        }
-        return Set(lineage.map(\.id)).subtracting(reverted)
-    }
-
     static func carriesFacts(_ commit: CommitRecord) -> Bool { commit.kind != .revert }
 
     static func hyperparameters(of commit: CommitRecord) throws -> EditHyperparameters {
@@ -41,10 +29,8 @@ enum HistoryReplay {
 
     /// The keys of remembered facts, newest per (subject, prompt), by layer.
     struct Memory {
-        private var order: [String] = []
-        private var keysByFact: [String: [Int: [Double]]] = [:]
-
-        static func factKey(_ fact: Fact) -> String { fact.subject + "\u{0}" + fact.prompt }
+        private var order: [FactIdentity] = []
+        private var keysByFact: [FactIdentity: [Int: [Double]]] = [:]
 
         /// Remembers the facts of `commit` with their keys from its edit vectors.
         mutating func remember(_ commit: CommitRecord, repository: Repository) throws {
@@ -54,7 +40,7 @@ enum HistoryReplay {
         /// Remembers `facts` with their keys from `vectors` (column = ordinal).
         mutating func remember(_ facts: [FactRecord], vectors: [EditVectors]) {
             for record in facts {
-                let key = Memory.factKey(record.fact)
+                let key = record.fact.identity
                 var columns: [Int: [Double]] = [:]
                 for set in vectors where record.ordinal < set.keys.cols { columns[set.layer] = set.keys.column(record.ordinal) }
                 if keysByFact[key] == nil { order.append(key) }
@@ -63,7 +49,7 @@ enum HistoryReplay {
         }
 
         /// Stacked keys (d_in × p) at `layer`, leaving out facts with the keys in `excluded`.
-        func keys(layer: Int, dimension: Int, excluding excluded: Set<String>) -> Matrix<Double> {
+        func keys(layer: Int, dimension: Int, excluding excluded: Set<FactIdentity>) -> Matrix<Double> {
             let columns = order.filter { !excluded.contains($0) }.compactMap { keysByFact[$0]?[layer] }
             var matrix = Matrix<Double>(rows: dimension, cols: columns.count)
             for (j, column) in columns.enumerated() { matrix.setColumn(j, column) }
@@ -71,7 +57,7 @@ enum HistoryReplay {
         }
 
         /// The same keys as `keys(layer:dimension:excluding:)`, per layer in `layers`, in Float.
-        func floatKeys(layers: [Int], dimension: Int, excluding excluded: Set<String>) -> [Int: Matrix<Float>] {
+        func floatKeys(layers: [Int], dimension: Int, excluding excluded: Set<FactIdentity>) -> [Int: Matrix<Float>] {
             var out: [Int: Matrix<Float>] = [:]
             for layer in layers {
                 let keys = self.keys(layer: layer, dimension: dimension, excluding: excluded)
@@ -84,7 +70,7 @@ enum HistoryReplay {
     /// A commit re-solved on other weights: its new deltas per layer, the keys and values its
     /// layers were solved with, and the targets it was solved towards (nil when it stored none).
     struct Replayed {
-        var deltas: [Int: Solvers.LowRankDelta]
+        var deltas: [Int: LowRankDelta<Double>]
         var editVectors: [EditVectors]
         var editTargets: EditTargets?
     }
@@ -120,7 +106,7 @@ enum HistoryReplay {
             let h = try hyperparameters(of: commit)
             let method = try method(of: commit)
             let facts = try context.repository.facts(of: commit.id)
-            let own = Set(facts.map { Memory.factKey($0.fact) })
+            let own = Set(facts.map(\.fact.identity))
             let stored = try context.repository.editVectors(of: commit.id)
             for vectors in stored { _ = context.baseWeight(layer: vectors.layer) }
             if let targets = try context.repository.editTargets(of: commit.id), let stats = statistics[commit.id] {
@@ -130,15 +116,15 @@ enum HistoryReplay {
                     hyperparameters: h, statistics: stats,
                     previousKeys: memory.floatKeys(layers: layers, dimension: dimension, excluding: own),
                     prefixes: commit.contextPrefixes, targets: targets.values.toFloat())
-                var deltas: [Int: Solvers.LowRankDelta] = [:]
-                for edit in edits { deltas[edit.layer] = Solvers.LowRankDelta(u: edit.u.toDouble(), v: edit.v.toDouble()) }
+                var deltas: [Int: LowRankDelta<Double>] = [:]
+                for edit in edits { deltas[edit.layer] = LowRankDelta(u: edit.u.toDouble(), v: edit.v.toDouble()) }
                 let vectors = edits.map(\.editVectors)
                 memory.remember(facts, vectors: vectors)
                 results.append(Replayed(deltas: deltas, editVectors: vectors, editTargets: targets))
                 continue
             }
             let labels = facts.map { "\($0.fact.subject) (commit \(commit.id.prefix(10)), fact \($0.ordinal))" }
-            var deltas: [Int: Solvers.LowRankDelta] = [:]
+            var deltas: [Int: LowRankDelta<Double>] = [:]
             for vectors in stored.sorted(by: { $0.layer < $1.layer }) {
                 guard let moment = statistics[commit.id]?[vectors.layer]?.moment else { continue }
                 var weight = context.model.mlpOutputWeight(layer: vectors.layer).toDouble()
@@ -159,7 +145,7 @@ enum HistoryReplay {
                 }
                 let u = us.dropFirst().reduce(us[0]) { $0.appendingColumns($1) }
                 let v = vs.dropFirst().reduce(vs[0]) { $0.appendingColumns($1) }
-                deltas[vectors.layer] = Solvers.LowRankDelta(u: u, v: v)
+                deltas[vectors.layer] = LowRankDelta(u: u, v: v)
                 context.model.setMLPOutputWeight(layer: vectors.layer, weight.toFloat())
             }
             memory.remember(facts, vectors: stored)

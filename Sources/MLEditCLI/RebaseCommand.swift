@@ -80,10 +80,10 @@ enum RebaseCommand {
         let branchLineage = Array(try repository.lineage(of: headID).reversed())
         let mergeBase = try repository.mergeBase(headID, upstreamID)
         let startIndex = mergeBase.flatMap { base in branchLineage.firstIndex { $0.id == base } }.map { $0 + 1 } ?? 0
-        let branchEffective = HistoryReplay.effectiveCommits(branchLineage)
+        let branchEffective = try Lineage.commitsInForce(branchLineage.reversed())
         let toReplay = branchLineage[startIndex...].filter { branchEffective.contains($0.id) && HistoryReplay.carriesFacts($0) }
         let upstreamLineage = Array(try repository.lineage(of: upstreamID).reversed())
-        let upstreamEffective = HistoryReplay.effectiveCommits(upstreamLineage)
+        let upstreamEffective = try Lineage.commitsInForce(upstreamLineage.reversed())
         let prior = upstreamLineage.filter { upstreamEffective.contains($0.id) && HistoryReplay.carriesFacts($0) }
         let upstream = try repository.commit(upstreamID)
         if let foreign = toReplay.first(where: { $0.baseModelID != upstream.baseModelID }) {
@@ -95,7 +95,7 @@ enum RebaseCommand {
         var out: [(CommitRecord, CommitRecord)] = []
         for (source, replayed) in zip(toReplay, solved) {
             let inputs = replayed.deltas.sorted { $0.key < $1.key }.map {
-                DeltaInput(tensor: EditContext.tensorName(layer: $0.key), layer: $0.key, u: $0.value.u, v: $0.value.v)
+                DeltaInput(tensor: TensorNaming.mlpOutputWeight(layer: $0.key), layer: $0.key, u: $0.value.u, v: $0.value.v)
             }
             let record = try repository.storeCommit(draft(from: source, parentID: parent, baseModelID: upstream.baseModelID,
                                                           repository: repository, deltas: inputs, editVectors: replayed.editVectors,
@@ -110,7 +110,7 @@ enum RebaseCommand {
     static func ontoModel(_ file: URL, repository: Repository, headID: String, corpus: [String]?,
                           console: Console) throws -> [(source: CommitRecord, new: CommitRecord)] {
         let lineage = Array(try repository.lineage(of: headID).reversed())
-        let effective = HistoryReplay.effectiveCommits(lineage)
+        let effective = try Lineage.commitsInForce(lineage.reversed())
         let toReplay = lineage.filter { effective.contains($0.id) && HistoryReplay.carriesFacts($0) }
         let oldBase = try repository.baseModel(id: lineage[0].baseModelID)
         let draftModel = try InitCommand.baseModelDraft(for: file)
@@ -126,9 +126,8 @@ enum RebaseCommand {
             let h = try HistoryReplay.hyperparameters(of: source)
             try h.validate(layerCount: context.model.configuration.layerCount)
             let statistics = try context.statistics(layers: h.sortedLayers, hyperparameters: h, corpus: corpus, console: console)
-            let own = Set(facts.map { HistoryReplay.Memory.factKey($0.fact) })
-            let superseded = try context.parentID.map { try repository.facts(inLineageOf: $0) }?
-                .filter { own.contains(HistoryReplay.Memory.factKey($0.fact)) }.map(\.reference) ?? []
+            let inForce = try context.parentID.map { try repository.facts(inLineageOf: $0) } ?? []
+            let superseded = Lineage.superseded(by: facts.map(\.fact), inForce: inForce).compactMap { $0 }
             let method = try HistoryReplay.method(of: source)
             let memory = try context.memory(layers: h.sortedLayers, method: method, excluding: Set(superseded))
             // Layers not edited so far still hold their base weights: remember them before this edit.

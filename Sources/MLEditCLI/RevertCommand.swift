@@ -33,10 +33,10 @@ enum RevertCommand {
             throw CommandFailure("commit \(targetID.prefix(10)) is not in the history of HEAD")
         }
         let target = lineage[targetIndex]
-        guard HistoryReplay.effectiveCommits(lineage).contains(targetID) else {
+        guard try Lineage.commitsInForce(lineage.reversed()).contains(targetID) else {
             throw CommandFailure("commit \(targetID.prefix(10)) is already reverted")
         }
-        let effective = HistoryReplay.effectiveCommits(lineage, alsoReverting: targetID)
+        let effective = try Lineage.commitsInForce(lineage.reversed(), alsoReverting: targetID)
         let start = replayStart(lineage, from: targetIndex)
         let startParent = start > 0 ? lineage[start - 1].id : nil
         let replayed = lineage[start...].filter { effective.contains($0.id) && HistoryReplay.carriesFacts($0) }
@@ -52,12 +52,12 @@ enum RevertCommand {
 
         // Revert delta = (weights at startParent + re-solved deltas) − current weights
         //              = Σ re-solved − Σ stored deltas of lineage[start...].
-        var byLayer: [Int: Solvers.LowRankDelta] = [:]
+        var byLayer: [Int: LowRankDelta<Double>] = [:]
         func add(_ layer: Int, u: Matrix<Double>, v: Matrix<Double>) {
             if let existing = byLayer[layer] {
-                byLayer[layer] = Solvers.LowRankDelta(u: existing.u.appendingColumns(u), v: existing.v.appendingColumns(v))
+                byLayer[layer] = LowRankDelta(u: existing.u.appendingColumns(u), v: existing.v.appendingColumns(v))
             } else {
-                byLayer[layer] = Solvers.LowRankDelta(u: u, v: v)
+                byLayer[layer] = LowRankDelta(u: u, v: v)
             }
         }
         for replayed in solved { for (layer, delta) in replayed.deltas { add(layer, u: delta.u, v: delta.v) } }
@@ -68,7 +68,7 @@ enum RevertCommand {
             }
         }
         let deltas = byLayer.keys.sorted().map { layer in
-            DeltaInput(tensor: EditContext.tensorName(layer: layer), layer: layer, u: byLayer[layer]!.u, v: byLayer[layer]!.v)
+            DeltaInput(tensor: TensorNaming.mlpOutputWeight(layer: layer), layer: layer, u: byLayer[layer]!.u, v: byLayer[layer]!.v)
         }
         let author = arguments.value("--author") ?? console.environment["MLEDIT_AUTHOR"] ?? console.environment["USER"] ?? "unknown"
         let message = arguments.value("--message") ?? "Revert \"\(target.message)\""

@@ -6,6 +6,7 @@
 // the statistics are recomputed; the cache may be deleted at any time.
 import Foundation
 import Ledger
+import Models
 import Solvers
 
 struct SharedStatisticsCache {
@@ -27,7 +28,7 @@ struct SharedStatisticsCache {
             let fields: [(String, String)] = [
                 ("base_sha256", baseDigest), ("code_version", String(SharedStatisticsCache.codeVersion)),
                 ("corpus_sha256", corpusDigest), ("sequence_length", String(sequenceLength)),
-                ("tensor", EditContext.tensorName(layer: layer)), ("token_count", String(tokenCount)),
+                ("tensor", TensorNaming.mlpOutputWeight(layer: layer)), ("token_count", String(tokenCount)),
             ]
             return fields.map { "\($0.0)=\($0.1)" }.joined(separator: ";")
         }

@@ -46,8 +46,8 @@ enum VersionLoader {
                 guard (0..<configuration.layerCount).contains(entry.layer) else {
                     throw CommandFailure("the history of \(commitID.prefix(12)) edits layer \(entry.layer) (\(tensor)), which the model (\(configuration.layerCount) layers) does not have; run 'mledit fsck'")
                 }
-                guard tensor == EditContext.tensorName(layer: entry.layer), entry.rows == shape.0, entry.cols == shape.1 else {
-                    throw CommandFailure("the history of \(commitID.prefix(12)) has a \(entry.rows)×\(entry.cols) delta of \(tensor) (layer \(entry.layer)); the model's edit tensor there is \(EditContext.tensorName(layer: entry.layer)), \(shape.0)×\(shape.1); run 'mledit fsck'")
+                guard tensor == TensorNaming.mlpOutputWeight(layer: entry.layer), entry.rows == shape.0, entry.cols == shape.1 else {
+                    throw CommandFailure("the history of \(commitID.prefix(12)) has a \(entry.rows)×\(entry.cols) delta of \(tensor) (layer \(entry.layer)); the model's edit tensor there is \(TensorNaming.mlpOutputWeight(layer: entry.layer)), \(shape.0)×\(shape.1); run 'mledit fsck'")
                 }
             }
         }

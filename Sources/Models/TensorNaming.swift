@@ -32,6 +32,10 @@ public enum TensorNaming {
         ("ln_f.weight", "output_norm.weight"), ("ln_f.bias", "output_norm.bias"), ("lm_head.weight", "output.weight"),
     ]
 
+    /// The canonical name of the MLP output projection of block `layer` (d_model × d_ff), the
+    /// weight every edit changes: `blk.N.ffn_down.weight`.
+    public static func mlpOutputWeight(layer: Int) -> String { "blk.\(layer).ffn_down.weight" }
+
     /// The canonical name of a Hugging Face tensor, or nil for tensors the runtime does not use
     /// (GPT-2's causal-mask buffers, rotary caches).
     public static func canonicalName(huggingFace name: String, architecture: Architecture) -> String? {

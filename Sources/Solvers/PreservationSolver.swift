@@ -4,25 +4,6 @@
 // with Cholesky solves; no model, no tokens. Failing systems become errors naming the facts.
 import Tensors
 
-/// A rank-≤n update Δ = U Vᵀ of a d_out × d_in weight.
-public struct LowRankDelta: Sendable, Equatable {
-    /// d_out × n.
-    public var u: Matrix<Double>
-    /// d_in × n.
-    public var v: Matrix<Double>
-
-    public init(u: Matrix<Double>, v: Matrix<Double>) {
-        precondition(u.cols == v.cols, "factors of rank \(u.cols) and \(v.cols)")
-        self.u = u
-        self.v = v
-    }
-
-    public var rank: Int { u.cols }
-
-    /// Δ = U Vᵀ as a dense d_out × d_in matrix.
-    public func dense() -> Matrix<Double> { u.multiplied(by: v, transposeOther: true) }
-}
-
 /// One layer's system: what must change, and what must be preserved.
 public struct PreservationProblem: Sendable {
     /// Layer index, for messages.
@@ -67,8 +48,8 @@ public enum PreservationSolver {
     ///   `SolverError.nonFinite` when the result is not finite.
     public static func solve(_ method: EditMethod, _ problem: PreservationProblem,
                              hyperparameters h: EditHyperparameters,
-                             nullSpace: NullSpaceProjection? = nil) throws -> LowRankDelta {
-        let delta: LowRankDelta
+                             nullSpace: NullSpaceProjection? = nil) throws -> LowRankDelta<Double> {
+        let delta: LowRankDelta<Double>
         switch method {
         case .memit:
             delta = try memit(problem, preservationWeight: h.preservationWeight)
@@ -90,7 +71,7 @@ public enum PreservationSolver {
     /// Δ = R K_Eᵀ A⁻¹ with A = λC0 + G + K_p K_pᵀ + K_E K_Eᵀ (G: `previousGram`): U = R, V = A⁻¹ K_E.
     /// Solving batch after batch with the earlier keys in K_p gives the one-shot solution for
     /// the union of the batches (recursive least squares).
-    public static func memit(_ p: PreservationProblem, preservationWeight lambda: Double) throws -> LowRankDelta {
+    public static func memit(_ p: PreservationProblem, preservationWeight lambda: Double) throws -> LowRankDelta<Double> {
         var a = lambda * p.moment
         if let gram = p.previousGram { a.add(gram) }
         a.addProduct(p.previousKeys, p.previousKeys, transposeB: true)
@@ -112,7 +93,7 @@ public enum PreservationSolver {
     /// Δ = [R 0] M⁻¹ Kᵀ C0⁻¹: U = R, V = Y (M⁻¹)[:, E]. Without earlier facts this is
     /// U Vᵀ = R (K_Eᵀ C0⁻¹ K_E)⁻¹ K_Eᵀ C0⁻¹, the EMMET/ROME form. λ cancels and is not used.
     /// The ridge is `ridge` times the mean diagonal of K_Eᵀ C0⁻¹ K_E.
-    public static func emmet(_ p: PreservationProblem, ridge: Double, method: String = "EMMET") throws -> LowRankDelta {
+    public static func emmet(_ p: PreservationProblem, ridge: Double, method: String = "EMMET") throws -> LowRankDelta<Double> {
         let n = p.keys.cols
         let k = p.keys.appendingColumns(p.previousKeys)
         let total = k.cols
@@ -154,7 +135,7 @@ public enum PreservationSolver {
     /// exactly; earlier facts are kept by the K_p K_pᵀ term (as AlphaEdit's sequential cache).
     /// α is `regularization` times the mean of ‖Qᵀ k‖² over the batch.
     public static func alphaEdit(_ p: PreservationProblem, projection: NullSpaceProjection,
-                                 regularization: Double) throws -> LowRankDelta {
+                                 regularization: Double) throws -> LowRankDelta<Double> {
         let q = projection.basis                      // d_in × r
         let r = q.cols
         if r == 0 {

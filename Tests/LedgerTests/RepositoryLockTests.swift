@@ -17,7 +17,8 @@ struct RepositoryLockTests {
                 do {
                     let repository = try Repository.open(at: root)
                     for i in 0..<perWriter {
-                        try repository.withWriterLock {
+                        let lock = try repository.acquireWriterLock(timeout: nil)
+                        try withExtendedLifetime(lock) {
                             let parent = try repository.head().commitID
                             usleep(5_000) // the solve: long enough for the other writer to move HEAD without the lock
                             let facts = [Sample.fact(writer * 100 + i)]
@@ -49,7 +50,8 @@ struct RepositoryLockTests {
                 return
             }
             if worker == 0 {
-                try? repository.withWriterLock {
+                guard let lock = try? repository.acquireWriterLock(timeout: nil) else { return }
+                withExtendedLifetime(lock) {
                     events.withValue { $0.append("first acquired") }
                     held.signal()
                     usleep(100_000)
@@ -57,7 +59,8 @@ struct RepositoryLockTests {
                 }
             } else {
                 held.wait()
-                try? repository.withWriterLock { events.withValue { $0.append("second acquired") } }
+                guard let lock = try? repository.acquireWriterLock(timeout: nil) else { return }
+                withExtendedLifetime(lock) { events.withValue { $0.append("second acquired") } }
             }
         }
         #expect(events.withValue { $0 } == ["first acquired", "first releasing", "second acquired"])

@@ -1,7 +1,7 @@
 // Runtime benchmarks on the default model: forward throughput (`forward`), KV-cache generation
 // (`generate`) and one δ-session evaluation, the inner loop of every edit (`delta-step`). Each is
 // its own benchmark so that each runs in its own process and reports its own peak memory; the
-// timing code is Models' RuntimeBenchmark. One BLAS thread unless OPENBLAS_NUM_THREADS says otherwise.
+// timing code is RuntimeBenchmark.swift. One BLAS thread unless OPENBLAS_NUM_THREADS says otherwise.
 import Foundation
 import Models
 

@@ -3,6 +3,7 @@
 // evaluation that is the inner loop of every edit. Inputs are seeded pseudo-random token ids.
 // Not a test: nothing is asserted here.
 import Foundation
+import Models
 import Tensors
 
 /// Runtime throughput measurements. Each part takes a loaded model, so a caller can time one
