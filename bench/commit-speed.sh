@@ -51,7 +51,7 @@ for label in new baseline; do
     # The baseline has no worker threads of its own: its N threads are OpenBLAS's.
     if [ "$threads" = user ]; then run=(as_user "$bin")
     elif [ "$label" = baseline ]; then run=(env -u OPENBLAS_CORETYPE OPENBLAS_NUM_THREADS=$threads "$bin")
-    else run=(env MLEDIT_THREADS=$threads OPENBLAS_NUM_THREADS=1 "$bin"); fi
+    else run=(env -u OPENBLAS_CORETYPE MLEDIT_THREADS=$threads OPENBLAS_NUM_THREADS=1 "$bin"); fi
     read -r wall cpu <<<"$(timed "${run[@]}" commit "$work/first.jsonl" $partial)"
     add "${label}_${threads}_first_commit_10_seconds" "$wall"; add "${label}_${threads}_first_commit_10_cpu_seconds" "$cpu"
     read -r wall cpu <<<"$(timed "${run[@]}" commit "$work/second.jsonl" $partial)"
