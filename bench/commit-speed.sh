@@ -10,20 +10,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 new="${MLEDIT:?set MLEDIT to the built mledit binary}"
 baseline="${MLEDIT_BASELINE:-}"
-model="$(scripts/fetch-model | tail -n1)"
-facts="${MLEDIT_FACTS:-../shared/data/counterfact-partial.json}"
-work="$(mktemp -d)"
-trap 'rm -rf "$work"' EXIT
-
-python3 - "$facts" "$work" <<'PY'
-import json, sys
-records = json.load(open(sys.argv[1]))
-def write(name, chosen):
-    with open(f"{sys.argv[2]}/{name}.jsonl", "w") as out:
-        for r in chosen: out.write(json.dumps(r) + "\n")
-write("first", records[0:10]); write("second", records[10:20]); write("warm", records[20:21])
-for i in range(10): write(f"c{i}", records[100 + 8 * i: 108 + 8 * i])
-PY
+. bench/common.sh
+write_records first 0 10; write_records second 10 20; write_records warm 20 21
+for i in 0 1 2 3 4 5 6 7 8 9; do write_records "c$i" $((100 + 8 * i)) $((108 + 8 * i)); done
 
 # "wall-seconds cpu-seconds" of a command (user + sys of it and its children); output to $work/log
 timed() {
@@ -31,8 +20,6 @@ timed() {
   times=$( { time "$@" >>"$work/log" 2>&1 ; } 2>&1 )
   python3 -c "import sys; r,u,s=map(float,sys.argv[1:4]); print(f'{r:.2f} {u+s:.2f}')" $times
 }
-
-as_user() { env -u OPENBLAS_NUM_THREADS -u OPENBLAS_CORETYPE -u MLEDIT_BLAS_CORETYPE -u MLEDIT_THREADS "$@"; }
 
 json="{"
 add() { json+="\"$1\": $2, "; }

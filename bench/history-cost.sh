@@ -12,22 +12,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 mledit="${MLEDIT:?set MLEDIT to the built mledit binary}"
 bench="$(dirname "$mledit")/MLEditBench"
-model="$(scripts/fetch-model | tail -n1)"
-facts="${MLEDIT_FACTS:-../shared/data/counterfact-partial.json}"
 lengths="${MLEDIT_BENCH_HISTORY_FACTS:-0 100 1000 10000}"
-work="$(mktemp -d)"
-trap 'rm -rf "$work"' EXIT
-
-python3 - "$facts" "$work" <<'PY'
-import json, sys
-records = json.load(open(sys.argv[1]))
-def write(name, chosen):
-    with open(f"{sys.argv[2]}/{name}.jsonl", "w") as out:
-        for r in chosen: out.write(json.dumps(r) + "\n")
-write("warm", records[20:21]); write("first", records[0:10]); write("second", records[10:20])
-PY
-
-as_user() { env -u OPENBLAS_NUM_THREADS -u OPENBLAS_CORETYPE -u MLEDIT_BLAS_CORETYPE -u MLEDIT_THREADS "$@"; }
+. bench/common.sh
+write_records warm 20 21; write_records first 0 10; write_records second 10 20
 
 # "wall cpu" of one commit; its stage lines (MLEDIT_TIMINGS) appended to $work/stages-$1
 commit() {

@@ -8,14 +8,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 mledit="${MLEDIT:?set MLEDIT to the built mledit binary}"
 bench="$(dirname "$mledit")/MLEditBench"
-model="$(scripts/fetch-model | tail -n1)"
-facts="${MLEDIT_FACTS:-../shared/data/counterfact-partial.json}"
 commits="${MLEDIT_BENCH_HISTORY_COMMITS:-1000}"
-work="$(mktemp -d)"
-trap 'rm -rf "$work"' EXIT
-python3 -c "import json,sys; print(json.dumps(json.load(open(sys.argv[1]))[20]))" "$facts" > "$work/warm.jsonl"
+. bench/common.sh
+write_records warm 20 21
 
-as_user() { env -u OPENBLAS_NUM_THREADS -u OPENBLAS_CORETYPE -u MLEDIT_BLAS_CORETYPE -u MLEDIT_THREADS "$@"; }
 seconds() {
   local TIMEFORMAT="%R" t
   t=$( { time as_user "$mledit" "$@" >"$work/out" 2>"$work/err" ; } 2>&1 ) || { echo "bench: mledit $*: $(cat "$work/err")" >&2; exit 1; }
