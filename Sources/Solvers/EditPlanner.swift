@@ -27,7 +27,7 @@ public enum EditPlanner {
                                    prefixes: [String]? = nil, apply: Bool = false,
                                    progress: ((EditProgress) -> Void)? = nil) throws -> EditResult {
         let config = model.configuration
-        try validate(model: model, method: method, hyperparameters: h, statistics: statistics, previousKeys: previousKeys,
+        try validate(model: model, hyperparameters: h, statistics: statistics, previousKeys: previousKeys,
                      previousGrams: previousGrams)
         let layers = h.sortedLayers
         if requests.isEmpty { throw SolverError.invalidHyperparameter(field: "facts", reason: "no facts to edit") }
@@ -86,11 +86,9 @@ public enum EditPlanner {
     }
 
     /// Checks hyperparameters, statistics and earlier keys against the model's shapes.
-    static func validate(model: EditableModel, method: EditMethod, hyperparameters h: EditHyperparameters,
+    static func validate(model: EditableModel, hyperparameters h: EditHyperparameters,
                          statistics: [Int: LayerStatistics], previousKeys: [Int: Matrix<Float>],
                          previousGrams: [Int: Matrix<Double>]) throws {
-        precondition(previousGrams.isEmpty || method == .memit || method == .alphaedit,
-                     "\(method.rawValue) holds earlier facts by their keys, not their Gram")
         let config = model.configuration
         try h.validate(layerCount: config.layerCount)
         let layers = h.sortedLayers
@@ -123,7 +121,7 @@ public enum EditPlanner {
                                     statistics: [Int: LayerStatistics], previousKeys: [Int: Matrix<Float>] = [:],
                                     previousGrams: [Int: Matrix<Double>] = [:],
                                     prefixes: [String], targets: Matrix<Float>) throws -> [LayerEdit] {
-        try validate(model: model, method: method, hyperparameters: h, statistics: statistics, previousKeys: previousKeys,
+        try validate(model: model, hyperparameters: h, statistics: statistics, previousKeys: previousKeys,
                      previousGrams: previousGrams)
         if requests.isEmpty { throw SolverError.invalidHyperparameter(field: "facts", reason: "no facts to edit") }
         let config = model.configuration
