@@ -18,9 +18,10 @@ let package = Package(
         .target(name: "Solvers", dependencies: ["Models", "Tensors"]),
         .target(name: "Ledger", dependencies: ["Tensors", "CSQLite", "CZstd", "CCrypto"],
                 resources: [.embedInCode("Schema")]),
-        .target(name: "MLEditCLI", dependencies: ["Ledger", "Solvers", "Models", "Checkpoints", "Tensors"]),
+        .target(name: "MLEdit", dependencies: ["Ledger", "Solvers", "Models", "Checkpoints", "Tensors"]),
+        .target(name: "MLEditCLI", dependencies: ["MLEdit", "Ledger", "Solvers", "Models", "Checkpoints", "Tensors"]),
         .executableTarget(name: "mledit", dependencies: ["MLEditCLI"]),
-        .executableTarget(name: "MLEditBench", dependencies: ["MLEditCLI", "Ledger", "Solvers", "Models", "Checkpoints", "Tensors"],
+        .executableTarget(name: "MLEditBench", dependencies: ["MLEdit", "Ledger", "Solvers", "Models", "Checkpoints", "Tensors"],
                           path: "bench/MLEditBench"),
 
         .testTarget(name: "TensorsTests", dependencies: ["Tensors"]),
@@ -28,6 +29,7 @@ let package = Package(
         .testTarget(name: "ModelsTests", dependencies: ["Models", "Checkpoints", "Tensors"]),
         .testTarget(name: "SolversTests", dependencies: ["Solvers", "Models", "Tensors"]),
         .testTarget(name: "LedgerTests", dependencies: ["Ledger", "Tensors"]),
-        .testTarget(name: "MLEditCLITests", dependencies: ["MLEditCLI", "mledit"]),
+        .testTarget(name: "MLEditTests", dependencies: ["MLEdit", "Ledger", "Solvers", "Models", "Tensors"]),
+        .testTarget(name: "MLEditCLITests", dependencies: ["MLEditCLI", "MLEdit", "mledit"]),
     ]
 )

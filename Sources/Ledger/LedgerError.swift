@@ -92,6 +92,10 @@ public enum LedgerError: Error, Equatable, CustomStringConvertible {
     case invalidMatrix(object: String, reason: String)
     case invalidJSON(field: String, reason: String)
     case invalidCommit(reason: String)
+    /// A revert names a commit outside the history it would be made on.
+    case notInHistory(commitID: String)
+    /// A revert names a commit that a revert in force already took out.
+    case alreadyReverted(commitID: String)
     case commitNotFound(String)
     /// A stored commit's content hashes to something other than its id.
     case commitIDMismatch(stored: String, computed: String)
@@ -140,6 +144,10 @@ public enum LedgerError: Error, Equatable, CustomStringConvertible {
             return "\(field): invalid JSON: \(reason)"
         case let .invalidCommit(reason):
             return "invalid commit: \(reason)"
+        case let .notInHistory(id):
+            return "commit \(id.prefix(10)) is not in the history of HEAD"
+        case let .alreadyReverted(id):
+            return "commit \(id.prefix(10)) is already reverted"
         case let .commitNotFound(id):
             return "commit \(id) not found"
         case let .commitIDMismatch(stored, computed):

@@ -78,4 +78,66 @@ public enum Lineage {
         for record in inForce { byIdentity[record.fact.identity] = record.reference }
         return facts.map { byIdentity[$0.identity] }
     }
+
+    /// What reverting `targetID` on top of `lineage` (newest first) changes: the commits to
+    /// re-solve, on which version, and which facts they must keep in memory.
+    /// - Throws: `LedgerError.notInHistory`, `.alreadyReverted`, and the errors of `commitsInForce`.
+    public static func revertPlan(_ lineage: [CommitRecord], reverting targetID: String) throws -> RevertPlan {
+        let oldestFirst = Array(lineage.reversed())
+        guard let targetIndex = oldestFirst.firstIndex(where: { $0.id == targetID }) else {
+            throw LedgerError.notInHistory(commitID: targetID)
+        }
+        guard try commitsInForce(lineage).contains(targetID) else {
+            throw LedgerError.alreadyReverted(commitID: targetID)
+        }
+        let inForce = try commitsInForce(lineage, alsoReverting: targetID)
+        let start = replayStart(oldestFirst, from: targetIndex)
+        let target = oldestFirst[targetIndex]
+        let carriesFacts = { (commit: CommitRecord) in commit.kind != .revert && inForce.contains(commit.id) }
+        var remembered = oldestFirst[..<start].filter(carriesFacts).map(\.id)
+        // The reverted facts stay in the memory: the re-solved commits must keep their prompts at
+        // what the weights without the reverted edit give.
+        if target.kind != .revert && targetIndex >= start { remembered.append(targetID) }
+        return RevertPlan(replayParentID: start > 0 ? oldestFirst[start - 1].id : nil,
+                          replayed: oldestFirst[start...].filter(carriesFacts).map(\.id),
+                          remembered: remembered,
+                          undone: oldestFirst[start...].map(\.id))
+    }
+
+    /// The first index of `lineage` (oldest first) whose effect a revert of `targetIndex` changes:
+    /// the reverted commit, or earlier when a later revert names an earlier commit (directly or
+    /// through a chain of reverts).
+    static func replayStart(_ lineage: [CommitRecord], from targetIndex: Int) -> Int {
+        let index = Dictionary(uniqueKeysWithValues: lineage.enumerated().map { ($1.id, $0) })
+        var start = targetIndex
+        var changed = true
+        while changed {
+            changed = false
+            for commit in lineage[start...] where commit.kind == .revert {
+                if let target = commit.revertedCommitID, let i = index[target], i < start {
+                    start = i
+                    changed = true
+                }
+            }
+            let targetOfTarget = lineage[start].kind == .revert ? lineage[start].revertedCommitID.flatMap { index[$0] } : nil
+            if let i = targetOfTarget, i < start {
+                start = i
+                changed = true
+            }
+        }
+        return start
+    }
+}
+
+/// How a revert is computed: the weights at `replayParentID` (nil: the base model) plus the
+/// `replayed` commits re-solved there, with the facts of `remembered` held in memory, replace the
+/// deltas of every commit in `undone`. The revert's delta is Σ re-solved − Σ stored of `undone`.
+public struct RevertPlan: Sendable, Equatable {
+    public var replayParentID: String?
+    /// The commits to re-solve, oldest first: the edits and rebases in force from the start on.
+    public var replayed: [String]
+    /// The commits whose facts the re-solved commits keep, oldest first.
+    public var remembered: [String]
+    /// Every commit from the start of the replay to HEAD, oldest first.
+    public var undone: [String]
 }

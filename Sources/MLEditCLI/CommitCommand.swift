@@ -1,6 +1,7 @@
 // `mledit commit`: compute the edit of a facts file on top of HEAD and store it as a commit.
 import Foundation
 import Ledger
+import MLEdit
 import Models
 import Solvers
 import Tensors
@@ -36,77 +37,21 @@ enum CommitCommand {
         guard let method = EditMethod(rawValue: methodName.lowercased()) else {
             throw UsageError("unknown method '\(methodName)' (rome, memit, emmet, alphaedit)", command: "commit")
         }
-        let timer = StageTimer(console: console)
-        let healthLimits = try HealthCheck.limits(arguments)
-        let repository = try RepositoryLocator.require(console)
-        let requests = try FactsFile.load(path: factsURL.path)
-        let lock = try WriterLockOption.acquire(repository, arguments: arguments, console: console, command: "commit")
-        defer { withExtendedLifetime(lock) {} }
-        let head = try repository.head()
-        timer.mark("open")
-        var context = try EditContext.load(repository: repository, parentID: head.commitID, console: console)
-        timer.mark("load model")
-        let h = try EditHyperparameters.resolve(configuration: context.model.configuration, method: method,
-                                                file: arguments.value("--hparams").map { console.url(forPath: $0) },
-                                                layers: arguments.value("--layers"))
-        try FactBounds.check(requests, file: factsURL.path, tokenizer: context.tokenizer,
-                             contextLength: context.model.configuration.contextLength, hyperparameters: h)
-        let corpus = arguments.values("--corpus").isEmpty ? nil
-            : arguments.values("--corpus").map { console.url(forPath: $0).path }
-        let statistics = try context.statistics(layers: h.sortedLayers, hyperparameters: h, corpus: corpus, console: console)
-        timer.mark("statistics")
-
-        let superseded = try supersededFacts(requests, repository: repository, parentID: head.commitID)
-        for (request, old) in superseded {
-            console.note("note: \(request.label) supersedes fact \(old.ordinal) of commit \(old.commitID.prefix(10))")
-        }
-        let bar = ProgressBar(console: console, label: "edit", total: requests.count * 2 + h.layers.count)
-        let context0 = context
-        let edit = try VerifiedEdit.solve(
-            requests: requests, method: method, hyperparameters: h, statistics: statistics,
-            memory: { facts in
-                let replaced = try supersededFacts(facts, repository: repository, parentID: head.commitID).map(\.1)
-                return try context0.memory(layers: h.sortedLayers, method: method, excluding: Set(replaced))
-            },
-            model: context.model, tokenizer: context.tokenizer, allowPartial: arguments.flag("--allow-partial"),
-            retry: !arguments.flag("--no-verify"),
-            progress: { step in
-                if step.completed == step.total { timer.mark(step.stage.rawValue) }
-                switch step.stage {
-                case .targets: bar.update(step.completed)
-                case .layers: bar.update(requests.count + step.completed)
-                default: break
-                }
-            })
-        bar.finish()
-        let result = edit.result
-        let author = arguments.value("--author") ?? console.environment["MLEDIT_AUTHOR"] ?? console.environment["USER"] ?? "unknown"
-        let message = arguments.value("--message") ?? defaultMessage(edit.requests)
-        let draft = try CommitDraft(
-            parentID: head.commitID, baseModelID: context.baseModel.id, kind: .edit, method: method.rawValue,
-            hyperparameters: JSONValue(encoding: edit.hyperparameters, field: "hyperparameters"), contextPrefixes: result.prefixes,
-            facts: edit.requests.map(\.ledgerFact), deltas: result.layers.map(\.deltaInput),
-            editVectors: result.layers.map(\.editVectors), editTargets: result.editTargets, message: message, author: author,
-            efficacy: result.efficacy, verification: edit.ledgerValue)
-        let record = try repository.writeCommit(draft)
-        timer.mark("write")
-        HealthCheck.afterCommit(context: &context, commitID: record.id, limits: healthLimits, console: console)
-        timer.mark("health")
-        try report(record, edit: edit, head: head, json: arguments.flag("--json"), console: console)
-    }
-
-    /// New facts with the subject and prompt of a fact in force, and the fact each replaces.
-    static func supersededFacts(_ requests: [EditRequest], repository: Repository,
-                                parentID: String?) throws -> [(EditRequest, FactReference)] {
-        guard let parentID else { return [] }
-        let superseded = Lineage.superseded(by: requests.map(\.ledgerFact), inForce: try repository.facts(inLineageOf: parentID))
-        return zip(requests, superseded).compactMap { request, old in old.map { (request, $0) } }
-    }
-
-    static func defaultMessage(_ requests: [EditRequest]) -> String {
-        let first = requests[0]
-        let subject = "\(first.subject): \(first.targetTrue.map { "\($0) → " } ?? "")\(first.targetNew)"
-        return requests.count == 1 ? "Edit \(subject)" : "Edit \(subject) and \(requests.count - 1) more"
+        var options = CommitOptions()
+        options.method = method
+        options.health = try HealthCheck.limits(arguments)
+        let workspace = Workspace(repository: try RepositoryLocator.require(console), session: console.session)
+        let requests = try Workspace.facts(file: factsURL)
+        options.lockWait = try WriterLockOption.wait(arguments, command: "commit")
+        options.hyperparametersFile = arguments.value("--hparams").map { console.url(forPath: $0) }
+        options.layers = try EditHyperparameters.layers(arguments.value("--layers"))
+        options.corpus = arguments.values("--corpus").isEmpty ? nil : arguments.values("--corpus").map { console.url(forPath: $0).path }
+        options.allowPartial = arguments.flag("--allow-partial")
+        options.verify = !arguments.flag("--no-verify")
+        options.message = arguments.value("--message")
+        options.author = arguments.value("--author")
+        let outcome = try workspace.commit(facts: requests, factsFile: factsURL.path, options: options)
+        try report(outcome.record, edit: outcome.edit, head: outcome.head, json: arguments.flag("--json"), console: console)
     }
 
     static func report(_ record: CommitRecord, edit: VerifiedEdit, head: HeadState, json: Bool, console: Console) throws {
@@ -122,11 +67,7 @@ enum CommitCommand {
             ])
             return
         }
-        let branch: String
-        switch head {
-        case .branch(let name, _): branch = name.replacingOccurrences(of: "refs/heads/", with: "")
-        case .detached: branch = "detached HEAD"
-        }
+        let branch = RevisionFormatting.branchLabel(head)
         let layers = result.layers.map(\.layer)
         let layerText = layers.count == 1 ? "layer \(layers[0])" : "layers \(layers.first!)–\(layers.last!)"
         console.print("[\(branch) \(record.id.prefix(10))] \(record.message)")
@@ -146,27 +87,20 @@ enum CommitCommand {
     }
 }
 
-extension EditRequest {
-    var ledgerFact: Fact {
-        Fact(subject: subject, prompt: prompt, targetNew: targetNew, targetTrue: targetTrue,
-             paraphrases: paraphrases, neighborhood: neighborhood)
-    }
-}
-
-extension EditResult {
-    /// z after the last edit layer, as the ledger stores it.
-    var editTargets: EditTargets? {
-        guard let last = layers.last?.layer, targets.cols > 0 else { return nil }
-        return EditTargets(layer: last, values: targets.toDouble())
-    }
-}
-
-extension LayerEdit {
-    var deltaInput: DeltaInput {
-        DeltaInput(tensor: TensorNaming.mlpOutputWeight(layer: layer), layer: layer, u: u.toDouble(), v: v.toDouble())
+extension EditHyperparameters {
+    /// `--layers L,...` as layer numbers (nil when not given).
+    static func layers(_ text: String?) throws -> [Int]? {
+        guard let text else { return nil }
+        let parsed = text.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
+        guard !parsed.isEmpty, parsed.allSatisfy({ $0 != nil }) else {
+            throw UsageError("--layers expects comma-separated layer numbers, got '\(text)'", command: "commit")
+        }
+        return parsed.compactMap { $0 }
     }
 
-    var editVectors: EditVectors {
-        EditVectors(tensor: TensorNaming.mlpOutputWeight(layer: layer), layer: layer, keys: keys.toDouble(), values: values.toDouble())
+    /// The library's resolution with `--layers` as the command line gives it.
+    static func resolve(configuration: ModelConfiguration, method: EditMethod, file: URL?,
+                        layers: String?) throws -> EditHyperparameters {
+        try resolve(configuration: configuration, method: method, file: file, editLayers: try self.layers(layers))
     }
 }

@@ -1,6 +1,7 @@
 // Where a command writes: results to standard output, diagnostics and progress to standard
 // error. Tests give a capturing console; the binary gives the process's own streams.
 import Foundation
+import MLEdit
 
 /// The output streams of a command, and facts about them.
 public final class Console: @unchecked Sendable {
@@ -83,12 +84,15 @@ public final class Console: @unchecked Sendable {
     public func writeError(_ text: String) { writeErr(text) }
 
     /// Resolves a user-given path against the current directory.
-    public func url(forPath path: String) -> URL {
-        if path.hasPrefix("/") { return URL(fileURLWithPath: path).standardizedFileURL }
-        if path.hasPrefix("~/"), let home = environment["HOME"] {
-            return URL(fileURLWithPath: home).appendingPathComponent(String(path.dropFirst(2))).standardizedFileURL
-        }
-        return currentDirectory.appendingPathComponent(path).standardizedFileURL
+    public func url(forPath path: String) -> URL { session.url(forPath: path) }
+
+    /// The library's view of this console: its environment and directory, notes to standard
+    /// error, progress as bars there.
+    public var session: Session {
+        let console = self
+        return Session(environment: environment, currentDirectory: currentDirectory,
+                       note: { (line: String) in console.note(line) },
+                       progress: { (label: String, total: Int) -> TaskProgress in ProgressBar(console: console, label: label, total: total) })
     }
 
     /// Prints a JSON value (sorted keys, pretty) to standard output.

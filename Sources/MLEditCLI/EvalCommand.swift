@@ -1,8 +1,9 @@
 // `mledit eval`: the CounterFact metrics of a model version on a facts file (efficacy,
 // paraphrase and neighbourhood scores and magnitudes, greedy top-1), printed and, when the
 // version is a commit of a repository, stored in the ledger under (commit, SHA-256 of the file).
-// The computation is Solvers' CounterFactEvaluation; this file loads, calls and prints.
+// The computation is MLEdit's Evaluation; this file loads, calls and prints.
 import Foundation
+import MLEdit
 import Ledger
 import Solvers
 
@@ -35,22 +36,15 @@ enum EvalCommand {
         if arguments.value("--model") != nil, arguments.value("--at") != nil {
             throw UsageError("--at selects a version of the repository's model; it cannot be combined with --model", command: "eval")
         }
-        var requests = try FactsFile.load(path: factsURL.path, allowDuplicates: true)
+        var requests = try Workspace.facts(file: factsURL, allowDuplicates: true)
         let total = requests.count
         if let limit, limit < requests.count { requests = Array(requests.prefix(limit)) }
         let digest = try SHA256.hash(fileAt: factsURL).hex
 
         let loaded = try ModelResolution.loadModel(path: arguments.value("--model"), revision: arguments.value("--at"), console: console)
         console.note("evaluating \(requests.count) of \(total) facts on \(loaded.version.map { "version \(RevisionFormatting.short($0))" } ?? loaded.url.path)")
-        var bar: ProgressBar?
         let started = Date()
-        let report = try CounterFactEvaluation.evaluate(
-            model: loaded.model, tokenizer: loaded.tokenizer, requests: requests,
-            progress: { done, rows in
-                if bar == nil { bar = ProgressBar(console: console, label: "eval", total: rows) }
-                bar?.update(done)
-            })
-        bar?.finish()
+        let report = try Evaluation.counterFact(requests, model: loaded.model, tokenizer: loaded.tokenizer, session: console.session)
         let seconds = Date().timeIntervalSince(started)
 
         var metrics = report.jsonObject(includeFacts: true)

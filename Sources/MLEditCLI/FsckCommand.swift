@@ -2,6 +2,7 @@
 // decoded and checksummed, refs) and list the problems. It repairs nothing; --drop-caches only
 // removes derived data.
 import Foundation
+import MLEdit
 import Ledger
 
 enum FsckCommand {
@@ -16,20 +17,12 @@ enum FsckCommand {
         run: run)
 
     static func run(_ arguments: ParsedArguments, _ console: Console) throws {
-        let repository = try RepositoryLocator.require(console)
+        let workspace = Workspace(repository: try RepositoryLocator.require(console), session: console.session)
         if arguments.flag("--drop-caches") {
-            let lock = try WriterLockOption.acquire(repository, arguments: arguments, console: console, command: "fsck")
-            try withExtendedLifetime(lock) { try repository.dropMemoryGrams() }
+            try workspace.dropCaches(lockWait: try WriterLockOption.wait(arguments, command: "fsck"))
             console.note("dropped the cached memory sums")
         }
-        var problems = try repository.fsck()
-        for record in try repository.baseModels() {
-            do {
-                try VersionLoader.verify(record)
-            } catch {
-                problems.append(FsckProblem(object: "base model #\(record.id)", message: MLEditCommandLine.oneLine(error)))
-            }
-        }
+        let problems = try workspace.fsck()
         if arguments.flag("--json") {
             try console.printJSON([
                 "ok": problems.isEmpty,

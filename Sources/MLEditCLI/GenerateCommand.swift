@@ -1,5 +1,6 @@
 // `mledit generate`: continue a prompt with a version of the model (greedy by default).
 import Foundation
+import MLEdit
 import Models
 
 enum GenerateCommand {

@@ -4,6 +4,7 @@
 // delta norms and efficacy/retention along one lineage, and a table of that lineage. Rendering
 // only: the metrics come from HealthCheck.
 import Foundation
+import MLEdit
 import Ledger
 
 struct HealthReportPage {
@@ -19,6 +20,14 @@ struct HealthReportPage {
     var generatedAt: Date = Date()
     /// Marks a page as mledit's, so that a later report may replace it.
     static let generatorTag = #"<meta name="generator" content="mledit report">"#
+
+    /// Whether `url` is a page `mledit report` wrote.
+    static func isPage(_ url: URL) -> Bool {
+        guard let handle = try? FileHandle(forReadingFrom: url) else { return false }
+        defer { try? handle.close() }
+        let head = (try? handle.read(upToCount: 4096)) ?? Data()
+        return String(decoding: head, as: UTF8.self).contains(generatorTag)
+    }
 
     private static let palette = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b", "#e377c2"]
 

@@ -3,6 +3,7 @@
 // that moved. It does not load the weights; it reads only the checkpoint's configuration.
 import Foundation
 import Ledger
+import MLEdit
 import Models
 
 enum InitCommand {
@@ -35,53 +36,18 @@ enum InitCommand {
             throw UsageError("missing --model PATH (or --relink PATH)", command: "init")
         }
         let root = arguments.value("--dir").map { console.url(forPath: $0) } ?? console.currentDirectory
-        let ledger = Repository.ledgerURL(in: root)
-        if FileManager.default.fileExists(atPath: ledger.path), (try? Repository.open(at: root)) != nil {
-            throw CommandFailure("a repository already exists at \(ledger.path)")
-        }
-        let checkpoint = try checkpointFile(console.url(forPath: modelPath))
-        console.note("hashing \(checkpoint.path)")
-        let draft = try baseModelDraft(for: checkpoint)
-        let repository: Repository
-        do {
-            repository = try Repository.create(at: root, baseModel: draft,
-                                               initialBranch: arguments.value("--branch") ?? Repository.defaultBranch)
-        } catch LedgerError.repositoryExists(let path) {
-            throw CommandFailure("a repository already exists at \(path)")
-        }
-        console.print("Initialized empty mledit repository in \(repository.ledgerURL.deletingLastPathComponent().path)")
-        console.print("base model: \(draft.path) (\(draft.format), \(draft.architecture), sha256 \(draft.sha256.prefix(12)))")
-    }
-
-    /// The file whose bytes identify a checkpoint: the path itself, or model.safetensors of a folder.
-    static func checkpointFile(_ url: URL) throws -> URL {
-        var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory) else {
-            throw CommandFailure("\(url.path): no such file or directory")
-        }
-        if isDirectory.boolValue {
-            let file = url.appendingPathComponent("model.safetensors")
-            guard FileManager.default.fileExists(atPath: file.path) else {
-                throw CommandFailure("\(url.path): a model folder must hold model.safetensors and config.json")
-            }
-            return file.standardizedFileURL
-        }
-        return url.standardizedFileURL.resolvingSymlinksInPath()
-    }
-
-    /// Hashes the checkpoint at `file` and reads its configuration.
-    static func baseModelDraft(for file: URL) throws -> BaseModelDraft {
-        let (configuration, _, _) = try ModelLoader.open(url: file)
-        let digest = try SHA256.hash(fileAt: file).hex
-        return BaseModelDraft(path: file.path, sha256: digest, format: ModelResolution.isGGUF(file) ? "gguf" : "safetensors",
-                              architecture: configuration.architecture.rawValue,
-                              configuration: try JSONValue(encoding: configuration, field: "configuration"))
+        let workspace = try Workspace.create(model: console.url(forPath: modelPath), at: root,
+                                             initialBranch: arguments.value("--branch") ?? Repository.defaultBranch,
+                                             session: console.session)
+        let base = try workspace.baseModel
+        console.print("Initialized empty mledit repository in \(workspace.repository.ledgerURL.deletingLastPathComponent().path)")
+        console.print("base model: \(base.path) (\(base.format), \(base.architecture), sha256 \(base.sha256.prefix(12)))")
     }
 
     /// Points the base model record with the digest of the file at `path` at that file.
     static func relink(path: String, console: Console) throws {
         let repository = try RepositoryLocator.require(console)
-        let file = try checkpointFile(console.url(forPath: path))
+        let file = try BaseModels.checkpointFile(console.url(forPath: path))
         console.note("hashing \(file.path)")
         let digest = try SHA256.hash(fileAt: file).hex
         let records = try repository.baseModels()

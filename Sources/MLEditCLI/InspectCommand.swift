@@ -1,6 +1,7 @@
 // `mledit inspect`: what a checkpoint holds — architecture, dimensions, tensors, tokenizer.
 import Checkpoints
 import Foundation
+import MLEdit
 import Tensors
 import Models
 
@@ -23,7 +24,7 @@ enum InspectCommand {
     }
 
     static func run(_ arguments: ParsedArguments, _ console: Console) throws {
-        let url = try ModelResolution.modelURL(arguments.positional(0), console: console)
+        let url = try ModelResolution.modelURL(arguments.positional(0), session: console.session)
         let (configuration, _, _) = try ModelLoader.open(url: url)
         let tokenizer = try ModelResolution.tokenizer(for: url)
         let format: String

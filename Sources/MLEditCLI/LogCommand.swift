@@ -1,6 +1,7 @@
 // `mledit log`: the lineage of a revision, newest first, git-like (a `commit <id>` header per
 // commit) or one line per commit, or JSON. It reads the ledger only; it never loads a model.
 import Foundation
+import MLEdit
 import Ledger
 
 enum LogCommand {

@@ -1,6 +1,7 @@
 // The `mledit` tool as a library: the command registry, top-level help, and the mapping of
 // outcomes to exit codes (0 success, 1 failure with a one-line `Error: …`, 64 usage error).
 import Foundation
+import MLEdit
 import Tensors
 
 /// A failure a command reports to the user, already phrased as one line.
@@ -10,7 +11,7 @@ public struct CommandFailure: Error, CustomStringConvertible {
 }
 
 public enum MLEditCommandLine {
-    public static let version = "0.1.0"
+    public static let version = mleditVersion
 
     /// Every command, in the order `mledit --help` lists them.
     public static var commands: [CommandSpec] {

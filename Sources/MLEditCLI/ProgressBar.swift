@@ -2,9 +2,10 @@
 // that logs and pipes stay clean; elsewhere a long task still says how far it is, one line every
 // half minute.
 import Foundation
+import MLEdit
 
 /// Progress of a long task with a known number of steps.
-public final class ProgressBar: @unchecked Sendable {
+public final class ProgressBar: TaskProgress, @unchecked Sendable {
     private let console: Console
     private let label: String
     private let total: Int

@@ -3,6 +3,7 @@
 // which loads the base model; a report of an already measured history reads the ledger only.
 import Checkpoints
 import Foundation
+import MLEdit
 import Ledger
 
 enum ReportCommand {
@@ -26,7 +27,7 @@ enum ReportCommand {
         guard let output = arguments.value("--output") else { throw UsageError("missing option --output FILE", command: "report") }
         let repository = try RepositoryLocator.require(console)
         let url = console.url(forPath: output)
-        try OutputSafety.check(url, kind: .file(isPreviousOutput: OutputSafety.isReportPage), repository: repository,
+        try OutputSafety.check(url, kind: .file(isPreviousOutput: HealthReportPage.isPage), repository: repository,
                                models: try OutputSafety.checkpoints(source: nil, repository: repository),
                                force: arguments.flag("--force"))
         let revision = arguments.value("--at") ?? "HEAD"
@@ -41,7 +42,7 @@ enum ReportCommand {
         }
         let commits = try repository.allCommits()
         let lineage = try repository.lineage(of: tip)
-        let metrics = try HealthCheck.metrics(of: commits.map(\.id), repository: repository, console: console)
+        let metrics = try HealthCheck.metrics(of: commits.map(\.id), repository: repository, session: console.session)
         let page = HealthReportPage(commits: commits, lineage: lineage, metrics: metrics,
                                     decorations: try RevisionFormatting.decorations(repository),
                                     repositoryPath: repository.root.path, revision: revision)

@@ -62,6 +62,14 @@ enum RevisionFormatting {
     /// The abbreviated id shown in human output.
     static func short(_ id: String) -> String { String(id.prefix(10)) }
 
+    /// The branch a commit was made on as its summary line names it, or "detached HEAD".
+    static func branchLabel(_ head: HeadState) -> String {
+        switch head {
+        case .branch(let name, _): return name.replacingOccurrences(of: "refs/heads/", with: "")
+        case .detached: return "detached HEAD"
+        }
+    }
+
     /// The first line of a message.
     static func subject(_ message: String) -> String {
         message.split(whereSeparator: \.isNewline).first.map(String.init) ?? ""

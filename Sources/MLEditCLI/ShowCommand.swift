@@ -2,6 +2,7 @@
 // context prefixes, per-tensor deltas (shape, rank, norm, stored size) and, for a revert or a
 // rebase, the commit it refers to. Reads metadata only: blobs are not decoded (fsck does that).
 import Foundation
+import MLEdit
 import Ledger
 import Solvers
 

@@ -2,6 +2,7 @@
 // ledger recorded, and the size of the lineage. When the base model file is missing or differs,
 // it prints the status and then fails with the reason (exit 1), so scripts notice.
 import Foundation
+import MLEdit
 import Tensors
 import Ledger
 
@@ -31,7 +32,7 @@ enum StatusCommand {
         do {
             try VersionLoader.verify(base)
             baseState = "ok"
-        } catch let failure as CommandFailure {
+        } catch let failure as MLEditError {
             baseFailure = failure.description
             baseState = FileManager.default.fileExists(atPath: base.path) ? "differs" : "missing"
         }

@@ -1,6 +1,7 @@
 // `mledit tokenize`: the ids, pieces and character offsets a model's tokenizer gives a text.
 import Checkpoints
 import Foundation
+import MLEdit
 import Models
 
 enum TokenizeCommand {
@@ -18,7 +19,7 @@ enum TokenizeCommand {
 
     static func run(_ arguments: ParsedArguments, _ console: Console) throws {
         let text = arguments.positionals[0]
-        let modelURL = try ModelResolution.modelURL(arguments.value("--model"), console: console)
+        let modelURL = try ModelResolution.modelURL(arguments.value("--model"), session: console.session)
         let tokenizer = try ModelResolution.tokenizer(for: modelURL)
         let tokens = tokenizer.encodeWithOffsets(text, parseSpecialTokens: !arguments.flag("--specials-as-text"))
         if arguments.flag("--json") {

@@ -89,4 +89,36 @@ struct LineageTests {
                                                                  FactReference(commitID: "c0", ordinal: 0)])
         #expect(Lineage.superseded(by: new, inForce: []) == [nil, nil, nil])
     }
+
+    @Test("a revert plan re-solves the later commits in force on the reverted commit's parent")
+    func revertPlanOfAnEdit() throws {
+        let plan = try Lineage.revertPlan(Self.lineage(4), reverting: "c1")
+        #expect(plan == RevertPlan(replayParentID: "c0", replayed: ["c2", "c3"], remembered: ["c0", "c1"],
+                                   undone: ["c1", "c2", "c3"]))
+        let root = try Lineage.revertPlan(Self.lineage(2), reverting: "c0")
+        #expect(root == RevertPlan(replayParentID: nil, replayed: ["c1"], remembered: ["c0"], undone: ["c0", "c1"]))
+    }
+
+    @Test("a revert plan starts at the oldest commit a later revert named, and skips commits out of force")
+    func revertPlanAcrossReverts() throws {
+        // c2 reverts c0; reverting c1 must replay from c0 on, where c2's effect begins, and c0
+        // stays out of force (neither re-solved nor remembered).
+        let plan = try Lineage.revertPlan(Self.lineage(4, reverts: [2: 0]), reverting: "c1")
+        #expect(plan == RevertPlan(replayParentID: nil, replayed: ["c3"], remembered: ["c1"], undone: ["c0", "c1", "c2", "c3"]))
+        // Reverting the revert c2 brings c0 back: c0 is re-solved, c1 and c3 with it.
+        let back = try Lineage.revertPlan(Self.lineage(4, reverts: [2: 0]), reverting: "c2")
+        #expect(back.replayParentID == nil && back.replayed == ["c0", "c1", "c3"] && back.remembered.isEmpty)
+    }
+
+    @Test("a revert plan refuses a commit outside the history and one already reverted")
+    func revertPlanRefusals() throws {
+        #expect { try Lineage.revertPlan(Self.lineage(2), reverting: "elsewhere") } throws: { error in
+            if case LedgerError.notInHistory(let id) = error { return id == "elsewhere" }
+            return false
+        }
+        #expect { try Lineage.revertPlan(Self.lineage(3, reverts: [2: 0]), reverting: "c0") } throws: { error in
+            if case LedgerError.alreadyReverted(let id) = error { return id == "c0" }
+            return false
+        }
+    }
 }

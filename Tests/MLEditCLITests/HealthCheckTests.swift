@@ -9,6 +9,7 @@ import Models
 import Solvers
 import Tensors
 import Testing
+@testable import MLEdit
 @testable import MLEditCLI
 
 /// A repository with a lineage main: A → B → C and a side branch A → D.
@@ -63,13 +64,13 @@ struct HealthCheckTests {
         let history = try HealthHistory()
         defer { CLIHarness.cleanUp(history.directory) }
         let commits = [history.a, history.b, history.c, history.d]
-        let metrics = try HealthCheck.metrics(of: commits.map(\.id), repository: history.repository, console: history.console)
+        let metrics = try HealthCheck.metrics(of: commits.map(\.id), repository: history.repository, session: history.console.session)
         for commit in commits {
             let m = try #require(metrics[commit.id])
             let norm = try #require(m.deltaNorms[EvalFixture.tensor])
             let dense = try history.denseNorm(commit)
             #expect(abs(norm - dense) / dense < 1e-5, "commit \(commit.message): norm \(norm) vs dense \(dense)")
-            let loaded = try VersionLoader.load(repository: history.repository, revision: commit.id, console: history.console)
+            let loaded = try VersionLoader.load(repository: history.repository, revision: commit.id, session: history.console.session)
             let perplexity = HealthProbe.perplexity(model: loaded.model, tokenizer: loaded.tokenizer).value
             #expect(abs(m.perplexity - perplexity) / perplexity < 1e-6, "commit \(commit.message): \(m.perplexity) vs \(perplexity)")
             #expect(m.probeTokens > 250)
@@ -107,19 +108,19 @@ struct HealthCheckTests {
         let notes = OutputCapture()
         let console = Console(environment: CLIHarness.environment(), currentDirectory: history.directory, errorIsTerminal: false,
                               out: { _ in }, err: { notes.append($0) })
-        let first = try HealthCheck.metrics(of: [history.b.id], repository: history.repository, console: console)
+        let first = try HealthCheck.metrics(of: [history.b.id], repository: history.repository, session: console.session)
         #expect(notes.value.contains("health: measuring 1 commit"))
         let stored = try #require(try history.repository.evaluation(commit: history.b.id, datasetDigest: SHA256.hash(HealthProbe.text).hex))
         #expect(try HealthMetrics(json: stored.metrics, commitID: history.b.id) == first[history.b.id])
         #expect(try history.repository.evaluations(of: history.a.id).isEmpty)
-        let again = try HealthCheck.metrics(of: [history.b.id, history.a.id], repository: history.repository, console: console)
+        let again = try HealthCheck.metrics(of: [history.b.id, history.a.id], repository: history.repository, session: console.session)
         #expect(again[history.b.id] == first[history.b.id])
         #expect(notes.value.components(separatedBy: "health: measuring").count == 3, "notes: \(notes.value)")
         #expect(try history.repository.evaluations(of: history.a.id).count == 1)
 
         var broken = stored.metrics.objectValue ?? [:]
         broken["perplexity"] = .string("high")
-        #expect(throws: CommandFailure.self) { try HealthMetrics(json: .object(broken), commitID: history.b.id) }
+        #expect(throws: MLEditError.self) { try HealthMetrics(json: .object(broken), commitID: history.b.id) }
     }
 
     @Test("retention checks an evenly spaced, fixed sample of a long history's earlier facts and says so")
@@ -155,35 +156,35 @@ struct HealthCheckTests {
         let errors = OutputCapture()
         let console = Console(environment: CLIHarness.environment(), currentDirectory: history.directory, errorIsTerminal: false,
                               out: { _ in }, err: { errors.append($0) })
-        var context = try EditContext.load(repository: history.repository, parentID: history.b.id, console: console)
+        var context = try EditContext.load(repository: history.repository, parentID: history.b.id, session: console.session)
         try history.repository.createBranch("fix", at: history.b.id)
         let e = try history.repository.writeCommit(EvalFixture.draft(parent: history.b.id, facts: [
             Fact(subject: "Dotero Lakamic", prompt: "{} works as a", targetNew: "judge", targetTrue: "pilot")], seed: 25, scale: 2.0),
             onBranch: "fix")
-        let warnings = HealthCheck.afterCommit(context: &context, commitID: e.id, limits: .defaults, console: console)
+        let warnings = HealthCheck.afterCommit(context: &context, commitID: e.id, limits: .defaults, session: console.session)
         #expect(context.parentID == e.id)
         #expect(warnings.contains { $0.hasPrefix("warning: cumulative delta norm of \(EvalFixture.tensor) grew by") }, "\(warnings)")
         #expect(!warnings.isEmpty && warnings.allSatisfy { errors.value.contains($0) })
         let parent = try #require(try HealthCheck.stored(history.b.id, repository: history.repository))
         let measured = try #require(try HealthCheck.stored(e.id, repository: history.repository))
-        let loaded = try VersionLoader.load(repository: history.repository, revision: e.id, console: console)
+        let loaded = try VersionLoader.load(repository: history.repository, revision: e.id, session: console.session)
         let perplexity = HealthProbe.perplexity(model: loaded.model, tokenizer: loaded.tokenizer).value
         #expect(abs(measured.perplexity - perplexity) / perplexity < 1e-6)
         #expect(measured.deltaNorms[EvalFixture.tensor] ?? 0 > 10 * (parent.deltaNorms[EvalFixture.tensor] ?? .infinity))
         // With limits that nothing exceeds, no warning.
         var quiet = context
         #expect(HealthCheck.afterCommit(context: &quiet, commitID: e.id, limits: HealthLimits(maxPerplexityIncrease: 1e9, maxNormGrowth: 1e9),
-                                        console: console).isEmpty)
+                                        session: console.session).isEmpty)
 
         // A root commit is compared with the base model; --no-health (nil limits) measures nothing.
         let directory = try EvalFixture.repository()
         defer { CLIHarness.cleanUp(directory) }
         let repository = try Repository.open(at: directory)
-        var rootContext = try EditContext.load(repository: repository, parentID: nil, console: console)
+        var rootContext = try EditContext.load(repository: repository, parentID: nil, session: console.session)
         let root = try repository.writeCommit(EvalFixture.draft(parent: nil, facts: [HealthHistory.known("Brazothia", "The capital of {} is", "Giokamton")], seed: 26))
-        #expect(HealthCheck.afterCommit(context: &rootContext, commitID: root.id, limits: nil, console: console).isEmpty)
+        #expect(HealthCheck.afterCommit(context: &rootContext, commitID: root.id, limits: nil, session: console.session).isEmpty)
         #expect(try repository.evaluations(of: root.id).isEmpty)
-        #expect(HealthCheck.afterCommit(context: &rootContext, commitID: root.id, limits: .defaults, console: console).isEmpty)
+        #expect(HealthCheck.afterCommit(context: &rootContext, commitID: root.id, limits: .defaults, session: console.session).isEmpty)
         let rootMetrics = try #require(try HealthCheck.stored(root.id, repository: repository))
         #expect(rootMetrics.basePerplexity != nil && rootMetrics.efficacy == 1)
     }

@@ -10,6 +10,7 @@ import Models
 import Solvers
 import Tensors
 import Testing
+@testable import MLEdit
 @testable import MLEditCLI
 
 @Suite("Fuzz: hyperparameter files")

@@ -8,6 +8,7 @@ import Ledger
 import Models
 import Tensors
 import Testing
+@testable import MLEdit
 @testable import MLEditCLI
 
 @Suite("safe outputs")

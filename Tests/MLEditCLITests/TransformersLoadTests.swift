@@ -6,6 +6,7 @@
 // The files' layout is ExportCommandTests' business, not this suite's.
 import Foundation
 import Testing
+@testable import MLEdit
 @testable import MLEditCLI
 
 @Suite("Exports load in transformers and PEFT", .serialized)

@@ -41,7 +41,7 @@ struct QualityBench {
             chosen.append(request)
         }
         guard chosen.count == count else {
-            throw CommandDriver.Failure(description: "\(file): only \(chosen.count) facts with distinct subjects, \(count) needed")
+            throw BenchmarkFailure("\(file): only \(chosen.count) facts with distinct subjects, \(count) needed")
         }
         return chosen
     }
@@ -69,7 +69,7 @@ struct QualityBench {
         var hasher = SHA256()
         for path in corpus {
             guard let handle = FileHandle(forReadingAtPath: path) else {
-                throw CommandDriver.Failure(description: "\(path): cannot read the corpus (run scripts/fetch-corpus or set MLEDIT_CORPUS)")
+                throw BenchmarkFailure("\(path): cannot read the corpus (run scripts/fetch-corpus or set MLEDIT_CORPUS)")
             }
             defer { try? handle.close() }
             while let chunk = try handle.read(upToCount: 1 << 20), !chunk.isEmpty { hasher.update(chunk) }
@@ -185,7 +185,7 @@ extension Benchmarks {
         for item in spec.split(separator: ",") {
             let parts = item.split(separator: "-")
             guard parts.count == 2, let method = EditMethod(rawValue: String(parts[0])), let batch = Int(parts[1]), batch > 0 else {
-                throw CommandDriver.Failure(description: "MLEDIT_BENCH_QUALITY_RUNS: '\(item)' is not method-batch (e.g. memit-8)")
+                throw BenchmarkFailure("MLEDIT_BENCH_QUALITY_RUNS: '\(item)' is not method-batch (e.g. memit-8)")
             }
             runs.append(QualityRun(method: method, batch: method == .rome ? 1 : batch))
         }
@@ -207,7 +207,7 @@ extension Benchmarks {
             bench.restoreBase()
             var h = EditHyperparameters.defaults(for: config, method: run.method)
             guard h.statisticsTokenCount == statisticsHyperparameters.statisticsTokenCount else {
-                throw CommandDriver.Failure(description: "\(run.name): defaults ask for statistics over \(h.statisticsTokenCount) tokens")
+                throw BenchmarkFailure("\(run.name): defaults ask for statistics over \(h.statisticsTokenCount) tokens")
             }
             h.layers = h.sortedLayers
             let clock = StageClock()

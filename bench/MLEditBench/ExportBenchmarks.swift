@@ -31,7 +31,7 @@ struct ChildProcess {
         let fields = ((try? String(contentsOf: metrics, encoding: .utf8)) ?? "")
             .split(whereSeparator: \.isWhitespace).compactMap { Double($0) }
         guard fields.count >= 3 else {
-            throw CommandDriver.Failure(description: "\(timeBinary) wrote no usage for \(executable) (exit \(outcome.status))")
+            throw BenchmarkFailure("\(timeBinary) wrote no usage for \(executable) (exit \(outcome.status))")
         }
         outcome.peakMemoryMiB = fields[0] / 1024
         outcome.userSeconds = fields[1]
@@ -49,19 +49,19 @@ struct ChildProcess {
         defer { for pointer in argv { free(pointer) } }
         let previous = FileManager.default.currentDirectoryPath
         guard FileManager.default.changeCurrentDirectoryPath(directory.path) else {
-            throw CommandDriver.Failure(description: "cannot enter \(directory.path)")
+            throw BenchmarkFailure("cannot enter \(directory.path)")
         }
         defer { _ = FileManager.default.changeCurrentDirectoryPath(previous) }
         var pid: pid_t = 0
         let start = DispatchTime.now().uptimeNanoseconds
         let spawned = posix_spawn(&pid, executable, &actions, nil, argv, environ)
         guard spawned == 0 else {
-            throw CommandDriver.Failure(description: "posix_spawn \(executable): \(String(cString: strerror(spawned)))")
+            throw BenchmarkFailure("posix_spawn \(executable): \(String(cString: strerror(spawned)))")
         }
         var status: Int32 = 0
         var usage = rusage()
         while wait4(pid, &status, 0, &usage) < 0 {
-            guard errno == EINTR else { throw CommandDriver.Failure(description: "wait4 \(executable): \(String(cString: strerror(errno)))") }
+            guard errno == EINTR else { throw BenchmarkFailure("wait4 \(executable): \(String(cString: strerror(errno)))") }
         }
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
         let exited = status & 0x7f == 0
@@ -79,7 +79,7 @@ extension Benchmarks {
         let here = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
         let sibling = here.deletingLastPathComponent().appendingPathComponent("mledit").path
         guard FileManager.default.isExecutableFile(atPath: sibling) else {
-            throw CommandDriver.Failure(description: "no mledit binary: set MLEDIT or build the mledit product beside MLEditBench")
+            throw BenchmarkFailure("no mledit binary: set MLEDIT or build the mledit product beside MLEditBench")
         }
         return sibling
     }
@@ -106,7 +106,7 @@ extension Benchmarks {
             let outcome = try ChildProcess.run(executable, arguments, directory: directory, log: log)
             guard outcome.status == 0 else {
                 let tail = (try? String(contentsOf: log, encoding: .utf8))?.split(separator: "\n").last.map(String.init) ?? ""
-                throw CommandDriver.Failure(description: "\(executable) \(arguments.joined(separator: " ")) exited \(outcome.status): \(tail)")
+                throw BenchmarkFailure("\(executable) \(arguments.joined(separator: " ")) exited \(outcome.status): \(tail)")
             }
             seconds.append(outcome.seconds)
             cpu.append(outcome.userSeconds + outcome.systemSeconds)
@@ -130,10 +130,10 @@ extension Benchmarks {
         defer { try? FileManager.default.removeItem(at: work) }
         let repository = work.appendingPathComponent("repo")
         try FileManager.default.createDirectory(at: repository, withIntermediateDirectories: true)
-        let driver = CommandDriver(directory: repository)
+        let driver = LibraryDriver(directory: repository)
         let factFile = try facts.write(0 ..< 1, to: work, name: "fact.json")
-        _ = try driver.run(["init", "--model", model.path])
-        let (commit, commitSeconds, commitErr) = try driver.json(["commit", factFile, "--method", "rome", "-m", "one fact"])
+        try driver.create(model: model)
+        let (commit, commitSeconds, commitNotes) = try driver.commit(factFile, method: .rome, message: "one fact")
 
         let ggufOutput = work.appendingPathComponent("export.gguf")
         let copyOutput = work.appendingPathComponent("copy.gguf")
@@ -154,9 +154,9 @@ extension Benchmarks {
         return [
             "model": model.path, "model_bytes": fileSize(model.path), "binary": binary, "repeats": repeats,
             "load_average_start": loadAtStart, "load_average_end": loadAverage(),
-            "commit": ["method": "rome", "facts": 1, "seconds": commitSeconds, "efficacy": commit["efficacy"] ?? NSNull(),
-                       "layers": commit["layers"] ?? NSNull(),
-                       "computed_statistics": commitErr.contains("computing preservation statistics")],
+            "commit": ["method": "rome", "facts": 1, "seconds": commitSeconds, "efficacy": commit.edit.result.efficacy,
+                       "layers": commit.edit.result.layers.map(\.layer),
+                       "computed_statistics": commitNotes.contains("computing preservation statistics")],
             "cp": cp, "cp_then_fsync": cpSync, "export_gguf": gguf, "export_safetensors": safetensors,
             "export_gguf_over_cp_time": ggufMiddle / cpMiddle,
             "export_gguf_over_cp_then_fsync_time": ggufMiddle / (cpSync["seconds_median"] as? Double ?? .nan),

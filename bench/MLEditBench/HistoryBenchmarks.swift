@@ -1,14 +1,17 @@
-// History benchmarks on the default model, driven in-process through the real command line
-// (`MLEditCommandLine.run`, each call timed): `revert` (a lineage of MEMIT commits with one
+// History benchmarks on the default model, driven in-process through the MLEdit library (each
+// call timed): `revert` (a lineage of MEMIT commits with one
 // reverted, against the base model and a fresh repository holding only the kept facts) and
 // `rebase-model` (a lineage replayed onto a Q8_0 re-quantization of the base). Facts are real
 // CounterFact records. These are measurements, not tests: nothing here asserts an outcome.
 import Checkpoints
 import Foundation
-import MLEditCLI
+import MLEdit
+import Models
+import Solvers
 
-/// Runs `mledit` commands in this process, capturing what they print.
-struct CommandDriver {
+/// One repository driven through the MLEdit library, each call timed (wall clock and CPU), its
+/// notes captured.
+final class LibraryDriver {
     final class Capture: @unchecked Sendable {
         private let lock = NSLock()
         private var text = ""
@@ -16,20 +19,20 @@ struct CommandDriver {
         func take() -> String { lock.lock(); defer { text = ""; lock.unlock() }; return text }
     }
 
-    struct Failure: Error, CustomStringConvertible {
-        var description: String
-    }
-
     let directory: URL
-    let environment: [String: String]
-    private let out = Capture(), err = Capture()
+    let session: Session
+    private let notes = Capture()
+    private var workspace: Workspace?
+    /// CPU seconds of the last call (the machine's load does not inflate them).
+    private(set) var lastCPUSeconds = 0.0
 
     init(directory: URL) {
         self.directory = directory
         var environment = ProcessInfo.processInfo.environment
         environment.removeValue(forKey: "MLEDIT_DIR")
         environment["MLEDIT_AUTHOR"] = "bench"
-        self.environment = environment
+        let notes = self.notes
+        session = Session(environment: environment, currentDirectory: directory, note: { notes.append($0 + "\n") })
     }
 
     /// CPU seconds (user + system) this process has used so far.
@@ -39,34 +42,54 @@ struct CommandDriver {
         return Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
     }
 
-    /// CPU seconds of the last command run (the machine's load does not inflate them).
-    var lastCPUSeconds: Double { cpu.value }
-    final class Box: @unchecked Sendable { var value = 0.0 }
-    private let cpu = Box()
-
-    /// Runs one command; returns its standard output, standard error and wall-clock seconds.
-    func run(_ arguments: [String]) throws -> (out: String, err: String, seconds: Double) {
-        let out = self.out, err = self.err
-        let console = Console(environment: environment, currentDirectory: directory, errorIsTerminal: false,
-                              out: { out.append($0) }, err: { err.append($0) })
+    /// Runs `body`, returning its value, wall-clock seconds and the notes it made.
+    func timed<T>(_ body: () throws -> T) throws -> (value: T, seconds: Double, notes: String) {
         let cpuBefore = Self.processCPUSeconds()
-        let (status, seconds) = Measure.seconds { MLEditCommandLine.run(arguments, console: console) }
-        cpu.value = Self.processCPUSeconds() - cpuBefore
-        let (stdout, stderr) = (out.take(), err.take())
-        guard status == 0 else {
-            let last = stderr.split(separator: "\n").last.map(String.init) ?? ""
-            throw Failure(description: "mledit \(arguments.joined(separator: " ")) exited \(status): \(last)")
-        }
-        return (stdout, stderr, seconds)
+        _ = notes.take()
+        let (value, seconds) = try Measure.seconds(body)
+        lastCPUSeconds = Self.processCPUSeconds() - cpuBefore
+        return (value, seconds, notes.take())
     }
 
-    /// Runs a command with `--json` and parses its output as a JSON object.
-    func json(_ arguments: [String]) throws -> ([String: Any], Double, String) {
-        let (stdout, stderr, seconds) = try run(arguments + ["--json"])
-        guard let object = try JSONSerialization.jsonObject(with: Data(stdout.utf8)) as? [String: Any] else {
-            throw Failure(description: "mledit \(arguments.joined(separator: " ")) --json printed no JSON object")
+    func repository() throws -> Workspace {
+        guard let workspace else { throw BenchmarkFailure("\(directory.path): no repository created yet") }
+        return workspace
+    }
+
+    /// `mledit init --model` here.
+    func create(model: URL) throws {
+        workspace = try Workspace.create(model: model, at: directory, session: session)
+    }
+
+    /// `mledit commit FILE --method M -m MESSAGE`.
+    func commit(_ file: String, method: EditMethod, message: String) throws -> (value: CommitOutcome, seconds: Double, notes: String) {
+        let workspace = try repository()
+        let facts = try Workspace.facts(file: URL(fileURLWithPath: file))
+        var options = CommitOptions()
+        options.method = method
+        options.message = message
+        return try timed { try workspace.commit(facts: facts, factsFile: file, options: options) }
+    }
+
+    /// The CounterFact metrics of the facts of `file` at `revision`, as `mledit eval --json` prints them.
+    func evaluate(_ file: String, at revision: String = "HEAD") throws -> (value: [String: Any], seconds: Double, notes: String) {
+        let workspace = try repository()
+        let facts = try Workspace.facts(file: URL(fileURLWithPath: file), allowDuplicates: true)
+        return try timed {
+            let version = try workspace.model(at: revision)
+            return try Evaluation.counterFact(facts, model: version.model, tokenizer: version.tokenizer, session: session)
+                .jsonObject(includeFacts: true)
         }
-        return (object, seconds, stderr)
+    }
+
+    /// The same metrics on the checkpoint at `model` as it is (`mledit eval --model`).
+    func evaluate(_ file: String, model: URL) throws -> (value: [String: Any], seconds: Double, notes: String) {
+        let facts = try Workspace.facts(file: URL(fileURLWithPath: file), allowDuplicates: true)
+        return try timed {
+            let loaded = try ModelLoader.load(url: model)
+            return try Evaluation.counterFact(facts, model: loaded, tokenizer: try ModelResolution.tokenizer(for: model), session: session)
+                .jsonObject(includeFacts: true)
+        }
     }
 }
 
@@ -86,7 +109,7 @@ struct CounterFactRecords {
     /// The first `count` records from `start` on whose subjects are all different.
     init(url: URL, start: Int, count: Int) throws {
         guard let all = try JSONSerialization.jsonObject(with: Data(contentsOf: url)) as? [[String: Any]] else {
-            throw CommandDriver.Failure(description: "\(url.path): not a JSON array of CounterFact records")
+            throw BenchmarkFailure("\(url.path): not a JSON array of CounterFact records")
         }
         var seen = Set<String>(), chosen: [[String: Any]] = []
         for record in all.dropFirst(start) where chosen.count < count {
@@ -95,7 +118,7 @@ struct CounterFactRecords {
             chosen.append(record)
         }
         guard chosen.count == count else {
-            throw CommandDriver.Failure(description: "\(url.path): only \(chosen.count) records with distinct subjects after \(start), \(count) needed")
+            throw BenchmarkFailure("\(url.path): only \(chosen.count) records with distinct subjects after \(start), \(count) needed")
         }
         records = chosen
     }
@@ -171,41 +194,43 @@ extension Benchmarks {
         defer { try? FileManager.default.removeItem(at: work) }
         let repository = work.appendingPathComponent("repo"), fresh = work.appendingPathComponent("fresh")
         for folder in [repository, fresh] { try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true) }
-        let outside = CommandDriver(directory: work), driver = CommandDriver(directory: repository), freshDriver = CommandDriver(directory: fresh)
+        let driver = LibraryDriver(directory: repository), freshDriver = LibraryDriver(directory: fresh)
+        let modelFile = URL(fileURLWithPath: model)
 
         let reverted = Array(revertedIndex * perCommit ..< (revertedIndex + 1) * perCommit)
         let kept = (0 ..< commits * perCommit).filter { !reverted.contains($0) }
         let keptFile = try facts.write(indices: kept, to: work, name: "kept.json")
         let revertedFile = try facts.write(indices: reverted, to: work, name: "reverted.json")
 
-        _ = try driver.run(["init", "--model", model])
+        try driver.create(model: modelFile)
         var commitSeconds: [Double] = [], commitCPU: [Double] = [], commitIDs: [String] = [], commitEfficacy: [Double] = []
         var statisticsComputedInFirstCommit = false
         for index in 0 ..< commits {
             let file = try facts.write(index * perCommit ..< (index + 1) * perCommit, to: work, name: "commit-\(index).json")
-            let (object, seconds, stderr) = try driver.json(["commit", file, "--method", "memit", "-m", "bench commit \(index + 1)"])
-            if index == 0 { statisticsComputedInFirstCommit = stderr.contains("computing preservation statistics") }
+            let (outcome, seconds, notes) = try driver.commit(file, method: .memit, message: "bench commit \(index + 1)")
+            if index == 0 { statisticsComputedInFirstCommit = notes.contains("computing preservation statistics") }
             commitSeconds.append(seconds)
             commitCPU.append(driver.lastCPUSeconds)
-            commitIDs.append(object["id"] as? String ?? "")
-            commitEfficacy.append(object["efficacy"] as? Double ?? .nan)
+            commitIDs.append(outcome.record.id)
+            commitEfficacy.append(outcome.edit.result.efficacy)
             FileHandle.standardError.write(Data("revert: commit \(index + 1)/\(commits) in \(String(format: "%.1f", seconds)) s\n".utf8))
         }
-        let (keptBefore, keptBeforeSeconds, _) = try driver.json(["eval", keptFile])
-        let (revertedBefore, revertedBeforeSeconds, _) = try driver.json(["eval", revertedFile])
-        let (revertObject, revertSeconds, _) = try driver.json(["revert", commitIDs[revertedIndex]])
+        let (keptBefore, keptBeforeSeconds, _) = try driver.evaluate(keptFile)
+        let (revertedBefore, revertedBeforeSeconds, _) = try driver.evaluate(revertedFile)
+        let workspace = try driver.repository()
+        let (revertOutcome, revertSeconds, _) = try driver.timed { try workspace.revert(commitIDs[revertedIndex]) }
         let revertCPU = driver.lastCPUSeconds
         FileHandle.standardError.write(Data("revert: revert in \(String(format: "%.1f", revertSeconds)) s\n".utf8))
-        let (keptAfter, keptAfterSeconds, _) = try driver.json(["eval", keptFile])
-        let (revertedAfter, revertedAfterSeconds, _) = try driver.json(["eval", revertedFile])
-        let (revertedBase, revertedBaseSeconds, _) = try outside.json(["eval", revertedFile, "--model", model])
-        let (keptBase, keptBaseSeconds, _) = try outside.json(["eval", keptFile, "--model", model])
+        let (keptAfter, keptAfterSeconds, _) = try driver.evaluate(keptFile)
+        let (revertedAfter, revertedAfterSeconds, _) = try driver.evaluate(revertedFile)
+        let (revertedBase, revertedBaseSeconds, _) = try driver.evaluate(revertedFile, model: modelFile)
+        let (keptBase, keptBaseSeconds, _) = try driver.evaluate(keptFile, model: modelFile)
 
-        _ = try freshDriver.run(["init", "--model", model])
-        let (freshObject, freshSeconds, _) = try freshDriver.json(["commit", keptFile, "--method", "memit", "-m", "kept facts as one batch"])
+        try freshDriver.create(model: modelFile)
+        let (freshOutcome, freshSeconds, _) = try freshDriver.commit(keptFile, method: .memit, message: "kept facts as one batch")
         let freshCPU = freshDriver.lastCPUSeconds
         FileHandle.standardError.write(Data("revert: fresh batch of \(kept.count) in \(String(format: "%.1f", freshSeconds)) s\n".utf8))
-        let (keptFresh, keptFreshSeconds, _) = try freshDriver.json(["eval", keptFile])
+        let (keptFresh, keptFreshSeconds, _) = try freshDriver.evaluate(keptFile)
 
         return [
             "model": model, "commits": commits, "facts_per_commit": perCommit, "reverted_commit": revertedIndex + 1,
@@ -215,7 +240,7 @@ extension Benchmarks {
             "commit_seconds_mean_excluding_first": mean(Array(commitSeconds.dropFirst())),
             "commit_seconds": commitSeconds, "commit_cpu_seconds": commitCPU, "commit_efficacy_reported": commitEfficacy,
             "statistics_computed_in_first_commit": statisticsComputedInFirstCommit,
-            "revert_seconds": revertSeconds, "revert_cpu_seconds": revertCPU, "revert_id": revertObject["id"] ?? NSNull(),
+            "revert_seconds": revertSeconds, "revert_cpu_seconds": revertCPU, "revert_id": revertOutcome.record.id,
             "kept_before_revert": evalSummary(keptBefore, seconds: keptBeforeSeconds),
             "kept_after_revert": evalSummary(keptAfter, seconds: keptAfterSeconds),
             "kept_on_base": evalSummary(keptBase, seconds: keptBaseSeconds),
@@ -225,7 +250,7 @@ extension Benchmarks {
             "reverted_after_revert_vs_base": compareFacts(revertedAfter, revertedBase),
             "fresh_repository": "the \(kept.count) kept facts committed as one MEMIT batch of \(kept.count)",
             "fresh_commit_seconds": freshSeconds, "fresh_commit_cpu_seconds": freshCPU,
-            "fresh_commit_efficacy_reported": freshObject["efficacy"] ?? NSNull(),
+            "fresh_commit_efficacy_reported": freshOutcome.edit.result.efficacy,
             "kept_fresh_batch": evalSummary(keptFresh, seconds: keptFreshSeconds),
         ]
     }
@@ -246,13 +271,13 @@ extension Benchmarks {
             }
             let values = try file.floats(for: tensor)
             guard let byteCount = GGMLType.q8_0.byteCount(elementCount: values.count) else {
-                throw CommandDriver.Failure(description: "tensor '\(tensor.name)': \(values.count) values do not fit Q8_0 blocks")
+                throw BenchmarkFailure("tensor '\(tensor.name)': \(values.count) values do not fit Q8_0 blocks")
             }
             var data = Data(count: byteCount)
             let ok = data.withUnsafeMutableBytes { out in
                 values.withUnsafeBufferPointer { Quantization.quantize(.q8_0, $0, into: out) }
             }
-            guard ok else { throw CommandDriver.Failure(description: "tensor '\(tensor.name)': Q8_0 quantization refused") }
+            guard ok else { throw BenchmarkFailure("tensor '\(tensor.name)': Q8_0 quantization refused") }
             try writer.addRawTensor(name: tensor.name, dimensions: tensor.dimensions, type: .q8_0, data: data)
             converted += 1
         }
@@ -273,28 +298,30 @@ extension Benchmarks {
         defer { try? FileManager.default.removeItem(at: work) }
         let repository = work.appendingPathComponent("repo")
         try FileManager.default.createDirectory(at: repository, withIntermediateDirectories: true)
-        let outside = CommandDriver(directory: work), driver = CommandDriver(directory: repository)
+        let driver = LibraryDriver(directory: repository)
         let q8 = work.appendingPathComponent("SmolLM2-135M-Instruct.Q8_0-from-Q4_1.gguf")
         let (converted, convertSeconds) = try Measure.seconds { try writeQ8Copy(of: model, to: q8) }
         let allFile = try facts.write(0 ..< commits * perCommit, to: work, name: "all.json")
 
-        _ = try driver.run(["init", "--model", model.path])
+        try driver.create(model: model)
         var commitSeconds: [Double] = [], commitCPU: [Double] = []
         for index in 0 ..< commits {
             let file = try facts.write(index * perCommit ..< (index + 1) * perCommit, to: work, name: "commit-\(index).json")
-            let (_, seconds, _) = try driver.json(["commit", file, "--method", "memit", "-m", "bench commit \(index + 1)"])
+            let (_, seconds, _) = try driver.commit(file, method: .memit, message: "bench commit \(index + 1)")
             commitSeconds.append(seconds)
             commitCPU.append(driver.lastCPUSeconds)
             FileHandle.standardError.write(Data("rebase-model: commit \(index + 1)/\(commits) in \(String(format: "%.1f", seconds)) s\n".utf8))
         }
-        let (before, beforeSeconds, _) = try driver.json(["eval", allFile])
-        let (rebase, rebaseSeconds, rebaseErr) = try driver.json(["rebase", "--onto-model", q8.path])
+        let (before, beforeSeconds, _) = try driver.evaluate(allFile)
+        let workspace = try driver.repository()
+        let (rebase, rebaseSeconds, rebaseNotes) = try driver.timed { try workspace.rebase(ontoModel: q8) }
         let rebaseCPU = driver.lastCPUSeconds
         FileHandle.standardError.write(Data("rebase-model: rebase in \(String(format: "%.1f", rebaseSeconds)) s\n".utf8))
-        let (after, afterSeconds, _) = try driver.json(["eval", allFile])
-        let (q8Base, q8BaseSeconds, _) = try outside.json(["eval", allFile, "--model", q8.path])
-        let (q4Base, q4BaseSeconds, _) = try outside.json(["eval", allFile, "--model", model.path])
-        let replayed = (rebase["commits"] as? [Any])?.count ?? 0
+        let (after, afterSeconds, _) = try driver.evaluate(allFile)
+        let (q8Base, q8BaseSeconds, _) = try driver.evaluate(allFile, model: q8)
+        let (q4Base, q4BaseSeconds, _) = try driver.evaluate(allFile, model: model)
+        let replayed: Int
+        if case .replayed(_, _, let commits, _) = rebase { replayed = commits.count } else { replayed = 0 }
         return [
             "model": model.path, "commits": commits, "facts_per_commit": perCommit, "method": "memit",
             "load_average_start": loadAtStart, "load_average_end": loadAverage(),
@@ -303,7 +330,7 @@ extension Benchmarks {
             "q8_copy_bytes": fileSize(q8.path), "q4_1_bytes": fileSize(model.path),
             "commit_seconds": commitSeconds, "commit_cpu_seconds": commitCPU, "commit_seconds_mean": mean(commitSeconds),
             "rebase_seconds": rebaseSeconds, "rebase_cpu_seconds": rebaseCPU, "rebase_replayed_commits": replayed,
-            "rebase_computed_statistics": rebaseErr.contains("computing preservation statistics"),
+            "rebase_computed_statistics": rebaseNotes.contains("computing preservation statistics"),
             "facts_before_rebase_q4_1_head": evalSummary(before, seconds: beforeSeconds),
             "facts_after_rebase_q8_0_head": evalSummary(after, seconds: afterSeconds),
             "facts_on_q8_0_base": evalSummary(q8Base, seconds: q8BaseSeconds),

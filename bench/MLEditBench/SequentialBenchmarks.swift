@@ -12,14 +12,14 @@ extension Benchmarks {
     /// Token IDs of the probe: the first `count` tokens of the first corpus file.
     static func probeTokens(_ tokenizer: Tokenizer, count: Int) throws -> [Int] {
         guard let path = QualityBench.corpusPaths.first, let handle = FileHandle(forReadingAtPath: path) else {
-            throw CommandDriver.Failure(description: "no readable corpus for the probe text (set MLEDIT_CORPUS)")
+            throw BenchmarkFailure("no readable corpus for the probe text (set MLEDIT_CORPUS)")
         }
         defer { try? handle.close() }
         let data = try handle.read(upToCount: 64 * 1024) ?? Data()
         let text = String(decoding: data, as: UTF8.self)
         let ids = tokenizer.encode(text, parseSpecialTokens: false)
         guard ids.count >= count else {
-            throw CommandDriver.Failure(description: "\(path): only \(ids.count) tokens in its first 64 KiB, \(count) wanted for the probe")
+            throw BenchmarkFailure("\(path): only \(ids.count) tokens in its first 64 KiB, \(count) wanted for the probe")
         }
         return Array(ids.prefix(count))
     }
@@ -48,12 +48,12 @@ extension Benchmarks {
         let batch = integerEnvironment("MLEDIT_BENCH_SEQUENTIAL_BATCH", 10)
         let every = integerEnvironment("MLEDIT_BENCH_SEQUENTIAL_EVERY", 50)
         guard total > 0, batch > 0, every > 0 else {
-            throw CommandDriver.Failure(description: "sequential: N, batch and checkpoint interval must be positive")
+            throw BenchmarkFailure("sequential: N, batch and checkpoint interval must be positive")
         }
         var methods: [EditMethod] = []
         for name in (environment["MLEDIT_BENCH_SEQUENTIAL_METHODS"] ?? "memit,emmet,alphaedit").split(separator: ",") {
             guard let method = EditMethod(rawValue: String(name)) else {
-                throw CommandDriver.Failure(description: "MLEDIT_BENCH_SEQUENTIAL_METHODS: unknown method '\(name)'")
+                throw BenchmarkFailure("MLEDIT_BENCH_SEQUENTIAL_METHODS: unknown method '\(name)'")
             }
             methods.append(method)
         }

@@ -14,7 +14,7 @@ extension Benchmarks {
     static func tinyFactsCorpus(factsFile: URL) throws -> URL {
         let data = try Data(contentsOf: factsFile)
         guard let records = try JSONSerialization.jsonObject(with: data) as? [[String: Any]] else {
-            throw CommandDriver.Failure(description: "\(factsFile.path): not a list of records")
+            throw BenchmarkFailure("\(factsFile.path): not a list of records")
         }
         var sentences: [String] = []
         for record in records {
@@ -44,7 +44,7 @@ extension Benchmarks {
         guard let overrides, !overrides.isEmpty else { return defaults }
         guard var object = try JSONSerialization.jsonObject(with: JSONEncoder().encode(defaults)) as? [String: Any],
               let extra = try JSONSerialization.jsonObject(with: Data(overrides.utf8)) as? [String: Any] else {
-            throw CommandDriver.Failure(description: "MLEDIT_BENCH_HPARAMS: not a JSON object")
+            throw BenchmarkFailure("MLEDIT_BENCH_HPARAMS: not a JSON object")
         }
         for (key, value) in extra { object[key] = value }
         return try JSONDecoder().decode(EditHyperparameters.self, from: JSONSerialization.data(withJSONObject: object))
@@ -64,7 +64,7 @@ extension Benchmarks {
         var methods: [EditMethod] = []
         for name in (environment["MLEDIT_BENCH_TINY_METHODS"] ?? "rome,memit,emmet,alphaedit").split(separator: ",") {
             guard let method = EditMethod(rawValue: String(name)) else {
-                throw CommandDriver.Failure(description: "MLEDIT_BENCH_TINY_METHODS: unknown method '\(name)'")
+                throw BenchmarkFailure("MLEDIT_BENCH_TINY_METHODS: unknown method '\(name)'")
             }
             methods.append(method)
         }

@@ -6,39 +6,39 @@
 import Foundation
 import Ledger
 
-struct HealthMetrics: Equatable {
+public struct HealthMetrics: Equatable {
     /// Perplexity of `HealthProbe.text` at this version.
-    var perplexity: Double
-    var probeTokens: Int
+    public var perplexity: Double
+    public var probeTokens: Int
     /// Perplexity of the probe on the unedited base model; stored on root commits only, the
     /// reference their perplexity change is measured against.
-    var basePerplexity: Double?
+    public var basePerplexity: Double?
     /// ‖Σ U Vᵀ‖_F over the lineage, per edited tensor.
-    var deltaNorms: [String: Double]
+    public var deltaNorms: [String: Double]
     /// Facts of this commit in force here, and how many of them are top-1.
-    var commitFacts: Int
-    var commitFactsTop1: Int
+    public var commitFacts: Int
+    public var commitFactsTop1: Int
     /// Facts of earlier commits checked here (all of them, or a sample when there are more than
     /// `HealthCheck.retentionSampleSize`), and how many of them are still top-1.
-    var earlierFacts: Int
-    var earlierFactsTop1: Int
+    public var earlierFacts: Int
+    public var earlierFactsTop1: Int
     /// Facts of earlier commits in force here; more than `earlierFacts` when they were sampled.
-    var earlierFactsInForce: Int
+    public var earlierFactsInForce: Int
 
     /// Share of this commit's facts that are top-1 (nil for a commit without facts).
-    var efficacy: Double? { commitFacts == 0 ? nil : Double(commitFactsTop1) / Double(commitFacts) }
+    public var efficacy: Double? { commitFacts == 0 ? nil : Double(commitFactsTop1) / Double(commitFacts) }
     /// Share of earlier facts in force that are still top-1 (nil when there are none).
-    var retention: Double? { earlierFacts == 0 ? nil : Double(earlierFactsTop1) / Double(earlierFacts) }
+    public var retention: Double? { earlierFacts == 0 ? nil : Double(earlierFactsTop1) / Double(earlierFacts) }
     /// Retention as "share (top-1/checked)", with the number in force when only a sample was checked.
-    var retentionText: String {
+    public var retentionText: String {
         let share = HealthFormat.share(earlierFactsTop1, earlierFacts)
         guard earlierFactsInForce > earlierFacts else { return share }
         return String(share.dropLast()) + ", a sample of \(earlierFactsInForce) facts)"
     }
     /// √(Σ ‖ΔW_t‖²) over the edited tensors: the size of the whole edit of this version.
-    var totalDeltaNorm: Double { sqrt(deltaNorms.values.reduce(0) { $0 + $1 * $1 }) }
+    public var totalDeltaNorm: Double { sqrt(deltaNorms.values.reduce(0) { $0 + $1 * $1 }) }
 
-    var json: JSONValue {
+    public var json: JSONValue {
         var object: [String: JSONValue] = [
             "perplexity": .number(perplexity), "probe_tokens": .integer(Int64(probeTokens)),
             "delta_norms": .object(deltaNorms.mapValues { .number($0) }), "delta_norm_total": .number(totalDeltaNorm),
@@ -51,7 +51,7 @@ struct HealthMetrics: Equatable {
         return .object(object)
     }
 
-    init(perplexity: Double, probeTokens: Int, basePerplexity: Double? = nil, deltaNorms: [String: Double],
+    public init(perplexity: Double, probeTokens: Int, basePerplexity: Double? = nil, deltaNorms: [String: Double],
          commitFacts: Int, commitFactsTop1: Int, earlierFacts: Int, earlierFactsTop1: Int, earlierFactsInForce: Int? = nil) {
         self.perplexity = perplexity
         self.probeTokens = probeTokens
@@ -65,28 +65,28 @@ struct HealthMetrics: Equatable {
     }
 
     /// Reads stored metrics.
-    /// - Throws: `CommandFailure` naming the commit and field when one is missing or mistyped.
-    init(json: JSONValue, commitID: String) throws {
+    /// - Throws: `MLEditError` naming the commit and field when one is missing or mistyped.
+    public init(json: JSONValue, commitID: String) throws {
         func number(_ key: String) throws -> Double {
             guard let value = json[key]?.doubleValue else {
-                throw CommandFailure("health metrics of commit \(commitID.prefix(10)): field \(key) is missing or not a number")
+                throw MLEditError(.damaged, "health metrics of commit \(commitID.prefix(10)): field \(key) is missing or not a number")
             }
             return value
         }
         func count(_ key: String) throws -> Int {
             let value = try number(key)
             guard value >= 0, value == value.rounded(), value < 1e15 else {
-                throw CommandFailure("health metrics of commit \(commitID.prefix(10)): field \(key) is not a count")
+                throw MLEditError(.damaged, "health metrics of commit \(commitID.prefix(10)): field \(key) is not a count")
             }
             return Int(value)
         }
         guard let norms = json["delta_norms"]?.objectValue else {
-            throw CommandFailure("health metrics of commit \(commitID.prefix(10)): field delta_norms is missing or not an object")
+            throw MLEditError(.damaged, "health metrics of commit \(commitID.prefix(10)): field delta_norms is missing or not an object")
         }
         var deltaNorms: [String: Double] = [:]
         for (tensor, value) in norms {
             guard let norm = value.doubleValue else {
-                throw CommandFailure("health metrics of commit \(commitID.prefix(10)): delta_norms.\(tensor) is not a number")
+                throw MLEditError(.damaged, "health metrics of commit \(commitID.prefix(10)): delta_norms.\(tensor) is not a number")
             }
             deltaNorms[tensor] = norm
         }
@@ -98,14 +98,14 @@ struct HealthMetrics: Equatable {
     }
 
     /// Relative change of the perplexity against the parent's (root commits: the base model's).
-    func perplexityChange(parent: HealthMetrics?) -> Double? {
+    public func perplexityChange(parent: HealthMetrics?) -> Double? {
         guard let reference = parent?.perplexity ?? basePerplexity, reference > 0 else { return nil }
         return perplexity / reference - 1
     }
 
     /// Relative growth of each tensor's cumulative delta norm against the parent's; tensors the
     /// parent had not edited (norm 0) have no growth figure.
-    func normGrowth(parent: HealthMetrics?) -> [String: Double] {
+    public func normGrowth(parent: HealthMetrics?) -> [String: Double] {
         guard let parent else { return [:] }
         var out: [String: Double] = [:]
         for (tensor, norm) in deltaNorms {
@@ -116,17 +116,22 @@ struct HealthMetrics: Equatable {
 }
 
 /// When `mledit commit` warns about the health of the new version.
-struct HealthLimits: Equatable {
+public struct HealthLimits: Equatable, Sendable {
     /// Largest relative rise of the probe perplexity against the parent (0.1: 10 %); nil: no check.
-    var maxPerplexityIncrease: Double?
+    public var maxPerplexityIncrease: Double?
     /// Largest relative growth of an edited tensor's cumulative delta norm against the parent
     /// (1.0: doubling); nil: no check.
-    var maxNormGrowth: Double?
+    public var maxNormGrowth: Double?
 
-    static let defaults = HealthLimits(maxPerplexityIncrease: 0.1, maxNormGrowth: 1.0)
+    public static let defaults = HealthLimits(maxPerplexityIncrease: 0.1, maxNormGrowth: 1.0)
+
+    public init(maxPerplexityIncrease: Double?, maxNormGrowth: Double?) {
+        self.maxPerplexityIncrease = maxPerplexityIncrease
+        self.maxNormGrowth = maxNormGrowth
+    }
 
     /// The warnings for `metrics` against its parent's (nil for a root commit).
-    func warnings(_ metrics: HealthMetrics, parent: HealthMetrics?) -> [String] {
+    public func warnings(_ metrics: HealthMetrics, parent: HealthMetrics?) -> [String] {
         var out: [String] = []
         if let limit = maxPerplexityIncrease, let change = metrics.perplexityChange(parent: parent), change > limit {
             let reference = parent?.perplexity ?? metrics.basePerplexity ?? .nan
@@ -143,18 +148,18 @@ struct HealthLimits: Equatable {
 }
 
 /// Number formatting shared by the health lines and the report.
-enum HealthFormat {
+public enum HealthFormat {
     /// A signed percentage with one decimal: "+12.5%".
-    static func percent(_ share: Double) -> String {
+    public static func percent(_ share: Double) -> String {
         let text = String(format: "%.1f%%", share * 100)
         return share >= 0 ? "+" + text : text
     }
 
     /// Four significant digits: 23.41, 0.005213.
-    static func decimal(_ value: Double) -> String { String(format: "%.4g", value) }
+    public static func decimal(_ value: Double) -> String { String(format: "%.4g", value) }
 
     /// "90% (9/10)", or "n/a" when there is nothing to count.
-    static func share(_ numerator: Int, _ denominator: Int) -> String {
+    public static func share(_ numerator: Int, _ denominator: Int) -> String {
         denominator == 0 ? "n/a" : "\(Int((Double(numerator) / Double(denominator) * 100).rounded()))% (\(numerator)/\(denominator))"
     }
 }

@@ -8,8 +8,8 @@ import Foundation
 import Ledger
 import Models
 
-enum OutputSafety {
-    enum Kind {
+package enum OutputSafety {
+    package enum Kind {
         /// One file; `isPreviousOutput` recognises one this command wrote before.
         case file(isPreviousOutput: (URL) -> Bool)
         /// A folder of files with an export manifest (see `ExportFolder`).
@@ -20,31 +20,31 @@ enum OutputSafety {
     /// - Parameters:
     ///   - repository: the repository whose files are protected (nil outside one).
     ///   - models: checkpoints that must not be written over (the base models, the source).
-    static func check(_ output: URL, kind: Kind, repository: Repository?, models: [URL], force: Bool) throws {
+    package static func check(_ output: URL, kind: Kind, repository: Repository?, models: [URL], force: Bool) throws {
         let target = resolved(output)
         let shown = output.path
         if let repository {
             let ledgerFolder = resolved(repository.ledgerURL.deletingLastPathComponent())
             if target == ledgerFolder {
-                throw CommandFailure("\(shown) is the repository's .mledit folder, which holds its history; choose a path outside it")
+                throw MLEditError(.invalidInput, "\(shown) is the repository's .mledit folder, which holds its history; choose a path outside it")
             }
             if isInside(target, ledgerFolder) {
-                throw CommandFailure("\(shown) is inside the repository's .mledit folder, which holds its history; choose a path outside it")
+                throw MLEditError(.invalidInput, "\(shown) is inside the repository's .mledit folder, which holds its history; choose a path outside it")
             }
             if case .folder = kind, isInside(ledgerFolder, target) {
-                throw CommandFailure("\(shown) holds the repository itself (\(ledgerFolder)); write into a folder of its own")
+                throw MLEditError(.invalidInput, "\(shown) holds the repository itself (\(ledgerFolder)); write into a folder of its own")
             }
         }
         for model in models {
             let protected = resolved(model)
             if target == protected {
-                throw CommandFailure("\(shown) is a model checkpoint mledit reads; choose another output path")
+                throw MLEditError(.invalidInput, "\(shown) is a model checkpoint mledit reads; choose another output path")
             }
             if isInside(target, protected) {
-                throw CommandFailure("\(shown) is inside the model checkpoint \(protected); choose another output path")
+                throw MLEditError(.invalidInput, "\(shown) is inside the model checkpoint \(protected); choose another output path")
             }
             if case .folder = kind, isInside(protected, target) {
-                throw CommandFailure("\(shown) holds the model checkpoint \(protected); write into a folder of its own")
+                throw MLEditError(.invalidInput, "\(shown) holds the model checkpoint \(protected); write into a folder of its own")
             }
         }
         switch kind {
@@ -52,18 +52,18 @@ enum OutputSafety {
             var isDirectory: ObjCBool = false
             guard FileManager.default.fileExists(atPath: target, isDirectory: &isDirectory) else { return }
             if isDirectory.boolValue {
-                throw CommandFailure("\(shown) is a folder; give the path of a file")
+                throw MLEditError(.invalidInput, "\(shown) is a folder; give the path of a file")
             }
             if !force && !isPreviousOutput(URL(fileURLWithPath: target)) {
-                throw CommandFailure("\(shown) exists and was not written by mledit; remove it, choose another path, or pass --force to replace it")
+                throw MLEditError(.invalidInput, "\(shown) exists and was not written by mledit; remove it, choose another path, or pass --force to replace it")
             }
         case .folder:
             switch ExportFolder.state(of: URL(fileURLWithPath: target)) {
             case .notAFolder:
-                throw CommandFailure("\(shown) exists and is not a folder")
+                throw MLEditError(.invalidInput, "\(shown) exists and is not a folder")
             case .foreign(let names) where !force:
                 let listed = names.prefix(3).joined(separator: ", ") + (names.count > 3 ? ", … (\(names.count) in all)" : "")
-                throw CommandFailure("\(shown) holds files no export wrote (\(listed)); choose a new or empty folder, or pass --force to replace only the files the export writes")
+                throw MLEditError(.invalidInput, "\(shown) holds files no export wrote (\(listed)); choose a new or empty folder, or pass --force to replace only the files the export writes")
             default: return
             }
         }
@@ -71,13 +71,13 @@ enum OutputSafety {
 
     /// What must not be written over: `source` and every base model of `repository` — a GGUF
     /// file, or a Hugging Face checkpoint's whole folder.
-    static func checkpoints(source: URL?, repository: Repository?) throws -> [URL] {
+    package static func checkpoints(source: URL?, repository: Repository?) throws -> [URL] {
         let files = [source].compactMap { $0 } + (try repository?.baseModels().map { URL(fileURLWithPath: $0.path) } ?? [])
         return files.map { ModelResolution.isGGUF($0) ? $0 : ModelResolution.huggingFaceFolder($0) }
     }
 
     /// The absolute path with symlinks resolved along its existing part (the rest appended).
-    static func resolved(_ url: URL) -> String {
+    package static func resolved(_ url: URL) -> String {
         var existing = url.standardizedFileURL
         var rest: [String] = []
         while !FileManager.default.fileExists(atPath: existing.path) {
@@ -94,21 +94,13 @@ enum OutputSafety {
         return rest.reduce(URL(fileURLWithPath: base)) { $0.appendingPathComponent($1) }.standardizedFileURL.path
     }
 
-    static func isInside(_ path: String, _ folder: String) -> Bool {
+    package static func isInside(_ path: String, _ folder: String) -> Bool {
         path.hasPrefix(folder.hasSuffix("/") ? folder : folder + "/")
     }
 
     /// Whether `url` is a GGUF file an export wrote (its metadata has mledit's keys).
-    static func isExportedGGUF(_ url: URL) -> Bool {
+    package static func isExportedGGUF(_ url: URL) -> Bool {
         guard let file = try? GGUFFile(contentsOf: url) else { return false }
         return file.metadata.contains { $0.key.hasPrefix("mledit.") }
-    }
-
-    /// Whether `url` is a page `mledit report` wrote.
-    static func isReportPage(_ url: URL) -> Bool {
-        guard let handle = try? FileHandle(forReadingFrom: url) else { return false }
-        defer { try? handle.close() }
-        let head = (try? handle.read(upToCount: 4096)) ?? Data()
-        return String(decoding: head, as: UTF8.self).contains(HealthReportPage.generatorTag)
     }
 }

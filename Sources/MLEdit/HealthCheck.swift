@@ -8,47 +8,18 @@ import Ledger
 import Models
 import Solvers
 
-enum HealthCheck {
+package enum HealthCheck {
     /// The evaluations-table digest health metrics are stored under.
-    static let datasetDigest = SHA256.hash(HealthProbe.text).hex
-
-    /// The options `mledit commit` takes for the check.
-    static let commitOptions = [
-        OptionSpec(["--max-perplexity-increase"], value: "X",
-                   help: "Warn when the probe perplexity rises by more than X relative to the parent (default 0.1; 'off' disables)."),
-        OptionSpec(["--max-norm-growth"], value: "X",
-                   help: "Warn when a tensor's cumulative delta norm grows by more than X relative to the parent (default 1.0; 'off' disables)."),
-        OptionSpec(["--no-health"], help: "Do not measure the health of the new version (no warnings)."),
-    ]
-
-    /// The option `mledit log` takes to show health.
-    static let logOption = OptionSpec(
-        ["--health"], help: "Show each commit's probe perplexity, efficacy, retention of earlier facts and cumulative delta norms (measured and stored when missing).")
-
-    /// The limits given on the command line, defaults for those not given; nil when `--no-health`.
-    /// - Throws: `UsageError` for a value that is neither a number ≥ 0 nor `off`.
-    static func limits(_ arguments: ParsedArguments) throws -> HealthLimits? {
-        if arguments.flag("--no-health") { return nil }
-        func limit(_ name: String, _ fallback: Double?) throws -> Double? {
-            guard let text = arguments.value(name) else { return fallback }
-            if text == "off" { return nil }
-            guard let value = Double(text), value.isFinite, value >= 0 else {
-                throw UsageError("option \(name) expects a number ≥ 0 or 'off', got '\(text)'", command: arguments.command)
-            }
-            return value
-        }
-        return HealthLimits(maxPerplexityIncrease: try limit("--max-perplexity-increase", HealthLimits.defaults.maxPerplexityIncrease),
-                            maxNormGrowth: try limit("--max-norm-growth", HealthLimits.defaults.maxNormGrowth))
-    }
+    package static let datasetDigest = SHA256.hash(HealthProbe.text).hex
 
     // MARK: - Stored metrics
 
-    static func stored(_ commitID: String, repository: Repository) throws -> HealthMetrics? {
+    package static func stored(_ commitID: String, repository: Repository) throws -> HealthMetrics? {
         guard let record = try repository.evaluation(commit: commitID, datasetDigest: datasetDigest) else { return nil }
         return try HealthMetrics(json: record.metrics, commitID: commitID)
     }
 
-    static func store(_ metrics: HealthMetrics, commitID: String, repository: Repository) throws {
+    package static func store(_ metrics: HealthMetrics, commitID: String, repository: Repository) throws {
         try repository.putEvaluation(commit: commitID, datasetDigest: datasetDigest, metrics: metrics.json)
     }
 
@@ -56,7 +27,7 @@ enum HealthCheck {
 
     /// The metrics of `commitID` on `model`, which must carry exactly that version's weights.
     /// - Throws: ledger errors, `SolverError` for a fact that does not tokenize.
-    static func measure(commitID: String, repository: Repository, model: any TransformerModel, tokenizer: Tokenizer,
+    package static func measure(commitID: String, repository: Repository, model: any TransformerModel, tokenizer: Tokenizer,
                         basePerplexity: Double? = nil) throws -> HealthMetrics {
         let perplexity = HealthProbe.perplexity(model: model, tokenizer: tokenizer)
         var norms: [String: Double] = [:]
@@ -67,7 +38,7 @@ enum HealthCheck {
         let facts = try repository.facts(inLineageOf: commitID)
         let own = facts.filter { $0.commitID == commitID }, earlier = facts.filter { $0.commitID != commitID }
         let checked = retentionSample(earlier)
-        let top1 = try HealthProbe.topOne(model: model, tokenizer: tokenizer, facts: (own + checked).map(request))
+        let top1 = try HealthProbe.topOne(model: model, tokenizer: tokenizer, facts: (own + checked).map(EditRequest.init))
         return HealthMetrics(perplexity: perplexity.value, probeTokens: perplexity.predictedTokens, basePerplexity: basePerplexity,
                              deltaNorms: norms, commitFacts: own.count, commitFactsTop1: top1.prefix(own.count).filter { $0 }.count,
                              earlierFacts: checked.count, earlierFactsTop1: top1.dropFirst(own.count).filter { $0 }.count,
@@ -76,11 +47,11 @@ enum HealthCheck {
 
     /// At most this many earlier facts are checked for retention, so that measuring a version
     /// costs the same at any history length.
-    static let retentionSampleSize = 256
+    package static let retentionSampleSize = 256
 
     /// `earlier` itself, or `retentionSampleSize` of its facts evenly spaced over the history
     /// (oldest to newest): the same facts for the same history.
-    static func retentionSample(_ earlier: [FactRecord]) -> [FactRecord] {
+    package static func retentionSample(_ earlier: [FactRecord]) -> [FactRecord] {
         guard earlier.count > retentionSampleSize else { return earlier }
         return (0..<retentionSampleSize).map { earlier[$0 * earlier.count / retentionSampleSize] }
     }
@@ -88,7 +59,7 @@ enum HealthCheck {
     /// The metrics of every commit in `commitIDs`: stored ones read back, the others measured
     /// (one model load per base model, moved from version to version) and stored.
     /// - Throws: ledger errors, base-model errors, `SolverError`.
-    static func metrics(of commitIDs: [String], repository: Repository, console: Console) throws -> [String: HealthMetrics] {
+    package static func metrics(of commitIDs: [String], repository: Repository, session: Session) throws -> [String: HealthMetrics] {
         var out: [String: HealthMetrics] = [:]
         var missing: [CommitRecord] = []
         for id in commitIDs where out[id] == nil {
@@ -98,10 +69,10 @@ enum HealthCheck {
         // Parents before children, so that moving between versions changes few tensors.
         missing.sort { $0.createdAt == $1.createdAt ? $0.id < $1.id : $0.createdAt < $1.createdAt }
         let groups = Dictionary(grouping: missing, by: \.baseModelID)
-        console.note("health: measuring \(missing.count) commit\(missing.count == 1 ? "" : "s") (stored for next time)")
+        session.note("health: measuring \(missing.count) commit\(missing.count == 1 ? "" : "s") (stored for next time)")
         for baseModelID in groups.keys.sorted() {
             let record = try repository.baseModel(id: baseModelID)
-            var context = try EditContext.load(repository: repository, parentID: nil, baseModel: record, console: console)
+            var context = try EditContext.load(repository: repository, parentID: nil, baseModel: record, session: session)
             var basePerplexity: Double?
             for commit in groups[baseModelID] ?? [] {
                 if commit.parentID == nil && basePerplexity == nil {
@@ -126,7 +97,7 @@ enum HealthCheck {
     /// for each limit exceeded and returns the warnings. A failure of the measurement is reported
     /// as a warning too: the commit is already written.
     @discardableResult
-    static func afterCommit(context: inout EditContext, commitID: String, limits: HealthLimits?, console: Console) -> [String] {
+    package static func afterCommit(context: inout EditContext, commitID: String, limits: HealthLimits?, session: Session) -> [String] {
         guard let limits else { return [] }
         do {
             let repository = context.repository
@@ -149,49 +120,12 @@ enum HealthCheck {
                                       basePerplexity: basePerplexity)
             try store(metrics, commitID: commitID, repository: repository)
             let warnings = limits.warnings(metrics, parent: parentMetrics)
-            for warning in warnings { console.note(warning) }
+            for warning in warnings { session.note(warning) }
             return warnings
         } catch {
-            let warning = "warning: the health of commit \(commitID.prefix(10)) was not measured: \(MLEditCommandLine.oneLine(error))"
-            console.note(warning)
+            let warning = "warning: the health of commit \(commitID.prefix(10)) was not measured: \(MLEditError.oneLine(error))"
+            session.note(warning)
             return [warning]
         }
-    }
-
-    // MARK: - mledit log --health
-
-    /// Per commit of `lineage` (newest first, as `log` prints it), the lines to print under its
-    /// header: `Health:` (perplexity and its change, efficacy, retention) and `Norms:` (cumulative
-    /// delta norm per tensor and its growth). Measures and stores what is missing, parents included.
-    /// - Throws: ledger errors, base-model errors, `SolverError`.
-    static func logLines(repository: Repository, lineage: [CommitRecord], console: Console) throws -> [String: [String]] {
-        let ids = lineage.map(\.id) + lineage.compactMap(\.parentID)
-        let metrics = try self.metrics(of: ids, repository: repository, console: console)
-        var out: [String: [String]] = [:]
-        for record in lineage {
-            guard let m = metrics[record.id] else { continue }
-            let parent = record.parentID.flatMap { metrics[$0] }
-            var health = "perplexity \(HealthFormat.decimal(m.perplexity))"
-            if let change = m.perplexityChange(parent: parent) {
-                health += " (\(HealthFormat.percent(change)) vs \(parent == nil ? "base" : "parent"))"
-            }
-            health += ", efficacy \(HealthFormat.share(m.commitFactsTop1, m.commitFacts))"
-            health += ", retention \(m.retentionText)"
-            var lines = ["Health:   \(health)"]
-            let growth = m.normGrowth(parent: parent)
-            let norms = m.deltaNorms.sorted { $0.key < $1.key }.map { tensor, norm in
-                "\(tensor) \(HealthFormat.decimal(norm))" + (growth[tensor].map { " (\(HealthFormat.percent($0)))" } ?? " (new)")
-            }
-            if !norms.isEmpty { lines.append("Norms:    \(norms.joined(separator: ", "))") }
-            out[record.id] = lines
-        }
-        return out
-    }
-
-    /// A stored fact as an edit request (for tokenizing and scoring).
-    private static func request(_ record: FactRecord) -> EditRequest {
-        let fact = record.fact
-        return EditRequest(subject: fact.subject, prompt: fact.prompt, targetNew: fact.targetNew, targetTrue: fact.targetTrue,
-                           paraphrases: fact.paraphrases, neighborhood: fact.neighborhood)
     }
 }

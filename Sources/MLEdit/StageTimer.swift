@@ -2,24 +2,24 @@
 // profile of one run shows without a profiler (bench/RESULTS.md uses it to split a commit).
 import Foundation
 
-final class StageTimer {
-    private let console: Console
+package final class StageTimer {
+    private let session: Session
     private let enabled: Bool
     private var last = DispatchTime.now()
     private let start = DispatchTime.now()
 
-    init(console: Console) {
-        self.console = console
-        enabled = console.environment["MLEDIT_TIMINGS"] != nil
+    package init(session: Session) {
+        self.session = session
+        enabled = session.environment["MLEDIT_TIMINGS"] != nil
     }
 
     /// Ends the stage running since the previous mark.
-    func mark(_ stage: String) {
+    package func mark(_ stage: String) {
         guard enabled else { return }
         let now = DispatchTime.now()
         let seconds = Double(now.uptimeNanoseconds - last.uptimeNanoseconds) / 1e9
         let total = Double(now.uptimeNanoseconds - start.uptimeNanoseconds) / 1e9
-        console.note(String(format: "timing: %@ %.3f s (%.3f s in all)", stage, seconds, total))
+        session.note(String(format: "timing: %@ %.3f s (%.3f s in all)", stage, seconds, total))
         last = now
     }
 }

@@ -9,24 +9,24 @@ import Models
 import Solvers
 import Tensors
 
-struct VerifiedEdit {
+public struct VerifiedEdit {
     /// The facts the commit records, and how they were solved.
-    var requests: [EditRequest]
-    var hyperparameters: EditHyperparameters
-    var result: EditResult
+    public var requests: [EditRequest]
+    public var hyperparameters: EditHyperparameters
+    public var result: EditResult
     /// Per recorded fact, what the verification found.
-    var checks: [FactCheck]
+    public var checks: [FactCheck]
     /// The facts that did not land and were left out (`--allow-partial`).
-    var leftOut: [FactCheck]
+    public var leftOut: [FactCheck]
     /// How many times the batch was solved.
-    var rounds: Int
+    public var rounds: Int
 
     /// Solves and verifies (without `retry`, one round whose verdicts are only reported).
     /// `memory(facts)` gives the memory of the facts in force that `facts`
     /// must preserve.
-    /// - Throws: `CommandFailure` when facts do not land and `allowPartial` is false (or none
+    /// - Throws: `MLEditError` when facts do not land and `allowPartial` is false (or none
     ///   lands); solver errors.
-    static func solve(requests: [EditRequest], method: EditMethod, hyperparameters h: EditHyperparameters,
+    package static func solve(requests: [EditRequest], method: EditMethod, hyperparameters h: EditHyperparameters,
                       statistics: [Int: LayerStatistics], memory: ([EditRequest]) throws -> EditMemory,
                       model: EditableModel, tokenizer: Tokenizer, allowPartial: Bool, retry: Bool = true,
                       progress: @escaping (EditProgress) -> Void) throws -> VerifiedEdit {
@@ -61,11 +61,11 @@ struct VerifiedEdit {
         }
         let listed = failing.prefix(5).map(describe).joined(separator: "; ") + (failing.count > 5 ? "; …" : "")
         guard allowPartial else {
-            throw CommandFailure("\(failing.count) of \(requests.count) fact\(requests.count == 1 ? "" : "s") did not land, even with a second round of twice the steps and clamp: \(listed); nothing was written (--allow-partial records the others)")
+            throw MLEditError(.editFailed, "\(failing.count) of \(requests.count) fact\(requests.count == 1 ? "" : "s") did not land, even with a second round of twice the steps and clamp: \(listed); nothing was written (--allow-partial records the others)")
         }
         let kept = zip(requests, checks).filter(\.1.landed).map(\.0)
         guard !kept.isEmpty else {
-            throw CommandFailure("none of the \(requests.count) facts landed: \(listed); nothing was written")
+            throw MLEditError(.editFailed, "none of the \(requests.count) facts landed: \(listed); nothing was written")
         }
         let retried = Set(checks.filter(\.retried).map(\.fact))
         var (keptResult, keptChecks) = try attempt(kept, used)
@@ -75,14 +75,14 @@ struct VerifiedEdit {
     }
 
     /// `line 3 "France" (top-1 " French", p(new) 0.013, p(true) 0.915)`.
-    static func describe(_ check: FactCheck) -> String {
+    public static func describe(_ check: FactCheck) -> String {
         var figures = ["top-1 \(check.topToken.debugDescription)", String(format: "p(new) %.3g", check.probabilityNew)]
         if let old = check.probabilityTrue { figures.append(String(format: "p(true) %.3g", old)) }
         return "\(check.fact) (\(figures.joined(separator: ", ")))"
     }
 
     /// The outcome as stored with the commit.
-    var ledgerValue: JSONValue {
+    public var ledgerValue: JSONValue {
         get throws {
             try JSONValue(encoding: VerificationRecord(rounds: rounds, facts: checks, leftOut: leftOut), field: "verification")
         }
@@ -91,11 +91,11 @@ struct VerifiedEdit {
 }
 
 /// The verification as a commit stores it and `show` reads it back.
-struct VerificationRecord: Codable {
-    var rounds: Int
-    var facts: [FactCheck]
-    var leftOut: [FactCheck]
-    enum CodingKeys: String, CodingKey {
+public struct VerificationRecord: Codable {
+    public var rounds: Int
+    public var facts: [FactCheck]
+    public var leftOut: [FactCheck]
+    public enum CodingKeys: String, CodingKey {
         case rounds, facts
         case leftOut = "left_out"
     }

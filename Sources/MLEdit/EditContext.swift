@@ -8,20 +8,20 @@ import Models
 import Solvers
 import Tensors
 
-struct EditContext {
-    var repository: Repository
-    var baseModel: BaseModelRecord
-    var model: any TransformerModel
-    var tokenizer: Tokenizer
+package struct EditContext {
+    package var repository: Repository
+    package var baseModel: BaseModelRecord
+    package var model: any TransformerModel
+    package var tokenizer: Tokenizer
     /// The unedited MLP output weights of every layer touched so far or now, by layer.
-    var baseWeights: [Int: Matrix<Float>]
+    package var baseWeights: [Int: Matrix<Float>]
     /// The version the context stands on (nil: unborn branch, the base model itself).
-    var parentID: String?
+    package var parentID: String?
 
     /// Loads the base model of `parentID` and applies its lineage's edits.
     /// `baseModel` overrides the parent's base model (a rebase onto another model starts unborn).
-    static func load(repository: Repository, parentID: String?, baseModel: BaseModelRecord? = nil,
-                     console: Console) throws -> EditContext {
+    package static func load(repository: Repository, parentID: String?, baseModel: BaseModelRecord? = nil,
+                     session: Session) throws -> EditContext {
         let record = try baseModel ?? VersionLoader.baseModel(of: repository, commitID: parentID)
         if baseModel != nil { try VersionLoader.verify(record) }
         let url = URL(fileURLWithPath: record.path)
@@ -34,7 +34,7 @@ struct EditContext {
     }
 
     /// The unedited weight of `layer`, remembered on first use.
-    mutating func baseWeight(layer: Int) -> Matrix<Float> {
+    package mutating func baseWeight(layer: Int) -> Matrix<Float> {
         if let weight = baseWeights[layer] { return weight }
         let weight = model.mlpOutputWeight(layer: layer)
         baseWeights[layer] = weight
@@ -42,7 +42,7 @@ struct EditContext {
     }
 
     /// Sets the model's weights to those of `commitID` (nil: the base model).
-    mutating func moveTo(_ commitID: String?) throws {
+    package mutating func moveTo(_ commitID: String?) throws {
         let records = try commitID.map { try repository.lineageDeltas(at: $0) } ?? [:]
         if let commitID {
             try VersionLoader.checkFits(records.mapValues { $0.map { ($0.layer, $0.rows, $0.cols) } },
@@ -58,11 +58,11 @@ struct EditContext {
     }
 
     /// The digest naming a corpus: SHA-256 over its files' bytes in order.
-    static func corpusDigest(paths: [String]) throws -> String {
+    package static func corpusDigest(paths: [String]) throws -> String {
         var hasher = SHA256()
         for path in paths {
             guard let handle = FileHandle(forReadingAtPath: path) else {
-                throw CommandFailure("\(path): cannot read the corpus file")
+                throw MLEditError(.invalidInput, "\(path): cannot read the corpus file")
             }
             defer { try? handle.close() }
             while let chunk = try handle.read(upToCount: 1 << 20), !chunk.isEmpty { chunk.withUnsafeBytes { hasher.update($0) } }
@@ -72,22 +72,22 @@ struct EditContext {
 
     /// The ledger's key names the corpus and how it is cut into sequences; the default length
     /// keeps the plain corpus digest that earlier ledgers used.
-    static func cutDigest(_ corpusDigest: String, sequenceLength: Int) -> String {
+    package static func cutDigest(_ corpusDigest: String, sequenceLength: Int) -> String {
         sequenceLength == EditHyperparameters(layers: []).statisticsSequenceLength
             ? corpusDigest : corpusDigest + "/sequence-length-\(sequenceLength)"
     }
 
     /// The corpus digest of a ledger key made by `cutDigest` for `sequenceLength`, else nil.
-    static func plainDigest(_ key: String, sequenceLength: Int) -> String? {
+    package static func plainDigest(_ key: String, sequenceLength: Int) -> String? {
         let plain = String(key.prefix(64))
         return cutDigest(plain, sequenceLength: sequenceLength) == key ? plain : nil
     }
 
-    static func defaultCorpus(_ console: Console) -> [String] {
-        if let corpus = console.environment["MLEDIT_CORPUS"], !corpus.isEmpty {
-            return corpus.split(separator: ":").map { console.url(forPath: String($0)).path }
+    package static func defaultCorpus(_ session: Session) -> [String] {
+        if let corpus = session.environment["MLEDIT_CORPUS"], !corpus.isEmpty {
+            return corpus.split(separator: ":").map { session.url(forPath: String($0)).path }
         }
-        return [ModelResolution.cacheDirectory(console).appendingPathComponent("enwiki-sample.txt").path]
+        return [session.cacheDirectory.appendingPathComponent("enwiki-sample.txt").path]
     }
 
     /// C0 of every layer in `layers` for the base model: from the ledger's cache, else computed on
@@ -96,9 +96,9 @@ struct EditContext {
     /// Without `given` (no `--corpus`), statistics the ledger already holds for these layers are
     /// used whatever corpus they came from — the one the history was made with — and only when
     /// there are none is the default corpus read.
-    mutating func statistics(layers: [Int], hyperparameters h: EditHyperparameters, corpus given: [String]?,
-                             console: Console) throws -> [Int: LayerStatistics] {
-        let corpus = given ?? EditContext.defaultCorpus(console)
+    package mutating func statistics(layers: [Int], hyperparameters h: EditHyperparameters, corpus given: [String]?,
+                             session: Session) throws -> [Int: LayerStatistics] {
+        let corpus = given ?? EditContext.defaultCorpus(session)
         let cut = { (digest: String) in EditContext.cutDigest(digest, sequenceLength: h.statisticsSequenceLength) }
         var recorded: String?
         if given == nil {
@@ -115,14 +115,14 @@ struct EditContext {
                     ? try EditContext.corpusDigest(paths: corpus) : nil
                 let chosen = candidates.first { $0 == defaultDigest } ?? candidates[0]
                 if chosen != defaultDigest {
-                    console.note("note: no --corpus given; using the preservation statistics the ledger holds (corpus \(chosen.prefix(12)))")
+                    session.note("note: no --corpus given; using the preservation statistics the ledger holds (corpus \(chosen.prefix(12)))")
                 }
                 recorded = chosen
             }
         }
         if recorded == nil {
             for path in corpus where !FileManager.default.fileExists(atPath: path) {
-                throw CommandFailure("corpus \(path) does not exist; run scripts/fetch-corpus or pass --corpus PATH")
+                throw MLEditError(.notFound, "corpus \(path) does not exist; run scripts/fetch-corpus or pass --corpus PATH")
             }
         }
         let corpusDigest = try recorded ?? EditContext.corpusDigest(paths: corpus)
@@ -141,7 +141,7 @@ struct EditContext {
             }
         }
         // Second level: statistics other repositories computed for the same checkpoint and corpus.
-        let shared = SharedStatisticsCache(directory: EditContext.sharedStatisticsDirectory(console))
+        let shared = SharedStatisticsCache(directory: EditContext.sharedStatisticsDirectory(session))
         func sharedKey(_ layer: Int) -> SharedStatisticsCache.Key {
             SharedStatisticsCache.Key(baseDigest: baseModel.sha256, layer: layer, corpusDigest: corpusDigest,
                                       tokenCount: h.statisticsTokenCount, sequenceLength: h.statisticsSequenceLength)
@@ -149,7 +149,7 @@ struct EditContext {
         var copies: [(matrix: Matrix<Double>, key: PreservationKey)] = []
         for layer in missing {
             guard let statistics = shared.load(sharedKey(layer), dimension: model.configuration.intermediateSize,
-                                               rejected: { console.note("note: \($0); recomputing") }) else { continue }
+                                               rejected: { session.note("note: \($0); recomputing") }) else { continue }
             copies.append((statistics.moment, ledgerKey(layer)))
             found[layer] = statistics
         }
@@ -160,8 +160,8 @@ struct EditContext {
         let current = parentID
         try moveTo(nil)
         defer { try? moveTo(current) }
-        console.note("computing preservation statistics for layers \(missing.map(String.init).joined(separator: ",")) over \(h.statisticsTokenCount) tokens (cached afterwards)")
-        let bar = ProgressBar(console: console, label: "statistics", total: h.statisticsTokenCount)
+        session.note("computing preservation statistics for layers \(missing.map(String.init).joined(separator: ",")) over \(h.statisticsTokenCount) tokens (cached afterwards)")
+        let bar = session.progress("statistics", h.statisticsTokenCount)
         let computed = try StatisticsCollector.collect(
             model: model, tokenizer: tokenizer, corpus: CorpusReader(paths: corpus), layers: missing,
             tokenCount: h.statisticsTokenCount, sequenceLength: h.statisticsSequenceLength,
@@ -178,15 +178,15 @@ struct EditContext {
 
     /// Where statistics are shared between repositories: a cache beside the default model that can
     /// be deleted at any time (the ledger keeps its own copy).
-    static func sharedStatisticsDirectory(_ console: Console) -> URL {
-        ModelResolution.cacheDirectory(console).appendingPathComponent("statistics")
+    package static func sharedStatisticsDirectory(_ session: Session) -> URL {
+        session.cacheDirectory.appendingPathComponent("statistics")
     }
 
     /// The memory of the facts in force at the parent, leaving out the facts in `excluded` (those
     /// the new commit supersedes or takes out), as `method` takes it: Σ k kᵀ per layer for MEMIT
     /// and AlphaEdit (accumulated, and cached by the ledger for long histories), the keys
     /// themselves (d_in × p per layer) for EMMET and ROME, which hold each earlier fact exactly.
-    func memory(layers: [Int], method: EditMethod, excluding excluded: Set<FactReference> = []) throws -> EditMemory {
+    package func memory(layers: [Int], method: EditMethod, excluding excluded: Set<FactReference> = []) throws -> EditMemory {
         guard let parentID else { return EditMemory() }
         if method == .memit || method == .alphaedit {
             let grams = try repository.memoryGrams(at: parentID, layers: layers, excluding: excluded)
@@ -212,44 +212,44 @@ struct EditContext {
 }
 
 /// What the solver preserves of the facts in force: their keys or their accumulated Gram.
-struct EditMemory {
-    var keys: [Int: Matrix<Float>] = [:]
-    var grams: [Int: Matrix<Double>] = [:]
+package struct EditMemory {
+    package var keys: [Int: Matrix<Float>] = [:]
+    package var grams: [Int: Matrix<Double>] = [:]
 }
 
 extension EditHyperparameters {
     /// The defaults for `configuration` and `method`, overridden by a JSON object file and by
-    /// `--layers`. Unknown fields in the file are errors naming the file and field.
-    static func resolve(configuration: ModelConfiguration, method: EditMethod, file: URL?,
-                        layers: String?) throws -> EditHyperparameters {
+    /// `editLayers`. Unknown fields in the file are errors naming the file and field.
+    public static func resolve(configuration: ModelConfiguration, method: EditMethod, file: URL?,
+                               editLayers: [Int]?) throws -> EditHyperparameters {
         var h = EditHyperparameters.defaults(for: configuration, method: method)
         if let file {
             guard let data = FileManager.default.contents(atPath: file.path) else {
-                throw CommandFailure("\(file.path): cannot read the hyperparameters file")
+                throw MLEditError(.invalidInput, "\(file.path): cannot read the hyperparameters file")
             }
             let parsed: Any
             do {
                 parsed = try JSONSerialization.jsonObject(with: data)
             } catch {
-                throw CommandFailure("\(file.path): not valid JSON (NaN, Infinity and numbers beyond ±1.8e308 are not JSON numbers)")
+                throw MLEditError(.invalidInput, "\(file.path): not valid JSON (NaN, Infinity and numbers beyond ±1.8e308 are not JSON numbers)")
             }
             guard let overrides = parsed as? [String: Any] else {
-                throw CommandFailure("\(file.path): expected a JSON object of hyperparameters, found \(parsed is [Any] ? "an array" : "a single value")")
+                throw MLEditError(.invalidInput, "\(file.path): expected a JSON object of hyperparameters, found \(parsed is [Any] ? "an array" : "a single value")")
             }
             var merged = try JSONSerialization.jsonObject(with: JSONEncoder().encode(h)) as? [String: Any] ?? [:]
             for key in overrides.keys.sorted() {
                 guard merged[key] != nil else {
-                    throw CommandFailure("\(file.path): field '\(key)': unknown hyperparameter (known: \(merged.keys.sorted().joined(separator: ", ")))")
+                    throw MLEditError(.invalidInput, "\(file.path): field '\(key)': unknown hyperparameter (known: \(merged.keys.sorted().joined(separator: ", ")))")
                 }
                 if let number = overrides[key] as? Double, !number.isFinite {
-                    throw CommandFailure("\(file.path): field '\(key)': \(number) is not a finite number")
+                    throw MLEditError(.invalidInput, "\(file.path): field '\(key)': \(number) is not a finite number")
                 }
                 if EditHyperparameters.wholeNumberFields.contains(key) {
                     let values = overrides[key].map { ($0 as? [Any]) ?? [$0] } ?? []
                     for value in values {
                         guard let number = value as? NSNumber,
                               number.doubleValue.rounded() == number.doubleValue, abs(number.doubleValue) < 1e15 else {
-                            throw CommandFailure("\(file.path): field '\(key)': expected \(key == "layers" ? "an array of whole numbers" : "a whole number"), got \(value)")
+                            throw MLEditError(.invalidInput, "\(file.path): field '\(key)': expected \(key == "layers" ? "an array of whole numbers" : "a whole number"), got \(value)")
                         }
                     }
                 }
@@ -258,27 +258,21 @@ extension EditHyperparameters {
             do {
                 h = try JSONDecoder().decode(EditHyperparameters.self, from: JSONSerialization.data(withJSONObject: merged))
             } catch let error as DecodingError {
-                throw CommandFailure("\(file.path): \(Self.describe(error))")
+                throw MLEditError(.invalidInput, "\(file.path): \(Self.describe(error))")
             }
             do {
                 try h.validate(layerCount: configuration.layerCount, contextLength: configuration.contextLength)
             } catch SolverError.invalidHyperparameter(let field, let reason) where overrides[field] != nil {
-                throw CommandFailure("\(file.path): field '\(field)': \(reason)")
+                throw MLEditError(.invalidInput, "\(file.path): field '\(field)': \(reason)")
             }
         }
-        if let layers {
-            let parsed = layers.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
-            guard !parsed.isEmpty, parsed.allSatisfy({ $0 != nil }) else {
-                throw UsageError("--layers expects comma-separated layer numbers, got '\(layers)'", command: "commit")
-            }
-            h.layers = parsed.compactMap { $0 }
-        }
+        if let editLayers { h.layers = editLayers }
         try h.validate(layerCount: configuration.layerCount, contextLength: configuration.contextLength)
         return h
     }
 
     /// A decoding failure as "field 'name': what was wrong", in one line.
-    static func describe(_ error: DecodingError) -> String {
+    package static func describe(_ error: DecodingError) -> String {
         func field(_ path: [CodingKey]) -> String { path.map(\.stringValue).joined(separator: ".") }
         switch error {
         case .typeMismatch(let type, let context):

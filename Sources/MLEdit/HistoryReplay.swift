@@ -9,26 +9,26 @@ import Models
 import Solvers
 import Tensors
 
-enum HistoryReplay {
-    static func carriesFacts(_ commit: CommitRecord) -> Bool { commit.kind != .revert }
+package enum HistoryReplay {
+    package static func carriesFacts(_ commit: CommitRecord) -> Bool { commit.kind != .revert }
 
-    static func hyperparameters(of commit: CommitRecord) throws -> EditHyperparameters {
+    package static func hyperparameters(of commit: CommitRecord) throws -> EditHyperparameters {
         do {
             return try commit.hyperparameters.decode(EditHyperparameters.self, field: "hyperparameters of \(commit.id.prefix(10))")
         } catch {
-            throw CommandFailure("commit \(commit.id.prefix(10)): its hyperparameters cannot be read: \(error)")
+            throw MLEditError(.damaged, "commit \(commit.id.prefix(10)): its hyperparameters cannot be read: \(error)")
         }
     }
 
-    static func method(of commit: CommitRecord) throws -> EditMethod {
+    package static func method(of commit: CommitRecord) throws -> EditMethod {
         guard let method = EditMethod(rawValue: commit.method) else {
-            throw CommandFailure("commit \(commit.id.prefix(10)): unknown method '\(commit.method)'")
+            throw MLEditError(.damaged, "commit \(commit.id.prefix(10)): unknown method '\(commit.method)'")
         }
         return method
     }
 
     /// The keys of remembered facts, newest per (subject, prompt), by layer.
-    struct Memory {
+    package struct Memory {
         private var order: [FactIdentity] = []
         private var keysByFact: [FactIdentity: [Int: [Double]]] = [:]
 
@@ -69,18 +69,10 @@ enum HistoryReplay {
 
     /// A commit re-solved on other weights: its new deltas per layer, the keys and values its
     /// layers were solved with, and the targets it was solved towards (nil when it stored none).
-    struct Replayed {
+    package struct Replayed {
         var deltas: [Int: LowRankDelta<Double>]
         var editVectors: [EditVectors]
         var editTargets: EditTargets?
-    }
-
-    /// The stored facts of a commit as edit requests (line = ordinal + 1).
-    static func requests(_ facts: [FactRecord]) -> [EditRequest] {
-        facts.map {
-            EditRequest(subject: $0.fact.subject, prompt: $0.fact.prompt, targetNew: $0.fact.targetNew, targetTrue: $0.fact.targetTrue,
-                        paraphrases: $0.fact.paraphrases, neighborhood: $0.fact.neighborhood, line: $0.ordinal + 1)
-        }
     }
 
     /// Re-solves `commits` in order on the context's current weights, each with its own method,
@@ -89,8 +81,8 @@ enum HistoryReplay {
     /// weights as they are then (an earlier layer's change reaches the later layers' keys); an
     /// older commit is re-solved layer by layer from its stored keys and values. The new deltas are
     /// applied to the model as they are solved.
-    static func resolve(_ commits: [CommitRecord], prior: [CommitRecord], context: inout EditContext,
-                        corpus: [String]?, console: Console) throws -> [Replayed] {
+    package static func resolve(_ commits: [CommitRecord], prior: [CommitRecord], context: inout EditContext,
+                        corpus: [String]?, session: Session) throws -> [Replayed] {
         var memory = Memory()
         for commit in prior { try memory.remember(commit, repository: context.repository) }
         // Statistics first: computing them moves the model to its base weights and back.
@@ -98,7 +90,7 @@ enum HistoryReplay {
         for commit in commits {
             let h = try hyperparameters(of: commit)
             let layers = try context.repository.editVectors(of: commit.id).map(\.layer)
-            statistics[commit.id] = try context.statistics(layers: layers, hyperparameters: h, corpus: corpus, console: console)
+            statistics[commit.id] = try context.statistics(layers: layers, hyperparameters: h, corpus: corpus, session: session)
         }
         let dimension = context.model.configuration.intermediateSize
         var results: [Replayed] = []
@@ -112,7 +104,7 @@ enum HistoryReplay {
             if let targets = try context.repository.editTargets(of: commit.id), let stats = statistics[commit.id] {
                 let layers = stored.map(\.layer)
                 let edits = try EditPlanner.redistribute(
-                    model: context.model, tokenizer: context.tokenizer, requests: requests(facts), method: method,
+                    model: context.model, tokenizer: context.tokenizer, requests: facts.map(EditRequest.init), method: method,
                     hyperparameters: h, statistics: stats,
                     previousKeys: memory.floatKeys(layers: layers, dimension: dimension, excluding: own),
                     prefixes: commit.contextPrefixes, targets: targets.values.toFloat())

@@ -1,4 +1,4 @@
-// Finding the repository a command works in, and loading a version of its model:
+// Loading a version of a repository's model:
 // the base checkpoint (checked against its recorded SHA-256) with the lineage's low-rank deltas
 // added, one GEMM per edited tensor.
 import Foundation
@@ -6,61 +6,33 @@ import Ledger
 import Models
 import Tensors
 
-enum RepositoryLocator {
-    /// The repository named by `--repo`/MLEDIT_DIR, else the one enclosing the current directory.
-    /// Returns nil when there is none and `required` is false.
-    static func find(console: Console, required: Bool) throws -> Repository? {
-        if let directory = console.environment["MLEDIT_DIR"], !directory.isEmpty {
-            return try Repository.discover(from: console.url(forPath: directory))
-        }
-        if let problem = console.currentDirectoryProblem {
-            throw CommandFailure("the current directory cannot be used (\(problem.lowercased()); was it deleted?); change to a repository's folder or pass --repo DIR")
-        }
-        do {
-            return try Repository.discover(from: console.currentDirectory)
-        } catch LedgerError.repositoryNotFound(let path) {
-            if required {
-                throw CommandFailure("not an mledit repository (or any parent up to /): \(path); run 'mledit init --model PATH' first")
-            }
-            return nil
-        }
-    }
-
-    static func require(_ console: Console) throws -> Repository {
-        guard let repository = try find(console: console, required: true) else {
-            throw CommandFailure("not an mledit repository")
-        }
-        return repository
-    }
-}
-
-enum VersionLoader {
+package enum VersionLoader {
     /// Refuses a lineage whose deltas do not fit the model: a layer it lacks, a tensor other than
     /// the layer's MLP output projection, or a shape other than that projection's.
     /// - Parameter deltas: tensor → its deltas' (layer, rows, cols).
-    static func checkFits(_ deltas: [String: [(layer: Int, rows: Int, cols: Int)]], configuration: ModelConfiguration,
+    package static func checkFits(_ deltas: [String: [(layer: Int, rows: Int, cols: Int)]], configuration: ModelConfiguration,
                           commitID: String) throws {
         let shape = (configuration.hiddenSize, configuration.intermediateSize)
         for (tensor, entries) in deltas {
             for entry in entries {
                 guard (0..<configuration.layerCount).contains(entry.layer) else {
-                    throw CommandFailure("the history of \(commitID.prefix(12)) edits layer \(entry.layer) (\(tensor)), which the model (\(configuration.layerCount) layers) does not have; run 'mledit fsck'")
+                    throw MLEditError(.damaged, "the history of \(commitID.prefix(12)) edits layer \(entry.layer) (\(tensor)), which the model (\(configuration.layerCount) layers) does not have; run 'mledit fsck'")
                 }
                 guard tensor == TensorNaming.mlpOutputWeight(layer: entry.layer), entry.rows == shape.0, entry.cols == shape.1 else {
-                    throw CommandFailure("the history of \(commitID.prefix(12)) has a \(entry.rows)×\(entry.cols) delta of \(tensor) (layer \(entry.layer)); the model's edit tensor there is \(TensorNaming.mlpOutputWeight(layer: entry.layer)), \(shape.0)×\(shape.1); run 'mledit fsck'")
+                    throw MLEditError(.damaged, "the history of \(commitID.prefix(12)) has a \(entry.rows)×\(entry.cols) delta of \(tensor) (layer \(entry.layer)); the model's edit tensor there is \(TensorNaming.mlpOutputWeight(layer: entry.layer)), \(shape.0)×\(shape.1); run 'mledit fsck'")
                 }
             }
         }
     }
 
     /// The base model record of a repository at a revision, with its file checked.
-    static func baseModel(of repository: Repository, commitID: String?) throws -> BaseModelRecord {
+    package static func baseModel(of repository: Repository, commitID: String?) throws -> BaseModelRecord {
         let record: BaseModelRecord
         if let commitID {
             record = try repository.baseModel(id: repository.commit(commitID).baseModelID)
         } else {
             guard let first = try repository.baseModels().last else {
-                throw CommandFailure("\(repository.ledgerURL.path): the ledger records no base model")
+                throw MLEditError(.damaged, "\(repository.ledgerURL.path): the ledger records no base model")
             }
             record = first
         }
@@ -69,19 +41,19 @@ enum VersionLoader {
     }
 
     /// Checks that the base model file is where the ledger says, with the digest it recorded.
-    static func verify(_ record: BaseModelRecord) throws {
+    package static func verify(_ record: BaseModelRecord) throws {
         let url = URL(fileURLWithPath: record.path)
         guard FileManager.default.fileExists(atPath: url.path) else {
-            throw CommandFailure("base model \(record.path) is missing; if it moved, run 'mledit init --relink NEW_PATH'")
+            throw MLEditError(.notFound, "base model \(record.path) is missing; if it moved, run 'mledit init --relink NEW_PATH'")
         }
         let digest = try SHA256.hash(fileAt: url).hex
         guard digest == record.sha256 else {
-            throw CommandFailure("base model \(record.path) has SHA-256 \(digest.prefix(12))…, the ledger recorded \(record.sha256.prefix(12))…: the file was replaced or truncated")
+            throw MLEditError(.damaged, "base model \(record.path) has SHA-256 \(digest.prefix(12))…, the ledger recorded \(record.sha256.prefix(12))…: the file was replaced or truncated")
         }
     }
 
     /// The model at `revision` ("HEAD" on an unborn branch gives the base model).
-    static func load(repository: Repository, revision: String, console: Console) throws -> LoadedModel {
+    package static func load(repository: Repository, revision: String, session: Session) throws -> LoadedModel {
         let commitID: String?
         if revision == "HEAD" {
             commitID = try repository.head().commitID
@@ -97,7 +69,7 @@ enum VersionLoader {
 
     /// Replaces every edited tensor of `model` with base + Σ U Vᵀ over the lineage of `commitID`.
     /// `base` holds the unedited weights when the model already carries other edits.
-    static func applyEdits(of commitID: String, repository: Repository, to model: any TransformerModel,
+    package static func applyEdits(of commitID: String, repository: Repository, to model: any TransformerModel,
                            base: [Int: Matrix<Float>]? = nil) throws {
         let lineage = try repository.lineageDecodedDeltas(at: commitID)
         try checkFits(lineage.mapValues { entry in entry.deltas.map { (entry.layer, $0.rows, $0.cols) } },

@@ -9,14 +9,14 @@ import Ledger
 import Models
 import Solvers
 
-struct SharedStatisticsCache {
+package struct SharedStatisticsCache {
     /// Bumped whenever the statistics code would compute different values for the same inputs.
-    static let codeVersion = 2
-    static let magic = "mledit-statistics\n"
+    package static let codeVersion = 2
+    package static let magic = "mledit-statistics\n"
 
-    let directory: URL
+    package let directory: URL
 
-    struct Key {
+    package struct Key {
         var baseDigest: String
         var layer: Int
         var corpusDigest: String
@@ -36,11 +36,11 @@ struct SharedStatisticsCache {
         var fileName: String { SHA256.hash(description).hex + ".c0" }
     }
 
-    func url(for key: Key) -> URL { directory.appendingPathComponent(key.fileName) }
+    package func url(for key: Key) -> URL { directory.appendingPathComponent(key.fileName) }
 
     /// The statistics stored for `key`, nil when there are none or they fail verification
     /// (`rejected` then says why).
-    func load(_ key: Key, dimension: Int, rejected: (String) -> Void) -> LayerStatistics? {
+    package func load(_ key: Key, dimension: Int, rejected: (String) -> Void) -> LayerStatistics? {
         let file = url(for: key)
         guard let data = FileManager.default.contents(atPath: file.path) else { return nil }
         let bytes = [UInt8](data)
@@ -65,13 +65,13 @@ struct SharedStatisticsCache {
         do {
             return try LayerStatistics(layer: key.layer, tokenCount: key.tokenCount, dimension: dimension, blob: payload)
         } catch {
-            rejected("\(file.path): \(MLEditCommandLine.oneLine(error))")
+            rejected("\(file.path): \(MLEditError.oneLine(error))")
             return nil
         }
     }
 
     /// Stores `statistics` under `key` (atomically; failures only cost a recomputation later).
-    func store(_ statistics: LayerStatistics, key: Key) {
+    package func store(_ statistics: LayerStatistics, key: Key) {
         let payload = statistics.blob
         var data = Data(Self.magic.utf8)
         data.append(Data((key.description + "\n" + SHA256.hash(payload).hex + "\n").utf8))

@@ -1,0 +1,143 @@
+// `Workspace.commit`: facts in, one new commit out. The edit is solved on the weights of HEAD with
+// the memory of the facts in force, verified (VerifiedEdit), written in one transaction, and its
+// health measured on the new weights.
+import Foundation
+import Ledger
+import Models
+import Solvers
+
+/// How a commit is made; every field has the command line's default.
+public struct CommitOptions {
+    public var method: EditMethod = .memit
+    /// A JSON object of hyperparameters overriding the defaults.
+    public var hyperparametersFile: URL?
+    /// The edit layers, overriding the defaults and the file.
+    public var layers: [Int]?
+    public var message: String?
+    /// nil: $MLEDIT_AUTHOR, else $USER.
+    public var author: String?
+    /// Corpus files for the preservation statistics (nil: those the ledger holds, else the default corpus).
+    public var corpus: [String]?
+    /// Record the facts that land and leave out those that do not.
+    public var allowPartial = false
+    /// Verify, and solve a second round when a fact does not land.
+    public var verify = true
+    /// The health limits whose excess is warned of; nil: health is not measured.
+    public var health: HealthLimits? = .defaults
+    /// Seconds to wait for another writer.
+    public var lockWait: TimeInterval = 180
+
+    public init() {}
+}
+
+/// What `commit` made.
+public struct CommitOutcome {
+    public var record: CommitRecord
+    /// The branch or detached HEAD the commit was made on, as it was before.
+    public var head: HeadState
+    /// The solved and verified edit: the facts recorded, the per-fact checks, the facts left out.
+    public var edit: VerifiedEdit
+    /// Facts of the commit that replace a fact in force, with the fact each replaces.
+    public var superseded: [(fact: EditRequest, replaces: FactReference)]
+    /// The health warnings, also given to the session as notes.
+    public var healthWarnings: [String]
+}
+
+extension Workspace {
+    /// The facts of a JSONL facts file.
+    /// - Throws: `FactsFileError` naming the file, line and field.
+    public static func facts(file: URL, allowDuplicates: Bool = false) throws -> [EditRequest] {
+        try FactsFile.load(path: file.path, allowDuplicates: allowDuplicates)
+    }
+
+    /// Commits `facts` on HEAD. `factsFile` names them in messages about their bounds.
+    /// - Throws: `MLEditError` (.editFailed when facts do not land, nothing written), solver,
+    ///   model and ledger errors.
+    public func commit(facts requests: [EditRequest], factsFile: String = "facts",
+                       options: CommitOptions = CommitOptions()) throws -> CommitOutcome {
+        let timer = StageTimer(session: session)
+        return try writing(wait: options.lockWait) {
+            let head = try repository.head()
+            timer.mark("open")
+            var context = try EditContext.load(repository: repository, parentID: head.commitID, session: session)
+            timer.mark("load model")
+            let h = try EditHyperparameters.resolve(configuration: context.model.configuration, method: options.method,
+                                                    file: options.hyperparametersFile, editLayers: options.layers)
+            try FactBounds.check(requests, file: factsFile, tokenizer: context.tokenizer,
+                                 contextLength: context.model.configuration.contextLength, hyperparameters: h)
+            let statistics = try context.statistics(layers: h.sortedLayers, hyperparameters: h, corpus: options.corpus,
+                                                    session: session)
+            timer.mark("statistics")
+
+            let superseded = try supersededFacts(requests, parentID: head.commitID)
+            for (request, old) in superseded {
+                session.note("note: \(request.label) supersedes fact \(old.ordinal) of commit \(old.commitID.prefix(10))")
+            }
+            let bar = session.progress("edit", requests.count * 2 + h.layers.count)
+            let parent = context
+            let edit = try VerifiedEdit.solve(
+                requests: requests, method: options.method, hyperparameters: h, statistics: statistics,
+                memory: { facts in
+                    let replaced = try self.supersededFacts(facts, parentID: head.commitID).map(\.1)
+                    return try parent.memory(layers: h.sortedLayers, method: options.method, excluding: Set(replaced))
+                },
+                model: context.model, tokenizer: context.tokenizer, allowPartial: options.allowPartial,
+                retry: options.verify,
+                progress: { step in
+                    if step.completed == step.total { timer.mark(step.stage.rawValue) }
+                    switch step.stage {
+                    case .targets: bar.update(step.completed)
+                    case .layers: bar.update(requests.count + step.completed)
+                    default: break
+                    }
+                })
+            bar.finish()
+            let result = edit.result
+            let draft = try CommitDraft(
+                parentID: head.commitID, baseModelID: context.baseModel.id, kind: .edit, method: options.method.rawValue,
+                hyperparameters: JSONValue(encoding: edit.hyperparameters, field: "hyperparameters"), contextPrefixes: result.prefixes,
+                facts: edit.requests.map(\.ledgerFact), deltas: result.layers.map(\.deltaInput),
+                editVectors: result.layers.map(\.editVectors), editTargets: result.editTargets,
+                message: options.message ?? Self.defaultMessage(edit.requests), author: options.author ?? defaultAuthor,
+                efficacy: result.efficacy, verification: edit.ledgerValue)
+            let record = try repository.writeCommit(draft)
+            timer.mark("write")
+            let warnings = HealthCheck.afterCommit(context: &context, commitID: record.id, limits: options.health, session: session)
+            timer.mark("health")
+            return CommitOutcome(record: record, head: head, edit: edit,
+                                 superseded: superseded.map { (fact: $0.0, replaces: $0.1) }, healthWarnings: warnings)
+        }
+    }
+
+    /// New facts with the subject and prompt of a fact in force, and the fact each replaces.
+    func supersededFacts(_ requests: [EditRequest], parentID: String?) throws -> [(EditRequest, FactReference)] {
+        guard let parentID else { return [] }
+        let superseded = Lineage.superseded(by: requests.map(\.ledgerFact), inForce: try repository.facts(inLineageOf: parentID))
+        return zip(requests, superseded).compactMap { request, old in old.map { (request, $0) } }
+    }
+
+    /// "Edit <subject>: <true> → <new>" (and "and N more").
+    static func defaultMessage(_ requests: [EditRequest]) -> String {
+        let first = requests[0]
+        let subject = "\(first.subject): \(first.targetTrue.map { "\($0) → " } ?? "")\(first.targetNew)"
+        return requests.count == 1 ? "Edit \(subject)" : "Edit \(subject) and \(requests.count - 1) more"
+    }
+}
+
+extension EditResult {
+    /// z after the last edit layer, as the ledger stores it.
+    package var editTargets: EditTargets? {
+        guard let last = layers.last?.layer, targets.cols > 0 else { return nil }
+        return EditTargets(layer: last, values: targets.toDouble())
+    }
+}
+
+extension LayerEdit {
+    package var deltaInput: DeltaInput {
+        DeltaInput(tensor: TensorNaming.mlpOutputWeight(layer: layer), layer: layer, u: u.toDouble(), v: v.toDouble())
+    }
+
+    package var editVectors: EditVectors {
+        EditVectors(tensor: TensorNaming.mlpOutputWeight(layer: layer), layer: layer, keys: keys.toDouble(), values: values.toDouble())
+    }
+}

@@ -1,0 +1,185 @@
+// The MLEdit library called directly, no argv: commit, revert, rebase, diff and export on the
+// tiny-facts GPT-2 fixture (4 layers, knows 300 invented facts), so every edit really runs.
+import Foundation
+import Ledger
+@testable import MLEdit
+import Models
+import Solvers
+import Tensors
+import Testing
+
+@Suite("Workspace API", .serialized)
+struct WorkspaceTests {
+    static let testsDirectory = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+    static let model = testsDirectory.appendingPathComponent("Fixtures/tiny-facts-gpt2")
+
+    /// A new repository of the fixture in a temporary directory, its caches there too.
+    struct Sandbox {
+        let directory: URL
+        let workspace: Workspace
+        var notes: [String] { collected.lines }
+        private let collected = Notes()
+
+        init() throws {
+            directory = FileManager.default.temporaryDirectory.appendingPathComponent("mledit-workspace-\(UUID().uuidString)")
+            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+            var environment = ProcessInfo.processInfo.environment
+            environment["MLEDIT_CACHE"] = directory.appendingPathComponent("cache").path
+            environment["MLEDIT_CORPUS"] = try WorkspaceTests.corpus().path
+            environment["MLEDIT_AUTHOR"] = "tests"
+            let notes = collected
+            let session = Session(environment: environment, currentDirectory: directory, note: { notes.lines.append($0) })
+            workspace = try Workspace.create(model: WorkspaceTests.model, at: directory, session: session)
+        }
+
+        func cleanUp() { try? FileManager.default.removeItem(at: directory) }
+
+        /// The greedy continuation (3 tokens) of each prompt at `revision`.
+        func answers(_ prompts: [String], at revision: String = "HEAD") throws -> [[Int]] {
+            let version = try workspace.model(at: revision)
+            let ids = prompts.map { FactTokenization.text($0, tokenizer: version.tokenizer) }
+            return EvaluationScorer().greedyContinuations(model: version.model, prompts: ids, tokenCount: 3,
+                                                          stopTokenID: version.model.eosTokenID)
+        }
+    }
+
+    final class Notes: @unchecked Sendable { var lines: [String] = [] }
+
+    static func corpus() throws -> URL {
+        let cache = ProcessInfo.processInfo.environment["MLEDIT_CACHE"].map { URL(fileURLWithPath: $0) }
+            ?? URL(fileURLWithPath: NSHomeDirectory()).appendingPathComponent(".cache/mledit")
+        let url = cache.appendingPathComponent("enwiki-sample.txt")
+        try #require(FileManager.default.fileExists(atPath: url.path), "run scripts/fetch-corpus first (make test does)")
+        return url
+    }
+
+    /// Facts `range` of the fixture's invented facts, rewritten to their new targets.
+    static func facts(_ range: Range<Int>) throws -> [EditRequest] {
+        let data = try Data(contentsOf: model.appendingPathComponent("facts.json"))
+        let records = try #require(try JSONSerialization.jsonObject(with: data) as? [[String: Any]])
+        return try records[range].enumerated().map { index, record in
+            let rewrite = try #require(record["requested_rewrite"] as? [String: Any])
+            return EditRequest(subject: try #require(rewrite["subject"] as? String), prompt: try #require(rewrite["prompt"] as? String),
+                               targetNew: try #require((rewrite["target_new"] as? [String: Any])?["str"] as? String),
+                               targetTrue: (rewrite["target_true"] as? [String: Any])?["str"] as? String, line: index + 1)
+        }
+    }
+
+    static func options(_ method: EditMethod = .memit, message: String) -> CommitOptions {
+        var options = CommitOptions()
+        options.method = method
+        options.message = message
+        return options
+    }
+
+    @Test("commit records the facts, lands them, and moves HEAD")
+    func commit() throws {
+        let box = try Sandbox()
+        defer { box.cleanUp() }
+        let facts = try Self.facts(0..<3)
+        let before = try box.answers(facts.map(\.filledPrompt))
+        let outcome = try box.workspace.commit(facts: facts, options: Self.options(message: "A"))
+        #expect(outcome.record.message == "A")
+        #expect(outcome.record.author == "tests")
+        #expect(outcome.edit.checks.count == 3 && outcome.edit.checks.allSatisfy(\.landed))
+        #expect(try box.workspace.repository.head().commitID == outcome.record.id)
+        #expect(try box.workspace.repository.facts(of: outcome.record.id).map(\.fact) == facts.map(\.ledgerFact))
+        #expect(try box.answers(facts.map(\.filledPrompt)) != before)
+        // The health of the new version was measured and stored.
+        #expect(try box.workspace.health(of: [outcome.record.id])[outcome.record.id]?.commitFacts == 3)
+    }
+
+    @Test("revert takes the edit out and keeps the later commit; a second revert is a conflict")
+    func revert() throws {
+        let box = try Sandbox()
+        defer { box.cleanUp() }
+        let a = try Self.facts(0..<3), b = try Self.facts(3..<5)
+        let before = try box.answers(a.map(\.filledPrompt))
+        let first = try box.workspace.commit(facts: a, options: Self.options(.emmet, message: "A"))
+        try box.workspace.commit(facts: b, options: Self.options(.emmet, message: "B"))
+        let bAnswers = try box.answers(b.map(\.filledPrompt))
+
+        let outcome = try box.workspace.revert(first.record.id)
+        #expect(outcome.revertedID == first.record.id)
+        #expect(outcome.record.message == "Revert \"A\"")
+        #expect(outcome.resolvedCommits.count == 1)
+        #expect(try box.answers(a.map(\.filledPrompt)) == before, "the reverted facts did not come back")
+        #expect(try box.answers(b.map(\.filledPrompt)) == bAnswers, "the later commit's facts moved")
+        #expect(try box.workspace.fsck().isEmpty)
+
+        #expect { try box.workspace.revert(first.record.id) } throws: { error in
+            (error as? MLEditError)?.kind == .conflict && "\(error)".contains("already reverted")
+        }
+    }
+
+    @Test("rebase onto a commit replays the branch; onto an ancestor it is up to date")
+    func rebase() throws {
+        let box = try Sandbox()
+        defer { box.cleanUp() }
+        let repository = box.workspace.repository
+        try box.workspace.commit(facts: try Self.facts(0..<3), options: Self.options(message: "A"))
+        try repository.createBranch("side", at: try #require(try repository.head().commitID))
+        try repository.checkout(branch: "side")
+        let b = try Self.facts(3..<5)
+        let side = try box.workspace.commit(facts: b, options: Self.options(message: "B"))
+        let bOnA = try box.answers(b.map(\.filledPrompt))
+        try repository.checkout(branch: "main")
+        try box.workspace.commit(facts: try Self.facts(5..<7), options: Self.options(message: "C"))
+        try repository.checkout(branch: "side")
+
+        guard case .replayed(let branch, let oldHead, let commits, _) = try box.workspace.rebase(onto: "main") else {
+            Issue.record("the rebase replayed nothing")
+            return
+        }
+        #expect(branch == "refs/heads/side" && oldHead == side.record.id)
+        #expect(commits.map(\.source.id) == [side.record.id])
+        #expect(commits[0].new.sourceCommitID == side.record.id)
+        #expect(try repository.head().commitID == commits[0].new.id)
+        #expect(try box.answers(b.map(\.filledPrompt)) == bOnA, "B's facts changed in the replay")
+        guard case .upToDate = try box.workspace.rebase(onto: "main") else {
+            Issue.record("a rebase onto an ancestor replayed commits")
+            return
+        }
+    }
+
+    @Test("diff lists the facts and weights two versions differ in, and their behaviour")
+    func diff() throws {
+        let box = try Sandbox()
+        defer { box.cleanUp() }
+        let a = try box.workspace.commit(facts: try Self.facts(0..<3), options: Self.options(message: "A"))
+        let b = try box.workspace.commit(facts: try Self.facts(3..<5), options: Self.options(message: "B"))
+        let diff = try box.workspace.diff(a.record.id, b.record.id, behaviourTokens: 2)
+        #expect(diff.sameBaseModel)
+        #expect(diff.facts.added.map(\.fact.subject) == (try Self.facts(3..<5)).map(\.subject))
+        #expect(diff.facts.removed.isEmpty && diff.facts.superseded.isEmpty)
+        #expect(!diff.tensors.isEmpty && diff.tensors.allSatisfy { $0.difference.frobeniusNorm > 0 && $0.commitsAdded == [b.record.id] })
+        let behaviour = try #require(diff.behaviour)
+        #expect(behaviour.count == 2 && behaviour.contains(where: \.changed))
+        let same = try box.workspace.diff(b.record.id, b.record.id)
+        #expect(same.tensors.isEmpty && same.facts.added.isEmpty && same.behaviour == nil)
+    }
+
+    @Test("export writes the version's weights, and never into the repository")
+    func export() throws {
+        let box = try Sandbox()
+        defer { box.cleanUp() }
+        let a = try box.workspace.commit(facts: try Self.facts(0..<3), options: Self.options(message: "A"))
+        let output = box.directory.appendingPathComponent("out")
+        guard case .safetensors(let report, let edited) = try box.workspace.export(format: .safetensors, to: output,
+                                                                                      options: ExportOptions(precision: .f32)) else {
+            Issue.record("a safetensors export reported another format")
+            return
+        }
+        #expect(edited == a.edit.result.layers.count && report.files.contains("model.safetensors"))
+        let exported = try ModelLoader.load(url: output)
+        let version = try box.workspace.model(at: a.record.id)
+        for layer in a.edit.result.layers.map(\.layer) {
+            #expect(exported.mlpOutputWeight(layer: layer) == version.model.mlpOutputWeight(layer: layer))
+        }
+        let ledgerFolder = box.directory.appendingPathComponent(".mledit/out.gguf")
+        #expect { try box.workspace.export(format: .gguf, to: ledgerFolder) } throws: { error in
+            (error as? MLEditError)?.kind == .invalidInput && "\(error)".contains(".mledit")
+        }
+        #expect(!FileManager.default.fileExists(atPath: ledgerFolder.path))
+    }
+}
