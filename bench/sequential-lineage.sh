@@ -38,6 +38,7 @@ for file in "$work"/batch-*.jsonl; do
   "$mledit" --repo "$work/repo" commit "$file" --method "$method" -m "$(basename "$file" .jsonl)" >/dev/null
   echo "sequential-lineage: $(basename "$file") committed in $(( $(date +%s) - start )) s" >&2
 done
+mkdir -p bench/out
 "$mledit" --repo "$work/repo" log --health > bench/out/sequential-lineage-log.txt
-"$mledit" --repo "$work/repo" report -o bench/sequential-report.html
-echo "sequential-lineage: wrote bench/sequential-report.html" >&2
+"$mledit" --repo "$work/repo" report -o bench/out/sequential-report.html
+echo "sequential-lineage: wrote bench/out/sequential-report.html" >&2
