@@ -120,24 +120,10 @@ package enum HistoryReplay {
             for vectors in stored.sorted(by: { $0.layer < $1.layer }) {
                 guard let moment = statistics[commit.id]?[vectors.layer]?.moment else { continue }
                 var weight = context.model.mlpOutputWeight(layer: vectors.layer).toDouble()
-                var previous = memory.keys(layer: vectors.layer, dimension: dimension, excluding: own)
-                // ROME edits one fact at a time, each held by the next.
-                let groups: [Range<Int>] = method == .rome ? (0..<vectors.keys.cols).map { $0..<($0 + 1) } : [0..<vectors.keys.cols]
-                var us: [Matrix<Double>] = [], vs: [Matrix<Double>] = []
-                for group in groups {
-                    let keys = vectors.keys.columns(group)
-                    let residual = vectors.values.columns(group) - weight.multiplied(by: keys)
-                    let problem = PreservationProblem(layer: vectors.layer, residual: residual, keys: keys, previousKeys: previous,
-                                                      moment: moment, factLabels: group.map { $0 < labels.count ? labels[$0] : "fact \($0)" })
-                    let delta = try PreservationSolver.solve(method, problem, hyperparameters: h)
-                    weight.addProduct(delta.u, delta.v, transposeB: true)
-                    us.append(delta.u)
-                    vs.append(delta.v)
-                    previous = previous.appendingColumns(keys)
-                }
-                let u = us.dropFirst().reduce(us[0]) { $0.appendingColumns($1) }
-                let v = vs.dropFirst().reduce(vs[0]) { $0.appendingColumns($1) }
-                deltas[vectors.layer] = LowRankDelta(u: u, v: v)
+                deltas[vectors.layer] = try PreservationSolver.resolveStored(
+                    method, layer: vectors.layer, weight: &weight, keys: vectors.keys, values: vectors.values,
+                    previousKeys: memory.keys(layer: vectors.layer, dimension: dimension, excluding: own), moment: moment,
+                    labels: labels, hyperparameters: h)
                 context.model.setMLPOutputWeight(layer: vectors.layer, weight.toFloat())
             }
             memory.remember(facts, vectors: stored)

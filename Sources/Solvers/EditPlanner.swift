@@ -52,13 +52,10 @@ public enum EditPlanner {
         var edits: [LayerEdit] = []
         var targets: [TargetValue] = []
         if method == .rome {
-            var memory = previousKeys
-            for (i, request) in requests.enumerated() {
-                let step = try plan.editBatch([request], previousKeys: memory, targetOffset: i, targetTotal: requests.count)
+            edits = try oneFactAtATime(requests.count, previousKeys: previousKeys) { i, memory in
+                let step = try plan.editBatch([requests[i]], previousKeys: memory, targetOffset: i, targetTotal: requests.count)
                 targets += step.targets
-                memory = EditResult(method: method, hyperparameters: h, prefixes: [], layers: step.edits, facts: [],
-                                    targets: Matrix(rows: 0, cols: 0), applied: false).memory(appendingTo: memory)
-                edits = merge(edits, step.edits)
+                return step.edits
             }
         } else {
             let step = try plan.editBatch(requests, previousKeys: previousKeys, targetOffset: 0, targetTotal: requests.count)
@@ -133,12 +130,20 @@ public enum EditPlanner {
                         statistics: statistics, previousGrams: previousGrams, prefixes: prefixes, progress: nil)
         let z = targets.toDouble()
         if method != .rome { return try plan.distribute(requests, targets: z, previousKeys: previousKeys) }
+        return try oneFactAtATime(requests.count, previousKeys: previousKeys) { i, memory in
+            try plan.distribute([requests[i]], targets: z.columns(i..<(i + 1)), previousKeys: memory)
+        }
+    }
+
+    /// ROME's order: fact i is solved with the keys of facts 0..<i added to the memory, and the
+    /// per-layer factors of the single-fact edits are set side by side as one edit.
+    static func oneFactAtATime(_ count: Int, previousKeys: [Int: Matrix<Float>],
+                               solve: (Int, [Int: Matrix<Float>]) throws -> [LayerEdit]) rethrows -> [LayerEdit] {
         var memory = previousKeys
         var edits: [LayerEdit] = []
-        for (i, request) in requests.enumerated() {
-            let step = try plan.distribute([request], targets: z.columns(i..<(i + 1)), previousKeys: memory)
-            memory = EditResult(method: method, hyperparameters: h, prefixes: [], layers: step, facts: [],
-                                targets: Matrix(rows: 0, cols: 0), applied: false).memory(appendingTo: memory)
+        for i in 0..<count {
+            let step = try solve(i, memory)
+            memory = EditResult.memory(of: step, appendingTo: memory)
             edits = merge(edits, step)
         }
         return edits

@@ -96,8 +96,13 @@ public struct EditResult: Sendable {
 
     /// Earlier keys per layer for a later commit: these keys appended to `earlier`.
     public func memory(appendingTo earlier: [Int: Matrix<Float>] = [:]) -> [Int: Matrix<Float>] {
+        Self.memory(of: layers, appendingTo: earlier)
+    }
+
+    /// The keys of `edits` appended, layer by layer, to `earlier`.
+    static func memory(of edits: [LayerEdit], appendingTo earlier: [Int: Matrix<Float>]) -> [Int: Matrix<Float>] {
         var out = earlier
-        for edit in layers {
+        for edit in edits {
             if let previous = out[edit.layer] {
                 out[edit.layer] = previous.appendingColumns(edit.keys)
             } else {

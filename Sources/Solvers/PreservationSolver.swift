@@ -237,3 +237,36 @@ public struct NullSpaceProjection: Sendable {
         self.eigenvalues = eigen.eigenvalues
     }
 }
+
+extension PreservationSolver {
+    /// One layer's edit re-solved from stored keys and values on `weight` (which is updated):
+    /// for ROME one fact at a time, each held in the memory of the next, as ROME commits were
+    /// made; for the other methods the batch at once.
+    /// - Parameters:
+    ///   - keys, values: the stored K_E and V_E of the layer (d_in × n, d_out × n).
+    ///   - previousKeys: the keys of the facts in force to preserve (d_in × p).
+    ///   - labels: how messages name each fact.
+    public static func resolveStored(_ method: EditMethod, layer: Int, weight: inout Matrix<Double>, keys: Matrix<Double>,
+                                     values: Matrix<Double>, previousKeys: Matrix<Double>, moment: Matrix<Double>,
+                                     labels: [String], hyperparameters h: EditHyperparameters) throws -> LowRankDelta<Double> {
+        let groups: [Range<Int>] = method == .rome ? (0..<keys.cols).map { $0..<($0 + 1) } : [0..<keys.cols]
+        var previous = previousKeys
+        var us: [Matrix<Double>] = [], vs: [Matrix<Double>] = []
+        for group in groups {
+            let groupKeys = keys.columns(group)
+            let residual = values.columns(group) - weight.multiplied(by: groupKeys)
+            let problem = PreservationProblem(layer: layer, residual: residual, keys: groupKeys, previousKeys: previous,
+                                              moment: moment, factLabels: group.map { $0 < labels.count ? labels[$0] : "fact \($0)" })
+            let delta = try solve(method, problem, hyperparameters: h)
+            weight.addProduct(delta.u, delta.v, transposeB: true)
+            us.append(delta.u)
+            vs.append(delta.v)
+            previous = previous.appendingColumns(groupKeys)
+        }
+        guard let firstU = us.first, let firstV = vs.first else {
+            return LowRankDelta(u: Matrix(rows: weight.rows, cols: 0), v: Matrix(rows: weight.cols, cols: 0))
+        }
+        return LowRankDelta(u: us.dropFirst().reduce(firstU) { $0.appendingColumns($1) },
+                            v: vs.dropFirst().reduce(firstV) { $0.appendingColumns($1) })
+    }
+}

@@ -112,6 +112,27 @@ struct WorkspaceTests {
         }
     }
 
+    @Test("revert re-solves a ROME commit that stored no targets from its keys and values, one fact at a time")
+    func revertOfCommitsWithoutTargets() throws {
+        let box = try Sandbox()
+        defer { box.cleanUp() }
+        let a = try Self.facts(0..<2), b = try Self.facts(2..<5)
+        let before = try box.answers(a.map(\.filledPrompt))
+        let first = try box.workspace.commit(facts: a, options: Self.options(.rome, message: "A"))
+        let second = try box.workspace.commit(facts: b, options: Self.options(.rome, message: "B"))
+        let bAnswers = try box.answers(b.map(\.filledPrompt))
+        // Ledgers from before edit targets were stored hold only keys and values.
+        let database = box.workspace.repository.database
+        try database.execute("DROP TRIGGER edit_targets_are_permanent")
+        try database.execute("DELETE FROM edit_targets WHERE commit_id = ?", [.text(second.record.id)])
+        #expect(try box.workspace.repository.editTargets(of: second.record.id) == nil)
+
+        let outcome = try box.workspace.revert(first.record.id)
+        #expect(outcome.resolvedCommits == [second.record.id])
+        #expect(try box.answers(a.map(\.filledPrompt)) == before, "the reverted facts did not come back")
+        #expect(try box.answers(b.map(\.filledPrompt)) == bAnswers, "the later commit's facts moved")
+    }
+
     @Test("rebase onto a commit replays the branch; onto an ancestor it is up to date")
     func rebase() throws {
         let box = try Sandbox()
