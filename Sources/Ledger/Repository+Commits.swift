@@ -307,6 +307,16 @@ extension Repository {
         commit_id, ordinal, subject, prompt, target_new, target_true, paraphrases, neighborhood, supersedes_commit_id, supersedes_ordinal
         """
 
+    /// How many facts commit `id` wrote.
+    public func factCount(of id: String) throws -> Int {
+        Int(try database.scalarInt("SELECT count(*) FROM facts WHERE commit_id = ?1", [.text(id)]) ?? 0)
+    }
+
+    /// How many commits the repository holds, reachable or not.
+    public func commitCount() throws -> Int {
+        Int(try database.scalarInt("SELECT count(*) FROM commits") ?? 0)
+    }
+
     /// The facts commit `id` wrote, in ordinal order.
     public func facts(of id: String) throws -> [FactRecord] {
         try database.query("SELECT \(Self.factColumns) FROM facts WHERE commit_id = ?1 ORDER BY ordinal", [.text(id)], factRecord)

@@ -220,6 +220,15 @@ extension Repository {
         }
     }
 
+    /// Creates branch `name` at `commitID` and points HEAD at it, in one transaction: both happen
+    /// or neither.
+    public func createBranchAndCheckout(_ name: String, at commitID: String) throws {
+        try database.transaction {
+            try createBranch(name, at: commitID)
+            try checkout(branch: name)
+        }
+    }
+
     /// Points HEAD at branch `name` (which must exist, unless `allowUnborn`).
     /// - Throws: `LedgerError.refNotFound`, `.invalidRefName`.
     public func checkout(branch name: String, allowUnborn: Bool = false) throws {

@@ -54,17 +54,10 @@ package enum VersionLoader {
 
     /// The model at `revision` ("HEAD" on an unborn branch gives the base model).
     package static func load(repository: Repository, revision: String, session: Session) throws -> LoadedModel {
-        let commitID: String?
-        if revision == "HEAD" {
-            commitID = try repository.head().commitID
-        } else {
-            commitID = try repository.resolve(revision)
-        }
-        let record = try baseModel(of: repository, commitID: commitID)
-        let url = URL(fileURLWithPath: record.path)
-        let model = try ModelLoader.load(url: url)
-        if let commitID { try applyEdits(of: commitID, repository: repository, to: model) }
-        return LoadedModel(model: model, tokenizer: try ModelResolution.tokenizer(for: url), url: url, version: commitID)
+        let commitID = revision == "HEAD" ? try repository.head().commitID : try repository.resolve(revision)
+        let context = try EditContext.load(repository: repository, parentID: commitID, session: session)
+        return LoadedModel(model: context.model, tokenizer: context.tokenizer, url: URL(fileURLWithPath: context.baseModel.path),
+                           version: commitID)
     }
 
     /// Replaces every edited tensor of `model` with base + Σ U Vᵀ over the lineage of `commitID`.

@@ -54,11 +54,7 @@ enum CheckoutCommand {
         }
         if let target {
             try verifyLineage(of: target, repository: repository)
-            // Create and switch in one transaction: both happen or neither.
-            try repository.database.transaction {
-                try repository.createBranch(full, at: target)
-                try repository.checkout(branch: full)
-            }
+            try repository.createBranchAndCheckout(full, at: target)
         } else {
             // Unborn HEAD: the new branch is unborn too until its first commit.
             try repository.checkout(branch: full, allowUnborn: true)

@@ -17,7 +17,7 @@ struct CommitSummary {
 
     init(_ record: CommitRecord, repository: Repository) throws {
         self.record = record
-        factCount = Int(try repository.database.scalarInt("SELECT count(*) FROM facts WHERE commit_id = ?1", [.text(record.id)]) ?? 0)
+        factCount = try repository.factCount(of: record.id)
         deltas = try repository.deltas(of: record.id)
         evaluated = try repository.evaluations(of: record.id)
             .compactMap { evaluation in evaluation.metrics["efficacy"]?.doubleValue.map { ($0, evaluation.createdAt, evaluation.datasetDigest) } }

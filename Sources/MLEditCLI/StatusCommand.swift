@@ -38,7 +38,7 @@ enum StatusCommand {
         }
         let lineageCount = try headID.map { try repository.lineage(of: $0).count } ?? 0
         let factsInForce = try headID.map { try repository.facts(inLineageOf: $0).count } ?? 0
-        let totalCommits = Int(try repository.database.scalarInt("SELECT count(*) FROM commits") ?? 0)
+        let totalCommits = try repository.commitCount()
 
         if arguments.flag("--json") {
             var out: [String: Any] = [
