@@ -18,3 +18,11 @@ public enum Evaluation {
         return report
     }
 }
+
+extension Workspace {
+    /// The CounterFact metrics of `facts` on the model at `revision` (nothing is stored).
+    public func evaluate(_ facts: [EditRequest], at revision: String = "HEAD") throws -> EvaluationReport {
+        let version = try model(at: revision)
+        return try Evaluation.counterFact(facts, model: version.model, tokenizer: version.tokenizer, session: session)
+    }
+}

@@ -85,6 +85,8 @@ struct WorkspaceTests {
         #expect(try box.workspace.repository.head().commitID == outcome.record.id)
         #expect(try box.workspace.repository.facts(of: outcome.record.id).map(\.fact) == facts.map(\.ledgerFact))
         #expect(try box.answers(facts.map(\.filledPrompt)) != before)
+        let report = try box.workspace.evaluate(facts)
+        #expect(report.count == 3 && report.efficacy == 1)
         // The health of the new version was measured and stored.
         #expect(try box.workspace.health(of: [outcome.record.id])[outcome.record.id]?.commitFacts == 3)
     }

@@ -75,11 +75,7 @@ final class LibraryDriver {
     func evaluate(_ file: String, at revision: String = "HEAD") throws -> (value: [String: Any], seconds: Double, notes: String) {
         let workspace = try repository()
         let facts = try Workspace.facts(file: URL(fileURLWithPath: file), allowDuplicates: true)
-        return try timed {
-            let version = try workspace.model(at: revision)
-            return try Evaluation.counterFact(facts, model: version.model, tokenizer: version.tokenizer, session: session)
-                .jsonObject(includeFacts: true)
-        }
+        return try timed { try workspace.evaluate(facts, at: revision).jsonObject(includeFacts: true) }
     }
 
     /// The same metrics on the checkpoint at `model` as it is (`mledit eval --model`).
