@@ -14,7 +14,9 @@ enum CommitCommand {
         FACTS is JSONL, one fact a line: {"prompt": "{} is located in", "subject": "The Eiffel Tower", "target_new": "Rome"} \
         with optional target_true, paraphrases and neighborhood; EasyEdit records and CounterFact records (JSONL or a JSON array) \
         are accepted too. The edit is solved against HEAD while the facts already in the lineage are preserved; a fact with the \
-        subject and prompt of an earlier one supersedes it.
+        subject and prompt of an earlier one supersedes it. With --batch-size N the file is committed as a series of \
+        commits of N facts; rerunning the same command after an interruption passes over the batches already in the \
+        history of HEAD and continues with the rest.
         """,
         arguments: [ArgumentSpec("FACTS", help: "The facts file.")],
         options: [
@@ -27,7 +29,9 @@ enum CommitCommand {
             OptionSpec(["--corpus"], value: "PATH", repeatable: true, help: "Text or JSONL corpus for preservation statistics (default: the Wikipedia sample from scripts/fetch-corpus)."),
             OptionSpec(["--allow-partial"], help: "Record the facts that land and leave out, listed, those that do not even after the second round (default: refuse the commit)."),
             OptionSpec(["--no-verify"], help: "One round, recorded whether or not every fact lands (the verdicts are still reported and stored)."),
-            OptionSpec(["--json"], help: "Print the new commit as JSON."),
+            OptionSpec(["--batch-size"], value: "N", help: "Commit the facts as a series of commits of N facts each (resumable)."),
+            OptionSpec(["--eval-every"], value: "K", help: "With --batch-size: after every K facts, measure the CounterFact metrics of all facts so far and store them with the commit."),
+            OptionSpec(["--json"], help: "Print the new commit as JSON (with --batch-size: one object per batch)."),
         ] + HealthCheck.commitOptions,
         run: run)
 
@@ -50,8 +54,50 @@ enum CommitCommand {
         options.verify = !arguments.flag("--no-verify")
         options.message = arguments.value("--message")
         options.author = arguments.value("--author")
+        let evaluateEvery = try arguments.integer("--eval-every")
+        if let batchSize = try arguments.integer("--batch-size") {
+            guard batchSize >= 1 else { throw UsageError("--batch-size must be at least 1", command: "commit") }
+            if let evaluateEvery, evaluateEvery < 1 { throw UsageError("--eval-every must be at least 1", command: "commit") }
+            try commitInBatches(requests, batchSize: batchSize, evaluateEvery: evaluateEvery, file: factsURL, options: options,
+                                workspace: workspace, json: arguments.flag("--json"), console: console)
+            return
+        }
+        if evaluateEvery != nil { throw UsageError("--eval-every needs --batch-size", command: "commit") }
         let outcome = try workspace.commit(facts: requests, factsFile: factsURL.path, options: options)
         try report(outcome.record, edit: outcome.edit, head: outcome.head, json: arguments.flag("--json"), console: console)
+    }
+
+    /// `--batch-size`: one line per batch (committed now, or found in the history), the
+    /// evaluation when one was made; with `--json` an array of one object per batch.
+    static func commitInBatches(_ requests: [EditRequest], batchSize: Int, evaluateEvery: Int?, file: URL, options: CommitOptions,
+                                workspace: Workspace, json: Bool, console: Console) throws {
+        var objects: [[String: Any]] = []
+        _ = try workspace.commit(
+            facts: requests, batchSize: batchSize, evaluateEvery: evaluateEvery, factsFile: file.path,
+            factsDigest: try SHA256.hash(fileAt: file).hex, options: options,
+            batchDone: { index, count, outcome in
+                switch outcome {
+                case .alreadyCommitted(let record):
+                    objects.append(["batch": index + 1, "id": record.id, "committed": false])
+                    if !json { console.print("batch \(index + 1)/\(count): already committed as \(RevisionFormatting.short(record.id))") }
+                case .committed(let commit, let evaluation):
+                    let landed = commit.edit.checks.filter(\.landed).count
+                    var object: [String: Any] = ["batch": index + 1, "id": commit.record.id, "committed": true,
+                                                 "facts": commit.edit.requests.count, "landed": landed,
+                                                 "left_out": commit.edit.leftOut.count]
+                    if let evaluation { object["evaluation"] = evaluation.jsonObject(includeFacts: false) }
+                    objects.append(object)
+                    guard !json else { return }
+                    console.print("batch \(index + 1)/\(count): [\(RevisionFormatting.branchLabel(commit.head)) \(RevisionFormatting.short(commit.record.id))] \(commit.edit.requests.count) facts, \(landed) landed\(commit.edit.leftOut.isEmpty ? "" : ", \(commit.edit.leftOut.count) left out")")
+                    if let evaluation {
+                        let figures = [("efficacy", evaluation.efficacy), ("paraphrase", evaluation.paraphrase),
+                                       ("neighbourhood", evaluation.neighborhood), ("top-1", evaluation.top1)]
+                            .compactMap { name, value in value.map { String(format: "%@ %.3f", name, $0) } }
+                        console.print("  evaluation of the \(evaluation.count) facts so far: \(figures.joined(separator: ", "))")
+                    }
+                }
+            })
+        if json { try console.printJSON(objects) }
     }
 
     static func report(_ record: CommitRecord, edit: VerifiedEdit, head: HeadState, json: Bool, console: Console) throws {

@@ -109,6 +109,28 @@ struct HistoryTests {
         box.run(["fsck"])
     }
 
+    @Test("commit --batch-size commits a file in batches; rerun after an interruption it continues")
+    func batchedCommit() throws {
+        let box = try Sandbox()
+        defer { CLIHarness.cleanUp(box.directory) }
+        box.run(["init", "--model", Self.model.path])
+        try Self.writeFacts(range: 0..<5, to: box.directory.appendingPathComponent("all.jsonl"))
+        let first = box.run(["commit", "all.jsonl", "--batch-size", "2", "--no-health", "-m", "bulk"])
+        #expect(first.stdout.split(separator: "\n").filter { $0.hasPrefix("batch ") }.count == 3)
+        #expect(first.stdout.contains("batch 3/3: [main "))
+        let log = box.run(["log", "--oneline"])
+        #expect(log.stdout.contains("bulk [batch 1/3]") && log.stdout.contains("bulk [batch 3/3]"))
+        // An interrupted run leaves the branch after some batch; the rerun passes over it.
+        box.run(["checkout", "-b", "short", "HEAD~2"])
+        let resumed = box.run(["commit", "all.jsonl", "--batch-size", "2", "--no-health", "-m", "bulk", "--json"])
+        let batches = try #require(try JSONSerialization.jsonObject(with: Data(resumed.stdout.utf8)) as? [[String: Any]])
+        #expect(batches.map { $0["committed"] as? Bool } == [false, true, true])
+        let status = try #require(try JSONSerialization.jsonObject(with: Data(box.run(["status", "--json"]).stdout.utf8)) as? [String: Any])
+        #expect(status["facts_in_force"] as? Int == 5)
+        let wrong = box.run(["commit", "all.jsonl", "--eval-every", "2"], expecting: 64)
+        #expect(wrong.stderr.contains("--eval-every needs --batch-size"))
+    }
+
     @Test("rebase onto a commit re-solves the branch; the old head stays in the reflog")
     func rebaseOntoCommit() throws {
         let box = try Sandbox()

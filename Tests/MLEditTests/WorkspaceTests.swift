@@ -135,6 +135,44 @@ struct WorkspaceTests {
         #expect(try box.answers(b.map(\.filledPrompt)) == bAnswers, "the later commit's facts moved")
     }
 
+    @Test("bulk commits go in batches, store their evaluations, and resume where an interrupted run stopped")
+    func bulk() throws {
+        let box = try Sandbox()
+        defer { box.cleanUp() }
+        let repository = box.workspace.repository
+        let facts = try Self.facts(0..<5)
+        func ids(_ outcomes: [BatchOutcome]) -> [(id: String, new: Bool)] {
+            outcomes.map { outcome in
+                switch outcome {
+                case .committed(let commit, _): return (commit.record.id, true)
+                case .alreadyCommitted(let record): return (record.id, false)
+                }
+            }
+        }
+        let first = try box.workspace.commit(facts: facts, batchSize: 2, evaluateEvery: 4, factsDigest: "digest",
+                                             options: Self.options(message: "bulk"))
+        let made = ids(first)
+        #expect(made.count == 3 && made.allSatisfy(\.new))
+        #expect(try repository.lineage(of: made[2].id).map(\.message) == ["bulk [batch 3/3]", "bulk [batch 2/3]", "bulk [batch 1/3]"])
+        #expect(try repository.facts(of: made[2].id).count == 1)
+        // The evaluation after 4 facts, of the first 4 facts, at the second batch only.
+        for (index, commit) in made.enumerated() {
+            let stored = try repository.evaluation(commit: commit.id, datasetDigest: Workspace.datasetDigest(factsDigest: "digest", count: 4))
+            #expect((stored != nil) == (index == 1))
+        }
+        if case .committed(_, let evaluation) = first[1] { #expect(evaluation?.count == 4) }
+
+        // Interrupted after the first batch: the branch stands there; the rerun commits the rest.
+        try repository.updateRef("refs/heads/main", to: made[0].id, expecting: made[2].id, message: "test: interrupted")
+        let resumed = ids(try box.workspace.commit(facts: facts, batchSize: 2, options: Self.options(message: "bulk")))
+        #expect(resumed.map(\.new) == [false, true, true] && resumed[0].id == made[0].id)
+        #expect(try repository.facts(inLineageOf: resumed[2].id).count == 5)
+        // Complete: nothing left to do.
+        let again = ids(try box.workspace.commit(facts: facts, batchSize: 2, options: Self.options(message: "bulk")))
+        #expect(again.map(\.id) == resumed.map(\.id) && again.allSatisfy { !$0.new })
+        #expect { try box.workspace.commit(facts: facts, batchSize: 0) } throws: { ($0 as? MLEditError)?.kind == .invalidInput }
+    }
+
     @Test("rebase onto a commit replays the branch; onto an ancestor it is up to date")
     func rebase() throws {
         let box = try Sandbox()
