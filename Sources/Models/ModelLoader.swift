@@ -26,6 +26,8 @@ public enum ModelLoader {
         case (.llama, .float64): return try LlamaModel<Double>(configuration: configuration, weights: weights, eosTokenID: eos)
         case (.gpt2, .float32): return try GPT2Model<Float>(configuration: configuration, weights: weights, eosTokenID: eos)
         case (.gpt2, .float64): return try GPT2Model<Double>(configuration: configuration, weights: weights, eosTokenID: eos)
+        case (.gptj, .float32): return try GPTJModel<Float>(configuration: configuration, weights: weights, eosTokenID: eos)
+        case (.gptj, .float64): return try GPTJModel<Double>(configuration: configuration, weights: weights, eosTokenID: eos)
         }
     }
 
@@ -158,6 +160,13 @@ struct SafetensorsWeights: WeightSource {
         if configuration.architecture == .gpt2, names[name] == nil, let fused = fusedSource(of: name) {
             guard let whole = try tensor(named: fused.fused) else { return nil }
             return splitFused(whole, part: fused.part)
+        }
+        if configuration.family == .phi3, names[name] == nil, let fused = phi3FusedSource(of: name, configuration: configuration) {
+            guard let whole = try tensor(named: fused.fused) else { return nil }
+            let c = configuration
+            let expectedRows = fused.fused.hasSuffix("attn_qkv.weight")
+                ? (c.headCount + 2 * c.keyValueHeadCount) * c.headDimension : 2 * c.intermediateSize
+            return try fusedRows(whole, rows: fused.rows, expectedRows: expectedRows, name: names[fused.fused] ?? fused.fused)
         }
         guard let stored = names[name], let info = file.tensor(named: stored) else { return nil }
         let values: [Float]
