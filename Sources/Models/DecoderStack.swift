@@ -1,6 +1,6 @@
-// The machinery both architectures share: a batch of prompts packed into one (T, C) activation
+// The machinery every architecture shares: a batch of prompts packed into one (T, C) activation
 // matrix, per-block activation buffers, the KV cache, and the internal protocol through which
-// LlamaModel and GPT2Model expose their embedding, blocks and final norm to the shared forward,
+// LlamaModel, GPT2Model and GPTJModel expose their embedding, blocks and final norm to the shared forward,
 // backward, delta-session and generation code. Not public: the public surface is TransformerModel.
 import Tensors
 

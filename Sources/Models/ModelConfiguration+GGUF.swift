@@ -11,7 +11,10 @@ extension ModelConfiguration {
         guard let archName = file.value(forKey: "general.architecture")?.string else {
             throw ModelError.missingKey(file: name, key: "general.architecture")
         }
-        guard let architecture = Architecture(rawValue: archName), architecture != .gptj else {
+        if ["phi3", "gptj"].contains(archName) {
+            throw ModelError.unsupportedFeature(file: name, feature: "\(archName) in GGUF (load its Hugging Face safetensors folder)")
+        }
+        guard let architecture = Architecture(rawValue: archName) else {
             throw ModelError.unsupportedArchitecture(file: name, name: archName)
         }
         let p = archName + "."

@@ -1,7 +1,8 @@
-// ModelConfiguration from a Hugging Face config.json (GPT-2; Llama, Mistral and Qwen2, which share
-// the Llama architecture). Numbers are decoded as Double first and then checked to be integral,
-// since JSON writers are free to write 64 as 64.0. Settings the runtime does not implement
-// (rope scaling, partial rotary, other activations, MLP biases) are rejected, not ignored.
+// ModelConfiguration from a Hugging Face config.json (GPT-2; Llama, Mistral, Qwen2 and Phi-3, which
+// share the Llama architecture; GPT-J in GPTJModel.swift). Numbers are decoded as Double first and
+// then checked to be integral, since JSON writers are free to write 64 as 64.0. Settings the runtime
+// does not implement (RoPE types other than default and llama3, partial rotary on the Llama path,
+// per-layer windows, other activations, MLP biases) are rejected, not ignored.
 import Foundation
 
 /// The fields of a Hugging Face `config.json` that mledit reads.

@@ -9,7 +9,7 @@ public enum ModelError: Error, Equatable, CustomStringConvertible {
     case invalidValue(file: String, key: String, reason: String)
     /// The configuration names an architecture mledit does not run.
     case unsupportedArchitecture(file: String, name: String)
-    /// A feature the runtime does not implement (partial RoPE, rope scaling, …).
+    /// A feature the runtime does not implement (longrope, per-layer sliding windows, …).
     case unsupportedFeature(file: String, feature: String)
     /// A tensor the architecture needs is absent.
     case missingTensor(String)

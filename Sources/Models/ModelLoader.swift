@@ -1,8 +1,9 @@
 // Opens a checkpoint and builds the model it holds: a .gguf file, or model.safetensors with its
 // config.json (a folder holding both, or the .safetensors file itself). Every source is converted
 // to the internal convention here (WeightSource.swift): GGUF Q/K rows un-permuted from llama.cpp's
-// interleaved RoPE order to rotate-half order, GPT-2 Conv1D weights transposed to out × in, and
-// GPT-2's fused c_attn split into q/k/v. Weights are dequantized to Float32 (or widened to Double).
+// interleaved RoPE order to rotate-half order, GPT-2 Conv1D weights transposed to out × in,
+// GPT-2's fused c_attn split into q/k/v, and Phi-3's fused qkv_proj and gate_up_proj split
+// (Phi3Layout.swift). Weights are dequantized to Float32 (or widened to Double).
 import Checkpoints
 import Foundation
 import Tensors

@@ -1,6 +1,7 @@
 // One internal tensor naming whatever the source: the GGUF names (`blk.N.ffn_down.weight`) are
-// canonical; Hugging Face Llama (`model.layers.N.mlp.down_proj.weight`) and GPT-2
-// (`h.N.mlp.c_proj.weight`, optionally prefixed `transformer.`) names map onto them.
+// canonical; Hugging Face Llama (`model.layers.N.mlp.down_proj.weight`, also Mistral, Qwen2 and
+// Phi-3), GPT-2 (`h.N.mlp.c_proj.weight`, optionally prefixed `transformer.`) and GPT-J
+// (`transformer.h.N.mlp.fc_out.weight`, table in GPTJModel.swift) names map onto them.
 // Naming only: the layout conversions (transposes, Q/K row order) are in ModelLoader.swift.
 
 /// Maps checkpoint tensor names to and from the canonical (GGUF) names.

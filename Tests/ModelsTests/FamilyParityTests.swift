@@ -3,6 +3,7 @@
 // interleaved rotary) against transformers' golden values (scripts/make-fixtures): top logits at
 // every position, hidden-state norms, greedy tokens through the KV cache; their configurations;
 // the refusal of what the runtime does not implement; and HF exports that reload to the same logits.
+import Checkpoints
 import Foundation
 import Models
 import Tensors
@@ -173,5 +174,54 @@ enum SafetensorsNames {
         let length = data.prefix(8).enumerated().reduce(0) { $0 | (Int($1.element) << (8 * $1.offset)) }
         let header = try #require(try JSONSerialization.jsonObject(with: data.subdata(in: 8..<(8 + length))) as? [String: Any])
         return Set(header.keys.filter { $0 != "__metadata__" })
+    }
+}
+
+@Suite("Model family GGUF metadata")
+struct FamilyGGUFTests {
+    /// A one-block Llama GGUF holding only metadata and `extraTensors`.
+    static func gguf(architecture: String = "llama", metadata: [(String, GGUFValue)] = [],
+                     extraTensors: [(String, [Int])] = []) throws -> GGUFFile {
+        var writer = GGUFWriter()
+        writer.addMetadata("general.architecture", .string(architecture))
+        for (key, value) in [("block_count", 1), ("embedding_length", 8), ("feed_forward_length", 16),
+                             ("attention.head_count", 2), ("context_length", 32), ("vocab_size", 4)] {
+            writer.addMetadata("\(architecture).\(key)", .uint32(UInt32(value)))
+        }
+        writer.addMetadata("\(architecture).attention.layer_norm_rms_epsilon", .float32(1e-5))
+        for (key, value) in metadata { writer.addMetadata(key, value) }
+        try writer.addTensor(name: "token_embd.weight", shape: [4, 8], floats: [Float](repeating: 0.5, count: 32), type: .f32)
+        for (name, shape) in extraTensors {
+            try writer.addTensor(name: name, shape: shape, floats: [Float](repeating: 1, count: shape.reduce(1, *)), type: .f32)
+        }
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("mledit-family-\(UUID().uuidString).gguf")
+        defer { try? FileManager.default.removeItem(at: url) }
+        try writer.write(to: url)
+        return try GGUFFile(contentsOf: url)
+    }
+
+    @Test("llama.attention.sliding_window is honoured; rope_freqs and Phi-3 / GPT-J GGUFs are refused")
+    func metadata() throws {
+        let plain = try ModelConfiguration(gguf: Self.gguf())
+        #expect(plain.slidingWindow == nil && plain.ropeScaling == nil)
+        let windowed = try ModelConfiguration(gguf: Self.gguf(metadata: [("llama.attention.sliding_window", .uint32(3))]))
+        #expect(windowed.slidingWindow == 3)
+        let refusals: [(file: GGUFFile, names: String)] = [
+            (try Self.gguf(extraTensors: [("rope_freqs.weight", [2])]), "rope_freqs.weight"),
+            (try Self.gguf(architecture: "phi3"), "phi3 in GGUF"),
+            (try Self.gguf(architecture: "gptj"), "gptj in GGUF"),
+        ]
+        for (file, names) in refusals {
+            do {
+                _ = try ModelConfiguration(gguf: file)
+                Issue.record("loaded, expected a refusal naming \(names)")
+            } catch let error as ModelError {
+                guard case .unsupportedFeature = error else {
+                    Issue.record("expected unsupportedFeature, got \(error)")
+                    continue
+                }
+                #expect(error.description.contains(names) && !error.description.contains("\n"), "\(error)")
+            }
+        }
     }
 }
