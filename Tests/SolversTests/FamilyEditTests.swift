@@ -53,4 +53,13 @@ struct FamilyEditTests {
         let after = EditPlanner.scoreTargets(model: reloaded, prompts: [prompt], targets: [fact.targetTokenIDs])
         #expect(abs((after.first?.logProbability ?? .nan) - fact.logProbabilityAfter) < 1e-4)
     }
+
+    @Test("a GPT-J-6B-shaped model gets the published MEMIT layers 3–8")
+    func gptjDefaults() {
+        let configuration = ModelConfiguration(architecture: .gptj, layerCount: 28, hiddenSize: 4096, intermediateSize: 16384,
+                                               headCount: 16, keyValueHeadCount: 16, vocabularySize: 50400, contextLength: 2048,
+                                               normEpsilon: 1e-5, tiedEmbeddings: false, rotaryDimension: 64)
+        let h = EditHyperparameters.defaults(for: configuration, method: .memit)
+        #expect(h.layers == [3, 4, 5, 6, 7, 8] && h.preservationWeight == 15000 && h.vWeightDecay == 0.5)
+    }
 }
