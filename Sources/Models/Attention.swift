@@ -15,10 +15,18 @@ import Tensors
 func ropeTables<S: RuntimeScalar>(
     _ cos: UnsafeMutablePointer<S>, _ sin: UnsafeMutablePointer<S>, positions: [Int], HS: Int, theta: Double
 ) {
-    let half = HS / 2
+    ropeTables(cos, sin, positions: positions, inverseFrequencies: ropeInverseFrequencies(dimensions: HS, theta: theta, scaling: nil))
+}
+
+/// cos, sin (T, F) for the absolute positions of T rows and F inverse frequencies.
+@_specialize(where S == Float)
+@_specialize(where S == Double)
+func ropeTables<S: RuntimeScalar>(
+    _ cos: UnsafeMutablePointer<S>, _ sin: UnsafeMutablePointer<S>, positions: [Int], inverseFrequencies: [Double]
+) {
+    let half = inverseFrequencies.count
     for (t, position) in positions.enumerated() {
-        for i in 0..<half {
-            let inverseFrequency = 1 / Foundation.pow(theta, Double(2 * i) / Double(HS))
+        for (i, inverseFrequency) in inverseFrequencies.enumerated() {
             let angle = Double(position) * inverseFrequency
             cos[t * half + i] = S(Foundation.cos(angle))
             sin[t * half + i] = S(Foundation.sin(angle))
@@ -26,13 +34,34 @@ func ropeTables<S: RuntimeScalar>(
     }
 }
 
-/// x (T, NHx·HS) rotated in place, each head's pairs (i, i + HS/2) by its row's angles.
+/// θ^(−2i/D) for the D rotated dimensions (i < D/2), adjusted by Llama-3 scaling: long
+/// wavelengths slowed by the factor, short ones kept, the band between blended linearly in
+/// original context / wavelength.
+func ropeInverseFrequencies(dimensions D: Int, theta: Double, scaling: RopeScaling?) -> [Double] {
+    let plain = (0..<(D / 2)).map { 1 / Foundation.pow(theta, Double(2 * $0) / Double(D)) }
+    guard let scaling else { return plain }
+    let original = Double(scaling.originalContextLength)
+    let longest = original / scaling.lowFrequencyFactor    // wavelengths above: fully scaled
+    let shortest = original / scaling.highFrequencyFactor  // wavelengths below: unchanged
+    return plain.map { frequency in
+        let wavelength = 2 * Double.pi / frequency
+        if wavelength > longest { return frequency / scaling.factor }
+        if wavelength < shortest { return frequency }
+        let smooth = (original / wavelength - scaling.lowFrequencyFactor)
+            / (scaling.highFrequencyFactor - scaling.lowFrequencyFactor)
+        return (1 - smooth) * frequency / scaling.factor + smooth * frequency
+    }
+}
+
+/// x (T, NHx·HS) rotated in place, each head's pairs (i, i + R/2) by its row's angles, where R
+/// (`rotated`, default HS) is how many leading dimensions of a head rotate; cos, sin are (T, R/2).
 @_specialize(where S == Float)
 @_specialize(where S == Double)
 func ropeForward<S: RuntimeScalar>(
-    _ x: UnsafeMutablePointer<S>, _ cos: UnsafePointer<S>, _ sin: UnsafePointer<S>, _ T: Int, _ NHx: Int, _ HS: Int
+    _ x: UnsafeMutablePointer<S>, _ cos: UnsafePointer<S>, _ sin: UnsafePointer<S>, _ T: Int, _ NHx: Int, _ HS: Int,
+    rotated: Int? = nil
 ) {
-    let half = HS / 2
+    let half = (rotated ?? HS) / 2
     for t in 0..<T {
         for h in 0..<NHx {
             let v = x + (t * NHx + h) * HS
@@ -50,9 +79,10 @@ func ropeForward<S: RuntimeScalar>(
 @_specialize(where S == Float)
 @_specialize(where S == Double)
 func ropeBackward<S: RuntimeScalar>(
-    _ dx: UnsafeMutablePointer<S>, _ cos: UnsafePointer<S>, _ sin: UnsafePointer<S>, _ T: Int, _ NHx: Int, _ HS: Int
+    _ dx: UnsafeMutablePointer<S>, _ cos: UnsafePointer<S>, _ sin: UnsafePointer<S>, _ T: Int, _ NHx: Int, _ HS: Int,
+    rotated: Int? = nil
 ) {
-    let half = HS / 2
+    let half = (rotated ?? HS) / 2
     for t in 0..<T {
         for h in 0..<NHx {
             let v = dx + (t * NHx + h) * HS
@@ -69,13 +99,15 @@ func ropeBackward<S: RuntimeScalar>(
 // MARK: - Causal attention
 
 /// out (Tq, NH·HS) and probs (NH, Tq, Tk) from q (Tq, NH·HS), k and v (Tk, NKV·HS).
-/// Query i sits at position Tk − Tq + i and attends to keys 0…Tk − Tq + i.
+/// Query i sits at position p = Tk − Tq + i and attends to keys 0…p, or with a sliding window W
+/// to keys p − W + 1…p only. The probabilities of masked keys are 0, so the backward pass needs
+/// no mask of its own.
 @_specialize(where S == Float)
 @_specialize(where S == Double)
 func attentionForward<S: RuntimeScalar>(
     _ out: UnsafeMutablePointer<S>, _ probs: UnsafeMutablePointer<S>,
     _ q: UnsafePointer<S>, _ k: UnsafePointer<S>, _ v: UnsafePointer<S>,
-    _ Tq: Int, _ Tk: Int, _ NH: Int, _ NKV: Int, _ HS: Int
+    _ Tq: Int, _ Tk: Int, _ NH: Int, _ NKV: Int, _ HS: Int, window: Int? = nil
 ) {
     if Tq == 0 { return }
     let group = NH / NKV
@@ -90,16 +122,18 @@ func attentionForward<S: RuntimeScalar>(
         for i in 0..<Tq {
             let row = p + i * Tk
             let last = past + i
-            var maxValue = row[0]
-            for j in 0...last where row[j] > maxValue { maxValue = row[j] }
+            let first = window.map { max(0, last - $0 + 1) } ?? 0
+            var maxValue = row[first]
+            for j in first...last where row[j] > maxValue { maxValue = row[j] }
             var sum: S = 0
-            for j in 0...last {
+            for j in first...last {
                 let e = S.exp(row[j] - maxValue)
                 row[j] = e
                 sum += e
             }
             let inv = 1 / sum
-            for j in 0...last { row[j] *= inv }
+            for j in first...last { row[j] *= inv }
+            for j in 0..<first { row[j] = 0 }
             for j in (last + 1)..<Tk { row[j] = 0 }
         }
         // out_h (Tq, HS) = probs_h · v_h

@@ -164,8 +164,13 @@ extension CheckpointExport {
             ])
         case .llama:
             let qwen = c.attentionBias
+            let (className, modelType) = switch c.family {
+            case .mistral: ("MistralForCausalLM", "mistral")
+            case .phi3: ("Phi3ForCausalLM", "phi3")
+            case nil: qwen ? ("Qwen2ForCausalLM", "qwen2") : ("LlamaForCausalLM", "llama")
+            }
             var members: [(String, ExportJSON)] = [
-                ("architectures", .array([.string(qwen ? "Qwen2ForCausalLM" : "LlamaForCausalLM")])),
+                ("architectures", .array([.string(className)])),
             ]
             if !qwen { members.append(("attention_bias", .bool(false))) }
             members += [
@@ -175,17 +180,42 @@ extension CheckpointExport {
                 ("max_position_embeddings", .integer(c.contextLength)),
             ]
             if !qwen { members.append(("mlp_bias", .bool(false))) }
+            var rope: [(String, ExportJSON)] = [("rope_theta", .float(c.ropeTheta)), ("rope_type", .string("default"))]
+            if let scaling = c.ropeScaling {
+                rope = [
+                    ("factor", .float(Float(scaling.factor))), ("high_freq_factor", .float(Float(scaling.highFrequencyFactor))),
+                    ("low_freq_factor", .float(Float(scaling.lowFrequencyFactor))),
+                    ("original_max_position_embeddings", .integer(scaling.originalContextLength)),
+                    ("rope_theta", .float(c.ropeTheta)), ("rope_type", .string("llama3")),
+                ]
+            }
             members += [
-                ("model_type", .string(qwen ? "qwen2" : "llama")),
+                ("model_type", .string(modelType)),
                 ("num_attention_heads", .integer(c.headCount)), ("num_hidden_layers", .integer(c.layerCount)),
                 ("num_key_value_heads", .integer(c.keyValueHeadCount)), ("pad_token_id", id(pad)),
                 ("rms_norm_eps", .float(c.normEpsilon)),
-                ("rope_parameters", .object([("rope_theta", .float(c.ropeTheta)), ("rope_type", .string("default"))])),
-                ("rope_scaling", .null), ("rope_theta", .float(c.ropeTheta)),
+                ("rope_parameters", .object(rope)),
+                ("rope_scaling", c.ropeScaling == nil ? .null : .object(rope)), ("rope_theta", .float(c.ropeTheta)),
+            ]
+            if c.family != nil { members.append(("sliding_window", c.slidingWindow.map { .integer($0) } ?? .null)) }
+            members += [
                 ("tie_word_embeddings", .bool(c.tiedEmbeddings)), ("torch_dtype", .string(torchDType)),
                 ("use_cache", .bool(true)), ("vocab_size", .integer(c.vocabularySize)),
             ]
             return .object(members)
+        case .gptj:
+            return .object([
+                ("activation_function", .string("gelu_new")),
+                ("architectures", .array([.string("GPTJForCausalLM")])),
+                ("attn_pdrop", .float(0)), ("bos_token_id", id(bos)), ("embd_pdrop", .float(0)), ("eos_token_id", id(eos)),
+                ("layer_norm_epsilon", .float(c.normEpsilon)), ("model_type", .string("gptj")),
+                ("n_embd", .integer(c.hiddenSize)), ("n_head", .integer(c.headCount)),
+                ("n_inner", .integer(c.intermediateSize)), ("n_layer", .integer(c.layerCount)),
+                ("n_positions", .integer(c.contextLength)), ("pad_token_id", id(pad)), ("resid_pdrop", .float(0)),
+                ("rotary_dim", .integer(c.rotatedDimensions)),
+                ("tie_word_embeddings", .bool(c.tiedEmbeddings)), ("torch_dtype", .string(torchDType)),
+                ("use_cache", .bool(true)), ("vocab_size", .integer(c.vocabularySize)),
+            ])
         }
     }
 

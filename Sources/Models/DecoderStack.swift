@@ -1,6 +1,6 @@
-// The machinery both architectures share: a batch of prompts packed into one (T, C) activation
+// The machinery every architecture shares: a batch of prompts packed into one (T, C) activation
 // matrix, per-block activation buffers, the KV cache, and the internal protocol through which
-// LlamaModel and GPT2Model expose their embedding, blocks and final norm to the shared forward,
+// LlamaModel, GPT2Model and GPTJModel expose their embedding, blocks and final norm to the shared forward,
 // backward, delta-session and generation code. Not public: the public surface is TransformerModel.
 import Tensors
 
@@ -62,11 +62,14 @@ final class ForwardContext<S: RuntimeScalar> {
         return (offsets, total)
     }
 
-    func ropeTables(headSize HS: Int, theta: Double) -> (cos: ScalarBuffer<S>, sin: ScalarBuffer<S>) {
+    /// RoPE tables (T, R/2) of the configuration's R rotated dimensions, θ and scaling.
+    func ropeTables(_ configuration: ModelConfiguration) -> (cos: ScalarBuffer<S>, sin: ScalarBuffer<S>) {
         if let ropeCos, let ropeSin { return (ropeCos, ropeSin) }
-        let cos = ScalarBuffer<S>(count: rows * HS / 2)
-        let sin = ScalarBuffer<S>(count: rows * HS / 2)
-        Models.ropeTables(cos.pointer, sin.pointer, positions: positions, HS: HS, theta: theta)
+        let frequencies = ropeInverseFrequencies(dimensions: configuration.rotatedDimensions,
+                                                 theta: Double(configuration.ropeTheta), scaling: configuration.ropeScaling)
+        let cos = ScalarBuffer<S>(count: rows * frequencies.count)
+        let sin = ScalarBuffer<S>(count: rows * frequencies.count)
+        Models.ropeTables(cos.pointer, sin.pointer, positions: positions, inverseFrequencies: frequencies)
         ropeCos = cos
         ropeSin = sin
         return (cos, sin)
@@ -199,7 +202,7 @@ func attentionSegmentsForward<S: RuntimeScalar>(
             k = cache.keys[layer].pointer + first * KVW
             v = cache.values[layer].pointer + first * KVW
         }
-        attentionForward(out, probs, q, k, v, Tq, Tk, NH, NKV, HS)
+        attentionForward(out, probs, q, k, v, Tq, Tk, NH, NKV, HS, window: configuration.slidingWindow)
     }
 }
 
@@ -250,6 +253,8 @@ protocol DecoderStack: AnyObject {
     var eosTokenID: Int? { get }
     /// LM head (V, C).
     var head: ScalarBuffer<S> { get }
+    /// LM head bias (V), when the architecture has one (GPT-J).
+    var headBias: ScalarBuffer<S>? { get }
     func embedForward(_ x: UnsafeMutablePointer<S>, _ context: ForwardContext<S>)
     /// x (T, C) ← block `layer` applied to x; fills `acts`.
     func blockForward(layer: Int, _ x: UnsafeMutablePointer<S>, _ context: ForwardContext<S>, _ acts: BlockActivations<S>)
@@ -265,4 +270,8 @@ protocol DecoderStack: AnyObject {
     /// The MLP output projection of `layer` (C, F).
     func downProjection(layer: Int) -> ScalarBuffer<S>
     func replaceDownProjection(layer: Int, _ weight: ScalarBuffer<S>)
+}
+
+extension DecoderStack {
+    var headBias: ScalarBuffer<S>? { nil }
 }

@@ -137,7 +137,7 @@ final class RuntimeDeltaSession<M: DecoderStack>: DeltaSession {
         let mean = ScalarBuffer<S>(count: R), rstd = ScalarBuffer<S>(count: R)
         model.finalNormForward(normed.pointer, mean.pointer, rstd.pointer, h.pointer, R)
         let logits = ScalarBuffer<S>(count: R * V)                             // (R, V)
-        matmulForward(logits.pointer, normed.pointer, model.head.pointer, nil, R, C, V)
+        matmulForward(logits.pointer, normed.pointer, model.head.pointer, model.headBias?.pointer, R, C, V)
 
         // Loss and ∂loss/∂logits (written over the logits).
         var terms = LossTerms(R: R, V: V)

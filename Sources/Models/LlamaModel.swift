@@ -97,7 +97,7 @@ public final class LlamaModel<S: RuntimeScalar>: DecoderStack {
         let T = context.rows, C = configuration.hiddenSize, F = configuration.intermediateSize
         let HS = configuration.headDimension
         let NH = configuration.headCount, NKV = configuration.keyValueHeadCount
-        let rope = context.ropeTables(headSize: HS, theta: Double(configuration.ropeTheta))
+        let rope = context.ropeTables(configuration)
 
         acts.input.pointer.update(from: x, count: T * C)
         rmsnormForward(acts.norm1.pointer, acts.rstd1.pointer, x, w.attnNorm.pointer, T, C, eps: eps)
@@ -127,7 +127,7 @@ public final class LlamaModel<S: RuntimeScalar>: DecoderStack {
         let T = context.rows, C = configuration.hiddenSize, F = configuration.intermediateSize
         let HS = configuration.headDimension
         let NH = configuration.headCount, NKV = configuration.keyValueHeadCount
-        let rope = context.ropeTables(headSize: HS, theta: Double(configuration.ropeTheta))
+        let rope = context.ropeTables(configuration)
 
         // out = mid + down(key): dkey (T, F), then through SwiGLU and the MLP norm into dmid
         matmulBackward(scratch.dkey.pointer, dx, w.wDown.pointer, T, F, C, accumulate: false)

@@ -11,6 +11,9 @@ extension ModelConfiguration {
         guard let archName = file.value(forKey: "general.architecture")?.string else {
             throw ModelError.missingKey(file: name, key: "general.architecture")
         }
+        if ["phi3", "gptj"].contains(archName) {
+            throw ModelError.unsupportedFeature(file: name, feature: "\(archName) in GGUF (load its Hugging Face safetensors folder)")
+        }
         guard let architecture = Architecture(rawValue: archName) else {
             throw ModelError.unsupportedArchitecture(file: name, name: archName)
         }
@@ -70,6 +73,13 @@ extension ModelConfiguration {
             }
             if let scaling = file.value(forKey: p + "rope.scaling.type")?.string, scaling != "none" {
                 throw ModelError.unsupportedFeature(file: name, feature: "RoPE scaling '\(scaling)'")
+            }
+            // llama.cpp stores Llama-3 RoPE scaling as per-frequency divisors, not as metadata.
+            if file.tensor(named: "rope_freqs.weight") != nil {
+                throw ModelError.unsupportedFeature(file: name, feature: "RoPE frequency factors (rope_freqs.weight, Llama-3 scaling in GGUF)")
+            }
+            if let window = file.value(forKey: p + "attention.sliding_window")?.integer, window > 0 {
+                slidingWindow = window
             }
         }
         try validate(file: name)

@@ -1,7 +1,8 @@
-// ModelConfiguration from a Hugging Face config.json (GPT-2; Llama, Mistral and Qwen2, which share
-// the Llama architecture). Numbers are decoded as Double first and then checked to be integral,
-// since JSON writers are free to write 64 as 64.0. Settings the runtime does not implement
-// (rope scaling, partial rotary, other activations, MLP biases) are rejected, not ignored.
+// ModelConfiguration from a Hugging Face config.json (GPT-2; Llama, Mistral, Qwen2 and Phi-3, which
+// share the Llama architecture; GPT-J in GPTJModel.swift). Numbers are decoded as Double first and
+// then checked to be integral, since JSON writers are free to write 64 as 64.0. Settings the runtime
+// does not implement (RoPE types other than default and llama3, partial rotary on the Llama path,
+// per-layer windows, other activations, MLP biases) are rejected, not ignored.
 import Foundation
 
 /// The fields of a Hugging Face `config.json` that mledit reads.
@@ -15,6 +16,10 @@ public struct HuggingFaceConfig: Decodable, Sendable {
     /// `rope_parameters` / `rope_scaling` as found (type and θ).
     public var ropeType: String?
     public var ropeParameterTheta: Double?
+    /// The numeric members of `rope_parameters` / `rope_scaling` (factor, low_freq_factor, …).
+    public var ropeNumbers: [String: Double] = [:]
+    /// `layer_types` (per-layer attention kinds), when given.
+    public var layerTypes: [String]?
 
     private struct AnyKey: CodingKey {
         var stringValue: String
@@ -27,10 +32,12 @@ public struct HuggingFaceConfig: Decodable, Sendable {
         "n_embd", "n_layer", "n_head", "n_inner", "n_positions", "n_ctx", "layer_norm_epsilon", "vocab_size",
         "hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads", "num_key_value_heads",
         "head_dim", "rms_norm_eps", "rope_theta", "max_position_embeddings",
+        "sliding_window", "rotary_dim", "partial_rotary_factor",
     ]
     private static let stringKeys = ["activation_function", "hidden_act"]
     private static let flagKeys = ["tie_word_embeddings", "attention_bias", "mlp_bias", "scale_attn_weights",
-                                   "scale_attn_by_inverse_layer_idx", "reorder_and_upcast_attn"]
+                                   "scale_attn_by_inverse_layer_idx", "reorder_and_upcast_attn",
+                                   "use_sliding_window"]
 
     public init(from decoder: Decoder) throws {
         let container = try decoder.container(keyedBy: AnyKey.self)
@@ -63,7 +70,11 @@ public struct HuggingFaceConfig: Decodable, Sendable {
             if let theta = try rope.decodeIfPresent(Double.self, forKey: AnyKey(stringValue: "rope_theta")) {
                 ropeParameterTheta = theta
             }
+            for member in rope.allKeys {
+                if let number = try? rope.decodeIfPresent(Double.self, forKey: member) { ropeNumbers[member.stringValue] = number }
+            }
         }
+        layerTypes = try? container.decodeIfPresent([String].self, forKey: AnyKey(stringValue: "layer_types"))
     }
 }
 
@@ -118,32 +129,83 @@ extension ModelConfiguration {
                       contextLength: try integer("n_positions", default: integer("n_ctx", default: 1024)),
                       normEpsilon: Float(try real("layer_norm_epsilon", default: 1e-5)),
                       tiedEmbeddings: config.flags["tie_word_embeddings"] ?? true)
-        case "llama", "mistral", "qwen2":
+        case "llama", "mistral", "qwen2", "phi3":
             let activation = config.strings["hidden_act"] ?? "silu"
             guard activation == "silu" else {
                 throw ModelError.unsupportedFeature(file: file, feature: "hidden_act '\(activation)' (SwiGLU with silu only)")
             }
             if config.flags["mlp_bias"] == true { throw ModelError.unsupportedFeature(file: file, feature: "mlp_bias") }
-            if let type = config.ropeType, type != "default" {
-                throw ModelError.unsupportedFeature(file: file, feature: "RoPE type '\(type)'")
+            if let factor = config.values["partial_rotary_factor"] ?? config.ropeNumbers["partial_rotary_factor"], factor != 1 {
+                throw ModelError.unsupportedFeature(file: file, feature: "partial_rotary_factor \(factor) (full rotary embedding only)")
             }
             let hidden = try integer("hidden_size")
             let heads = try integer("num_attention_heads")
+            let contextLength = try integer("max_position_embeddings")
             self.init(architecture: .llama, layerCount: try integer("num_hidden_layers"), hiddenSize: hidden,
                       intermediateSize: try integer("intermediate_size"), headCount: heads,
                       keyValueHeadCount: try integer("num_key_value_heads", default: heads),
                       vocabularySize: try integer("vocab_size"),
-                      contextLength: try integer("max_position_embeddings"),
+                      contextLength: contextLength,
                       normEpsilon: Float(try real("rms_norm_eps", default: 1e-6)),
                       ropeTheta: Float(try config.ropeParameterTheta ?? real("rope_theta", default: 10000)),
                       tiedEmbeddings: config.flags["tie_word_embeddings"] ?? false,
-                      attentionBias: config.modelType == "qwen2" || config.flags["attention_bias"] == true)
+                      attentionBias: config.modelType == "qwen2" || config.flags["attention_bias"] == true,
+                      ropeScaling: try Self.ropeScaling(config, file: file),
+                      family: ModelFamily(rawValue: config.modelType))
+            slidingWindow = try Self.slidingWindow(config, file: file, contextLength: contextLength)
             if let headDim = config.values["head_dim"], headDim != Double(headDimension) {
                 throw ModelError.unsupportedFeature(file: file, feature: "head_dim \(headDim) ≠ hidden_size / num_attention_heads (\(headDimension))")
             }
+        case "gptj":
+            try self.init(gptj: config, file: file)
         default:
             throw ModelError.unsupportedArchitecture(file: file, name: config.modelType)
         }
         try validate(file: file)
+    }
+}
+
+extension ModelConfiguration {
+    /// The window of a Mistral or Phi-3 config (`sliding_window`; null or absent means none);
+    /// Llama configs have none. Qwen2's per-layer windows (`use_sliding_window`) are refused.
+    static func slidingWindow(_ config: HuggingFaceConfig, file: String, contextLength: Int) throws -> Int? {
+        if config.modelType == "qwen2" {
+            if config.flags["use_sliding_window"] == true || config.layerTypes?.contains("sliding_attention") == true {
+                throw ModelError.unsupportedFeature(file: file, feature: "Qwen2 use_sliding_window (per-layer sliding-window attention)")
+            }
+            return nil
+        }
+        if let types = config.layerTypes, Set(types).count > 1 {
+            throw ModelError.unsupportedFeature(file: file, feature: "layer_types mixing \(Set(types).sorted().joined(separator: " and "))")
+        }
+        guard config.modelType == "mistral" || config.modelType == "phi3", let value = config.values["sliding_window"] else { return nil }
+        guard let window = Int(exactly: value), window > 0 else {
+            throw ModelError.invalidValue(file: file, key: "sliding_window", reason: "expected a positive integer, found \(value)")
+        }
+        return window
+    }
+
+    /// Llama-3 scaling from `rope_parameters` / `rope_scaling`; other RoPE types are refused.
+    static func ropeScaling(_ config: HuggingFaceConfig, file: String) throws -> RopeScaling? {
+        guard let type = config.ropeType, type != "default" else { return nil }
+        guard type == "llama3" else {
+            throw ModelError.unsupportedFeature(file: file, feature: "RoPE type '\(type)' (default and llama3 only)")
+        }
+        func member(_ key: String) throws -> Double {
+            guard let v = config.ropeNumbers[key] else { throw ModelError.missingKey(file: file, key: "rope_parameters.\(key)") }
+            return v
+        }
+        let original = try member("original_max_position_embeddings")
+        guard let originalContextLength = Int(exactly: original), originalContextLength > 0 else {
+            throw ModelError.invalidValue(file: file, key: "rope_parameters.original_max_position_embeddings",
+                                          reason: "expected a positive integer, found \(original)")
+        }
+        let scaling = RopeScaling(factor: try member("factor"), lowFrequencyFactor: try member("low_freq_factor"),
+                                  highFrequencyFactor: try member("high_freq_factor"), originalContextLength: originalContextLength)
+        guard scaling.factor > 0, scaling.highFrequencyFactor > scaling.lowFrequencyFactor, scaling.lowFrequencyFactor > 0 else {
+            throw ModelError.invalidValue(file: file, key: "rope_parameters",
+                                          reason: "llama3 scaling needs factor > 0 and high_freq_factor > low_freq_factor > 0")
+        }
+        return scaling
     }
 }

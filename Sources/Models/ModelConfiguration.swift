@@ -5,6 +5,39 @@
 public enum Architecture: String, Codable, Sendable {
     case llama
     case gpt2
+    /// GPT-J: parallel attention and MLP on one LayerNorm, partial interleaved rotary embedding.
+    case gptj
+}
+
+/// The Hugging Face family of a Llama-architecture model when its config.json is not Llama's own
+/// (Qwen2 is told by its q/k/v biases, so existing configurations need no family).
+public enum ModelFamily: String, Codable, Sendable {
+    case mistral
+    case phi3
+}
+
+/// Llama-3 RoPE frequency scaling (`rope_type: "llama3"`): wavelengths above
+/// originalContextLength / lowFrequencyFactor are divided by `factor`, ones below
+/// originalContextLength / highFrequencyFactor kept, the band between interpolated.
+public struct RopeScaling: Codable, Sendable, Equatable {
+    public var factor: Double
+    public var lowFrequencyFactor: Double
+    public var highFrequencyFactor: Double
+    public var originalContextLength: Int
+
+    enum CodingKeys: String, CodingKey {
+        case factor
+        case lowFrequencyFactor = "low_freq_factor"
+        case highFrequencyFactor = "high_freq_factor"
+        case originalContextLength = "original_max_position_embeddings"
+    }
+
+    public init(factor: Double, lowFrequencyFactor: Double, highFrequencyFactor: Double, originalContextLength: Int) {
+        self.factor = factor
+        self.lowFrequencyFactor = lowFrequencyFactor
+        self.highFrequencyFactor = highFrequencyFactor
+        self.originalContextLength = originalContextLength
+    }
 }
 
 /// Dimensions and constants of a decoder-only transformer.
@@ -28,6 +61,15 @@ public struct ModelConfiguration: Codable, Sendable, Equatable {
     public var tiedEmbeddings: Bool
     /// Qwen2-style q/k/v biases (Llama family only).
     public var attentionBias: Bool
+    // The optional fields below are encoded only when set, so configurations without them (and
+    // the ledger commit ids computed from them) are unchanged.
+    /// Sliding-window attention: a token attends to itself and the `slidingWindow − 1` positions before it.
+    public var slidingWindow: Int?
+    /// Llama-3 RoPE frequency scaling.
+    public var ropeScaling: RopeScaling?
+    /// Rotated dimensions of each head when fewer than the head size (GPT-J's rotary_dim).
+    public var rotaryDimension: Int?
+    public var family: ModelFamily?
 
     enum CodingKeys: String, CodingKey {
         case architecture
@@ -42,11 +84,17 @@ public struct ModelConfiguration: Codable, Sendable, Equatable {
         case ropeTheta = "rope_theta"
         case tiedEmbeddings = "tied_embeddings"
         case attentionBias = "attention_bias"
+        case slidingWindow = "sliding_window"
+        case ropeScaling = "rope_scaling"
+        case rotaryDimension = "rotary_dimension"
+        case family
     }
 
     public init(architecture: Architecture, layerCount: Int, hiddenSize: Int, intermediateSize: Int,
                 headCount: Int, keyValueHeadCount: Int, vocabularySize: Int, contextLength: Int,
-                normEpsilon: Float, ropeTheta: Float = 10000, tiedEmbeddings: Bool, attentionBias: Bool = false) {
+                normEpsilon: Float, ropeTheta: Float = 10000, tiedEmbeddings: Bool, attentionBias: Bool = false,
+                slidingWindow: Int? = nil, ropeScaling: RopeScaling? = nil, rotaryDimension: Int? = nil,
+                family: ModelFamily? = nil) {
         self.architecture = architecture
         self.layerCount = layerCount
         self.hiddenSize = hiddenSize
@@ -59,7 +107,14 @@ public struct ModelConfiguration: Codable, Sendable, Equatable {
         self.ropeTheta = ropeTheta
         self.tiedEmbeddings = tiedEmbeddings
         self.attentionBias = attentionBias
+        self.slidingWindow = slidingWindow
+        self.ropeScaling = ropeScaling
+        self.rotaryDimension = rotaryDimension
+        self.family = family
     }
 
     public var headDimension: Int { hiddenSize / headCount }
+
+    /// Dimensions of each head that RoPE rotates.
+    public var rotatedDimensions: Int { rotaryDimension ?? headDimension }
 }

@@ -9,7 +9,7 @@ public enum ModelError: Error, Equatable, CustomStringConvertible {
     case invalidValue(file: String, key: String, reason: String)
     /// The configuration names an architecture mledit does not run.
     case unsupportedArchitecture(file: String, name: String)
-    /// A feature the runtime does not implement (partial RoPE, rope scaling, …).
+    /// A feature the runtime does not implement (longrope, per-layer sliding windows, …).
     case unsupportedFeature(file: String, feature: String)
     /// A tensor the architecture needs is absent.
     case missingTensor(String)
@@ -24,7 +24,7 @@ public enum ModelError: Error, Equatable, CustomStringConvertible {
         switch self {
         case let .missingKey(file, key): return "\(file): missing key '\(key)'"
         case let .invalidValue(file, key, reason): return "\(file): key '\(key)': \(reason)"
-        case let .unsupportedArchitecture(file, name): return "\(file): unsupported architecture '\(name)' (expected llama or gpt2)"
+        case let .unsupportedArchitecture(file, name): return "\(file): unsupported architecture '\(name)' (expected llama, mistral, qwen2, phi3, gpt2 or gptj)"
         case let .unsupportedFeature(file, feature): return "\(file): unsupported: \(feature)"
         case let .missingTensor(name): return "missing tensor '\(name)'"
         case let .tensorShape(name, expected, actual):

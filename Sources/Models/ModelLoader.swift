@@ -1,8 +1,9 @@
 // Opens a checkpoint and builds the model it holds: a .gguf file, or model.safetensors with its
 // config.json (a folder holding both, or the .safetensors file itself). Every source is converted
 // to the internal convention here (WeightSource.swift): GGUF Q/K rows un-permuted from llama.cpp's
-// interleaved RoPE order to rotate-half order, GPT-2 Conv1D weights transposed to out × in, and
-// GPT-2's fused c_attn split into q/k/v. Weights are dequantized to Float32 (or widened to Double).
+// interleaved RoPE order to rotate-half order, GPT-2 Conv1D weights transposed to out × in,
+// GPT-2's fused c_attn split into q/k/v, and Phi-3's fused qkv_proj and gate_up_proj split
+// (Phi3Layout.swift). Weights are dequantized to Float32 (or widened to Double).
 import Checkpoints
 import Foundation
 import Tensors
@@ -26,6 +27,8 @@ public enum ModelLoader {
         case (.llama, .float64): return try LlamaModel<Double>(configuration: configuration, weights: weights, eosTokenID: eos)
         case (.gpt2, .float32): return try GPT2Model<Float>(configuration: configuration, weights: weights, eosTokenID: eos)
         case (.gpt2, .float64): return try GPT2Model<Double>(configuration: configuration, weights: weights, eosTokenID: eos)
+        case (.gptj, .float32): return try GPTJModel<Float>(configuration: configuration, weights: weights, eosTokenID: eos)
+        case (.gptj, .float64): return try GPTJModel<Double>(configuration: configuration, weights: weights, eosTokenID: eos)
         }
     }
 
@@ -158,6 +161,13 @@ struct SafetensorsWeights: WeightSource {
         if configuration.architecture == .gpt2, names[name] == nil, let fused = fusedSource(of: name) {
             guard let whole = try tensor(named: fused.fused) else { return nil }
             return splitFused(whole, part: fused.part)
+        }
+        if configuration.family == .phi3, names[name] == nil, let fused = phi3FusedSource(of: name, configuration: configuration) {
+            guard let whole = try tensor(named: fused.fused) else { return nil }
+            let c = configuration
+            let expectedRows = fused.fused.hasSuffix("attn_qkv.weight")
+                ? (c.headCount + 2 * c.keyValueHeadCount) * c.headDimension : 2 * c.intermediateSize
+            return try fusedRows(whole, rows: fused.rows, expectedRows: expectedRows, name: names[fused.fused] ?? fused.fused)
         }
         guard let stored = names[name], let info = file.tensor(named: stored) else { return nil }
         let values: [Float]

@@ -1,6 +1,7 @@
 // One internal tensor naming whatever the source: the GGUF names (`blk.N.ffn_down.weight`) are
-// canonical; Hugging Face Llama (`model.layers.N.mlp.down_proj.weight`) and GPT-2
-// (`h.N.mlp.c_proj.weight`, optionally prefixed `transformer.`) names map onto them.
+// canonical; Hugging Face Llama (`model.layers.N.mlp.down_proj.weight`, also Mistral, Qwen2 and
+// Phi-3), GPT-2 (`h.N.mlp.c_proj.weight`, optionally prefixed `transformer.`) and GPT-J
+// (`transformer.h.N.mlp.fc_out.weight`, table in GPTJModel.swift) names map onto them.
 // Naming only: the layout conversions (transposes, Q/K row order) are in ModelLoader.swift.
 
 /// Maps checkpoint tensor names to and from the canonical (GGUF) names.
@@ -14,6 +15,8 @@ public enum TensorNaming {
         ("post_attention_layernorm.weight", "ffn_norm.weight"),
         ("mlp.gate_proj.weight", "ffn_gate.weight"), ("mlp.up_proj.weight", "ffn_up.weight"),
         ("mlp.down_proj.weight", "ffn_down.weight"),
+        // Phi-3's fused projections, split on load (Phi3Layout.swift).
+        ("self_attn.qkv_proj.weight", "attn_qkv.weight"), ("mlp.gate_up_proj.weight", "ffn_gate_up.weight"),
     ]
     private static let llamaGlobal: [(hf: String, canonical: String)] = [
         ("model.embed_tokens.weight", "token_embd.weight"), ("model.norm.weight", "output_norm.weight"),
@@ -47,13 +50,20 @@ public enum TensorNaming {
             let bare = name.hasPrefix("transformer.") ? String(name.dropFirst("transformer.".count)) : name
             if let global = gpt2Global.first(where: { $0.hf == bare }) { return global.canonical }
             return blockName(bare, prefix: "h.", table: gpt2Block)
+        case .gptj:
+            if let global = gptjGlobal.first(where: { $0.hf == name }) { return global.canonical }
+            return blockName(name, prefix: "transformer.h.", table: gptjBlock)
         }
     }
 
-    /// The Hugging Face name of a canonical tensor (GPT-2 names without the `transformer.` prefix).
+    /// The Hugging Face name of a canonical tensor (GPT-2 names without the `transformer.` prefix,
+    /// GPT-J names with it).
     public static func huggingFaceName(canonical name: String, architecture: Architecture) -> String? {
-        let (global, block, prefix) = architecture == .llama
-            ? (llamaGlobal, llamaBlock, "model.layers.") : (gpt2Global, gpt2Block, "h.")
+        let (global, block, prefix) = switch architecture {
+        case .llama: (llamaGlobal, llamaBlock, "model.layers.")
+        case .gpt2: (gpt2Global, gpt2Block, "h.")
+        case .gptj: (gptjGlobal, gptjBlock, "transformer.h.")
+        }
         if let entry = global.first(where: { $0.canonical == name }) { return entry.hf }
         guard name.hasPrefix("blk.") else { return nil }
         let rest = name.dropFirst(4)

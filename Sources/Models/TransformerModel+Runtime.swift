@@ -55,7 +55,7 @@ extension DecoderStack {
         let mean = ScalarBuffer<S>(count: R), rstd = ScalarBuffer<S>(count: R)
         finalNormForward(normed.pointer, mean.pointer, rstd.pointer, h, R)
         let logits = ScalarBuffer<S>(count: R * V)
-        matmulForward(logits.pointer, normed.pointer, head.pointer, nil, R, C, V)
+        matmulForward(logits.pointer, normed.pointer, head.pointer, headBias?.pointer, R, C, V)
         return logits
     }
 

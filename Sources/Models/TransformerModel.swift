@@ -4,7 +4,7 @@
 // and Generation.swift (KV-cache decoding).
 import Tensors
 
-/// A causal language model mledit can run, inspect and edit: `LlamaModel` or `GPT2Model`.
+/// A causal language model mledit can run, inspect and edit: `LlamaModel`, `GPT2Model` or `GPTJModel`.
 /// Prompts are token ids without anything prepended; every prompt must be non-empty, no longer
 /// than `configuration.contextLength`, with ids below `configuration.vocabularySize`
 /// (violations are programmer errors and stop the process).

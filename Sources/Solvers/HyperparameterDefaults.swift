@@ -71,6 +71,13 @@ extension EditHyperparameters {
         xlROME.prefixCount = 20
         add("gpt2-xl", .gpt2, 48, 1600, [.rome], xlROME)
 
+        // GPT-J-6B: the published MEMIT configuration (layers 3–8 of 28, λ 15000), edits mlp.fc_out.
+        let gptjMEMIT = EditHyperparameters(
+            layers: [3, 4, 5, 6, 7, 8], vLearningRate: 0.5, vSteps: 25, vWeightDecay: 0.5, klFactor: 0.0625,
+            clampNormFactor: 0.75, preservationWeight: 15000, statisticsTokenCount: 100_000,
+            statisticsSequenceLength: 128, prefixCount: 5, prefixLength: 10)
+        add("gpt-j-6b", .gptj, 28, 4096, [.memit, .emmet, .alphaedit], gptjMEMIT)
+
         // Llama-2-7B: the published MEMIT configuration (layers 4–8, λ 15000).
         let llama7 = EditHyperparameters(
             layers: [4, 5, 6, 7, 8], vLearningRate: 0.5, vSteps: 25, vWeightDecay: 1e-3, klFactor: 0.0625,
