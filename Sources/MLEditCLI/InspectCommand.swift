@@ -59,11 +59,21 @@ enum InspectCommand {
         let c = configuration
         console.print("model:        \(url.path)")
         console.print("format:       \(format), \(rows.count) tensors, \(parameterCount) parameters, \(rows.reduce(0) { $0 + $1.bytes }) bytes of tensor data")
-        console.print("architecture: \(c.architecture.rawValue), \(c.layerCount) layers, d_model \(c.hiddenSize), d_ff \(c.intermediateSize)")
+        let family = c.family.map { " (\($0.rawValue))" } ?? ""
+        console.print("architecture: \(c.architecture.rawValue)\(family), \(c.layerCount) layers, d_model \(c.hiddenSize), d_ff \(c.intermediateSize)")
         console.print("attention:    \(c.headCount) heads, \(c.keyValueHeadCount) key/value heads, head dim \(c.headDimension), context \(c.contextLength)")
         var constants = "norm eps \(c.normEpsilon), tied embeddings \(c.tiedEmbeddings ? "yes" : "no")"
         if c.architecture == .llama { constants += ", rope theta \(c.ropeTheta), q/k/v bias \(c.attentionBias ? "yes" : "no")" }
+        if c.architecture == .gptj {
+            constants += ", rope theta \(c.ropeTheta), rotary dim \(c.rotatedDimensions) of head dim \(c.headDimension), parallel attention and MLP"
+        }
         console.print("constants:    \(constants)")
+        var positions: [String] = []
+        if let window = c.slidingWindow { positions.append("sliding window \(window)") }
+        if let scaling = c.ropeScaling {
+            positions.append("rope llama3 ×\(scaling.factor), low/high frequency factor \(scaling.lowFrequencyFactor)/\(scaling.highFrequencyFactor), original context \(scaling.originalContextLength)")
+        }
+        if !positions.isEmpty { console.print("positions:    \(positions.joined(separator: ", "))") }
         console.print("tokenizer:    byte-level BPE, \(tokenizer.vocabularySize) tokens, pre-tokenizer \(tokenizer.preTokenizer.rawValue), "
             + "bos \(tokenizer.bosTokenID.map(String.init) ?? "-"), eos \(tokenizer.eosTokenID.map(String.init) ?? "-"), add bos \(tokenizer.addBOS ? "yes" : "no")")
         console.print("blas:         \(BLASKernels.summary(environment: console.environment))")

@@ -21,6 +21,21 @@ struct ModelCommandTests {
         try #require(try JSONSerialization.jsonObject(with: Data(outcome.stdout.utf8)) as? [String: Any])
     }
 
+    @Test("inspect names each family's positional features", arguments: [
+        ("tiny-mistral", ["architecture: llama (mistral)", "sliding window 4"]),
+        ("tiny-phi3", ["architecture: llama (phi3)", "sliding window 5"]),
+        ("tiny-llama3", ["rope llama3 ×", "original context 64"]),
+        ("tiny-gptj", ["architecture: gptj", "rotary dim 8 of head dim 16, parallel attention and MLP"]),
+        ("tiny-qwen2", ["q/k/v bias yes"]),
+    ])
+    func inspectFamilies(fixture: String, expected: [String]) throws {
+        let outcome = CLIHarness.run(["inspect", CLIHarness.fixtures.appendingPathComponent(fixture).path], in: Self.directory)
+        #expect(outcome.status == 0, "\(outcome.stderr)")
+        for line in expected { #expect(outcome.stdout.contains(line), "\(fixture): no '\(line)' in \(outcome.stdout)") }
+        #expect(!CLIHarness.run(["inspect", CLIHarness.fixtures.appendingPathComponent("tiny-llama").path], in: Self.directory)
+            .stdout.contains("positions:"))
+    }
+
     @Test("inspect reports the default model's configuration and all 272 tensors")
     func inspectDefault() throws {
         let outcome = CLIHarness.run(["inspect", try Self.defaultModel().path, "--json"], in: Self.directory)
