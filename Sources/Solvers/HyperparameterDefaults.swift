@@ -92,7 +92,8 @@ extension EditHyperparameters {
     }()
 
     /// The defaults for `method` on a model of this shape: a table row when one matches, else
-    /// edit layers at 10–25 % of the depth (ROME: the last of them) with the published λ.
+    /// edit layers at 10–25 % of the depth (ROME: the last of them), never the last block, with
+    /// the published λ.
     public static func defaults(for configuration: ModelConfiguration, method: EditMethod) -> EditHyperparameters {
         if let row = profiles.first(where: {
             $0.architecture == configuration.architecture && $0.layerCount == configuration.layerCount
@@ -103,8 +104,11 @@ extension EditHyperparameters {
             return h
         }
         let depth = configuration.layerCount
-        let first = min(depth - 1, max(0, Int((0.1 * Double(depth)).rounded())))
-        let last = min(depth - 1, max(first, Int((0.25 * Double(depth)).rounded())))
+        // An edit of the last block changes only the subject's own position after every
+        // attention layer: it cannot reach the prompt's last token, so it is never a default.
+        let deepest = max(0, depth - 2)
+        let first = min(deepest, max(0, Int((0.1 * Double(depth)).rounded())))
+        let last = min(deepest, max(first, Int((0.25 * Double(depth)).rounded())))
         var h = EditHyperparameters(layers: Array(first...last))
         h.statisticsSequenceLength = min(h.statisticsSequenceLength, configuration.contextLength)
         if method == .rome {

@@ -17,6 +17,20 @@ struct TinyFactsEditTests {
             layers: [0, 1, 2], tokenCount: h.statisticsTokenCount, sequenceLength: h.statisticsSequenceLength)
     }
 
+    @Test("default edit layers never include the last block, which cannot reach the prompt's end")
+    func defaultLayersBelowTheLastBlock() throws {
+        var configuration = try SolverFixtures.tinyFactsModel().0.configuration
+        for depth in [1, 2, 3, 4, 8, 12, 40] {
+            configuration.layerCount = depth
+            for method in EditMethod.allCases {
+                let layers = EditHyperparameters.defaults(for: configuration, method: method).layers
+                #expect(!layers.isEmpty && layers.allSatisfy { $0 >= 0 && $0 <= max(0, depth - 2) }, "\(method) at depth \(depth): \(layers)")
+            }
+        }
+        configuration.layerCount = 2
+        #expect(EditHyperparameters.defaults(for: configuration, method: .memit).layers == [0])
+    }
+
     @Test("all 150 facts by every method in batches of 10: efficacy ≥ 0.9, neighbourhood ≥ 0.8",
           arguments: EditMethod.allCases)
     func batches(method: EditMethod) throws {
