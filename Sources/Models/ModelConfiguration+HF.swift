@@ -15,6 +15,8 @@ public struct HuggingFaceConfig: Decodable, Sendable {
     /// `rope_parameters` / `rope_scaling` as found (type and θ).
     public var ropeType: String?
     public var ropeParameterTheta: Double?
+    /// The `gemma3_text` fields (Gemma3Configuration.swift), nil for other model types.
+    public var gemma3: Gemma3HuggingFaceFields?
 
     private struct AnyKey: CodingKey {
         var stringValue: String
@@ -52,6 +54,10 @@ public struct HuggingFaceConfig: Decodable, Sendable {
             eosTokenID = Int(exactly: single)
         } else if let list = try? container.decodeIfPresent([Double].self, forKey: eosKey) {
             eosTokenID = list.first.flatMap { Int(exactly: $0) }
+        }
+        if modelType == "gemma3_text" {
+            gemma3 = try Gemma3HuggingFaceFields(from: decoder)
+            return
         }
         for key in ["rope_parameters", "rope_scaling"] {
             let k = AnyKey(stringValue: key)
@@ -141,6 +147,8 @@ extension ModelConfiguration {
             if let headDim = config.values["head_dim"], headDim != Double(headDimension) {
                 throw ModelError.unsupportedFeature(file: file, feature: "head_dim \(headDim) ≠ hidden_size / num_attention_heads (\(headDimension))")
             }
+        case "gemma3_text":
+            self = try Self.gemma3(huggingFace: config, file: file)
         default:
             throw ModelError.unsupportedArchitecture(file: file, name: config.modelType)
         }

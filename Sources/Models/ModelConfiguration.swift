@@ -5,6 +5,7 @@
 public enum Architecture: String, Codable, Sendable {
     case llama
     case gpt2
+    case gemma3
 }
 
 /// Dimensions and constants of a decoder-only transformer.
@@ -28,6 +29,8 @@ public struct ModelConfiguration: Codable, Sendable, Equatable {
     public var tiedEmbeddings: Bool
     /// Qwen2-style q/k/v biases (Llama family only).
     public var attentionBias: Bool
+    /// Gemma-3's head size, sliding windows and RoPE bases; nil (and not encoded) otherwise.
+    public var gemma3: Gemma3Settings?
 
     enum CodingKeys: String, CodingKey {
         case architecture
@@ -42,6 +45,7 @@ public struct ModelConfiguration: Codable, Sendable, Equatable {
         case ropeTheta = "rope_theta"
         case tiedEmbeddings = "tied_embeddings"
         case attentionBias = "attention_bias"
+        case gemma3
     }
 
     public init(architecture: Architecture, layerCount: Int, hiddenSize: Int, intermediateSize: Int,
@@ -61,5 +65,5 @@ public struct ModelConfiguration: Codable, Sendable, Equatable {
         self.attentionBias = attentionBias
     }
 
-    public var headDimension: Int { hiddenSize / headCount }
+    public var headDimension: Int { gemma3?.headDimension ?? hiddenSize / headCount }
 }
