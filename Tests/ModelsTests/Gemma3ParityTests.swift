@@ -4,6 +4,7 @@
 // reference; and, when it has been fetched (scripts/fetch-model --model gemma3-270m),
 // Gemma-3-270M against transformers' top-10 logits and greedy continuations in gemma3/golden.json.
 // Token ids of the real-model prompts come from the fixture, not from mledit's tokenizer.
+import Checkpoints
 import Foundation
 @testable import Models
 import Tensors
@@ -158,5 +159,53 @@ struct Gemma3ParityTests {
             let greedy = model.generate(prompt: ids, maxNewTokens: expected.count, sampling: SamplingOptions(stopTokenIDs: []))
             #expect(Array(greedy.tokens.prefix(decisive)) == Array(expected.prefix(decisive)), "\(text): greedy continuation")
         }
+    }
+
+    @Test("Gemma-3-270M (when fetched): GGUF copy with an edited ffn_down keeps the 235 other tensors and all metadata byte for byte",
+          .enabled(if: Gemma3Fixture.realModelFetched, "Gemma-3-270M not fetched (scripts/fetch-model --model gemma3-270m)"))
+    func realModelGGUFExport() throws {
+        let gguf = try GGUFFile(contentsOf: Gemma3Fixture.realModelURL)
+        let directory = try ExportTestSupport.temporaryDirectory()
+        defer { ExportTestSupport.cleanUp(directory) }
+        let name = TensorNaming.mlpOutputWeight(layer: 0)
+        let info = try #require(gguf.tensor(named: name))
+        #expect(info.type == .q6_K)
+        let base = Matrix<Float>(rows: info.shape[0], cols: info.shape[1], values: try gguf.floats(for: info))
+        let edited = ExportTestSupport.perturbed(base, seed: 5, scale: 0.05)
+        let out = directory.appendingPathComponent("gemma.gguf")
+        let report = try CheckpointExport.writeGGUF(source: gguf, overrides: [name: edited], to: out)
+        #expect(report.copiedTensorCount == 235)
+        let written = try GGUFFile(contentsOf: out)
+        #expect(written.metadata.count == gguf.metadata.count)
+        for entry in gguf.metadata { #expect(written.value(forKey: entry.key) == entry.value, "\(entry.key)") }
+        for original in gguf.tensors where original.name != name {
+            let copy = try #require(written.tensor(named: original.name))
+            #expect(copy.type == original.type && written.rawData(for: copy) == gguf.rawData(for: original), "\(original.name)")
+        }
+        let expected = edited.values.map { HalfPrecision.floatFromHalf(HalfPrecision.halfFromFloat($0)) }
+        #expect(try written.floats(named: name) == expected)
+        // The copy loads as Gemma-3 and its layer 0 is the edited tensor.
+        let model = try ModelLoader.load(url: out)
+        #expect(model.mlpOutputWeight(layer: 0).values == expected)
+    }
+
+    @Test("tiny-gemma3: a safetensors export with an edited ffn_down reloads with the edited model's logits")
+    func tinyExportRoundTrip() throws {
+        let model = try ModelLoader.load(url: Fixtures.url("tiny-gemma3"))
+        let name = TensorNaming.mlpOutputWeight(layer: 2)
+        let edited = ExportTestSupport.perturbed(model.mlpOutputWeight(layer: 2), seed: 9, scale: 0.2)
+        model.setMLPOutputWeight(layer: 2, edited)
+        let directory = try ExportTestSupport.temporaryDirectory()
+        defer { ExportTestSupport.cleanUp(directory) }
+        let folder = directory.appendingPathComponent("export")
+        try CheckpointExport.writeHuggingFace(source: Fixtures.url("tiny-gemma3"), overrides: [name: edited], to: folder)
+        let reloaded = try ModelLoader.load(url: folder)
+        #expect(reloaded.configuration == model.configuration)
+        #expect(reloaded.mlpOutputWeight(layer: 2) == edited)
+        let prompt = ints(dictionaries(try Fixtures.json("tiny-gemma3/golden.json")["sequences"]).last?["ids"])
+        let error = maxAbsDifference(model.logits(prompt: prompt).values.map(Double.init),
+                                     reloaded.logits(prompt: prompt).values.map(Double.init))
+        // Norm weights go back to Hugging Face's w of (1 + w), which may round in the last bit.
+        #expect(error < 1e-5, "export vs edited model max |Δlogit| \(error)")
     }
 }
