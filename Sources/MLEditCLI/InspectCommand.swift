@@ -73,6 +73,10 @@ enum InspectCommand {
         if let scaling = c.ropeScaling {
             positions.append("rope llama3 ×\(scaling.factor), low/high frequency factor \(scaling.lowFrequencyFactor)/\(scaling.highFrequencyFactor), original context \(scaling.originalContextLength)")
         }
+        if let gemma = c.gemma3 {
+            let global = gemma.slidingLayers.indices.filter { !gemma.slidingLayers[$0] }.map(String.init).joined(separator: ",")
+            positions.append("sliding window \(gemma.slidingWindow) (rope theta \(gemma.localRopeTheta)), global layers \(global) (rope theta \(c.ropeTheta)), query scale 1/√\(gemma.queryPreAttentionScalar)")
+        }
         if !positions.isEmpty { console.print("positions:    \(positions.joined(separator: ", "))") }
         console.print("tokenizer:    byte-level BPE, \(tokenizer.vocabularySize) tokens, pre-tokenizer \(tokenizer.preTokenizer.rawValue), "
             + "bos \(tokenizer.bosTokenID.map(String.init) ?? "-"), eos \(tokenizer.eosTokenID.map(String.init) ?? "-"), add bos \(tokenizer.addBOS ? "yes" : "no")")

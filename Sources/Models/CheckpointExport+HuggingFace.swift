@@ -93,6 +93,9 @@ extension CheckpointExport {
                 if let parts = replacements[name] {
                     try apply(parts, to: &tensor.values, shape: tensor.shape, name: name)
                 }
+                if architecture == .gemma3, TensorNaming.isGemma3Norm(canonical: name) {
+                    tensor.values = tensor.values.map { $0 - 1 }   // back to Hugging Face's w of (1 + w)
+                }
                 var fileName = hf
                 if architecture == .gpt2 {
                     if hf != "lm_head.weight" { fileName = "transformer." + hf }
@@ -162,6 +165,8 @@ extension CheckpointExport {
                 ("tie_word_embeddings", .bool(c.tiedEmbeddings)), ("torch_dtype", .string(torchDType)),
                 ("use_cache", .bool(true)), ("vocab_size", .integer(c.vocabularySize)),
             ])
+        case .gemma3:
+            return gemma3ConfigJSON(c, torchDType: torchDType, bos: id(bos), eos: id(eos), pad: id(pad))
         case .llama:
             let qwen = c.attentionBias
             let (className, modelType) = switch c.family {

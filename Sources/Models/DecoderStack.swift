@@ -98,6 +98,8 @@ final class BlockActivations<S: RuntimeScalar> {
     let ffnB: ScalarBuffer<S>       // (T, F) up projection (Llama only)
     let key: ScalarBuffer<S>        // (T, F) the MLP output projection's input
     let proj: ScalarBuffer<S>       // (T, C) scratch: a projection back to d_model
+    /// Buffers only one architecture needs (Gemma3BlockExtras), made by its first blockForward.
+    var architectureExtras: AnyObject?
 
     init(configuration: ModelConfiguration, context: ForwardContext<S>) {
         let T = context.rows, C = configuration.hiddenSize, F = configuration.intermediateSize
@@ -119,7 +121,7 @@ final class BlockActivations<S: RuntimeScalar> {
         mean2 = ScalarBuffer(count: T)
         rstd2 = ScalarBuffer(count: T)
         ffnA = ScalarBuffer(count: T * F)
-        ffnB = ScalarBuffer(count: configuration.architecture == .llama ? T * F : 0)
+        ffnB = ScalarBuffer(count: configuration.architecture == .gpt2 ? 0 : T * F)
         key = ScalarBuffer(count: T * F)
         proj = ScalarBuffer(count: T * C)
     }

@@ -17,6 +17,11 @@ extension ModelConfiguration {
         guard let architecture = Architecture(rawValue: archName) else {
             throw ModelError.unsupportedArchitecture(file: name, name: archName)
         }
+        if architecture == .gemma3 {
+            self = try Self.gemma3(gguf: file)
+            try validate(file: name)
+            return
+        }
         let p = archName + "."
 
         func integer(_ key: String, default fallback: Int? = nil) throws -> Int {
@@ -96,7 +101,7 @@ extension ModelConfiguration {
         for (key, value) in positives where value <= 0 {
             throw ModelError.invalidValue(file: file, key: key, reason: "must be positive, found \(value)")
         }
-        if hiddenSize % headCount != 0 {
+        if gemma3 == nil && hiddenSize % headCount != 0 {
             throw ModelError.invalidValue(file: file, key: "head_count", reason: "\(headCount) heads do not divide hidden size \(hiddenSize)")
         }
         if headCount % keyValueHeadCount != 0 {
@@ -109,6 +114,7 @@ extension ModelConfiguration {
         if architecture == .llama && headDimension % 2 != 0 {
             throw ModelError.invalidValue(file: file, key: "head_count", reason: "RoPE needs an even head size, found \(headDimension)")
         }
+        try gemma3?.validate(file: file, layerCount: layerCount)
         if !(normEpsilon > 0) || !normEpsilon.isFinite {
             throw ModelError.invalidValue(file: file, key: "norm_epsilon", reason: "must be positive and finite, found \(normEpsilon)")
         }

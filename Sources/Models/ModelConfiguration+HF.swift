@@ -20,6 +20,8 @@ public struct HuggingFaceConfig: Decodable, Sendable {
     public var ropeNumbers: [String: Double] = [:]
     /// `layer_types` (per-layer attention kinds), when given.
     public var layerTypes: [String]?
+    /// The `gemma3_text` fields (Gemma3Configuration.swift), nil for other model types.
+    public var gemma3: Gemma3HuggingFaceFields?
 
     private struct AnyKey: CodingKey {
         var stringValue: String
@@ -59,6 +61,10 @@ public struct HuggingFaceConfig: Decodable, Sendable {
             eosTokenID = Int(exactly: single)
         } else if let list = try? container.decodeIfPresent([Double].self, forKey: eosKey) {
             eosTokenID = list.first.flatMap { Int(exactly: $0) }
+        }
+        if modelType == "gemma3_text" {
+            gemma3 = try Gemma3HuggingFaceFields(from: decoder)
+            return
         }
         for key in ["rope_parameters", "rope_scaling"] {
             let k = AnyKey(stringValue: key)
@@ -158,6 +164,8 @@ extension ModelConfiguration {
             }
         case "gptj":
             try self.init(gptj: config, file: file)
+        case "gemma3_text":
+            self = try Self.gemma3(huggingFace: config, file: file)
         default:
             throw ModelError.unsupportedArchitecture(file: file, name: config.modelType)
         }

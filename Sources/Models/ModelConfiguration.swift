@@ -7,6 +7,7 @@ public enum Architecture: String, Codable, Sendable {
     case gpt2
     /// GPT-J: parallel attention and MLP on one LayerNorm, partial interleaved rotary embedding.
     case gptj
+    case gemma3
 }
 
 /// The Hugging Face family of a Llama-architecture model when its config.json is not Llama's own
@@ -70,6 +71,8 @@ public struct ModelConfiguration: Codable, Sendable, Equatable {
     /// Rotated dimensions of each head when fewer than the head size (GPT-J's rotary_dim).
     public var rotaryDimension: Int?
     public var family: ModelFamily?
+    /// Gemma-3's head size, sliding windows and RoPE bases; nil (and not encoded) otherwise.
+    public var gemma3: Gemma3Settings?
 
     enum CodingKeys: String, CodingKey {
         case architecture
@@ -88,6 +91,7 @@ public struct ModelConfiguration: Codable, Sendable, Equatable {
         case ropeScaling = "rope_scaling"
         case rotaryDimension = "rotary_dimension"
         case family
+        case gemma3
     }
 
     public init(architecture: Architecture, layerCount: Int, hiddenSize: Int, intermediateSize: Int,
@@ -113,7 +117,7 @@ public struct ModelConfiguration: Codable, Sendable, Equatable {
         self.family = family
     }
 
-    public var headDimension: Int { hiddenSize / headCount }
+    public var headDimension: Int { gemma3?.headDimension ?? hiddenSize / headCount }
 
     /// Dimensions of each head that RoPE rotates.
     public var rotatedDimensions: Int { rotaryDimension ?? headDimension }

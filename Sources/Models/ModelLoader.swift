@@ -29,6 +29,8 @@ public enum ModelLoader {
         case (.gpt2, .float64): return try GPT2Model<Double>(configuration: configuration, weights: weights, eosTokenID: eos)
         case (.gptj, .float32): return try GPTJModel<Float>(configuration: configuration, weights: weights, eosTokenID: eos)
         case (.gptj, .float64): return try GPTJModel<Double>(configuration: configuration, weights: weights, eosTokenID: eos)
+        case (.gemma3, .float32): return try Gemma3Model<Float>(configuration: configuration, weights: weights, eosTokenID: eos)
+        case (.gemma3, .float64): return try Gemma3Model<Double>(configuration: configuration, weights: weights, eosTokenID: eos)
         }
     }
 
@@ -179,6 +181,11 @@ struct SafetensorsWeights: WeightSource {
         if configuration.architecture == .gpt2, TensorNaming.isConv1DWeight(huggingFace: stored), info.shape.count == 2 {
             let matrix = Matrix<Float>(rows: info.shape[0], cols: info.shape[1], values: values).transposed()
             return WeightTensor(shape: [info.shape[1], info.shape[0]], values: matrix.values)
+        }
+        if configuration.architecture == .gemma3, TensorNaming.isGemma3Norm(canonical: name) {
+            // Hugging Face keeps Gemma's norm weights as w in (1 + w); internally they are the
+            // factor itself, as in GGUF, whose converter adds the 1.
+            return WeightTensor(shape: info.shape, values: values.map { 1 + $0 })
         }
         return WeightTensor(shape: info.shape, values: values)
     }

@@ -22,6 +22,19 @@ public enum TensorNaming {
         ("model.embed_tokens.weight", "token_embd.weight"), ("model.norm.weight", "output_norm.weight"),
         ("lm_head.weight", "output.weight"),
     ]
+    /// Gemma-3: sandwich norms and Q/K norms; its post_attention_layernorm is the norm *after*
+    /// attention (llama.cpp's post_attention_norm), not Llama's pre-MLP norm.
+    private static let gemma3Block: [(hf: String, canonical: String)] = [
+        ("input_layernorm.weight", "attn_norm.weight"),
+        ("self_attn.q_proj.weight", "attn_q.weight"), ("self_attn.k_proj.weight", "attn_k.weight"),
+        ("self_attn.v_proj.weight", "attn_v.weight"), ("self_attn.o_proj.weight", "attn_output.weight"),
+        ("self_attn.q_norm.weight", "attn_q_norm.weight"), ("self_attn.k_norm.weight", "attn_k_norm.weight"),
+        ("post_attention_layernorm.weight", "post_attention_norm.weight"),
+        ("pre_feedforward_layernorm.weight", "ffn_norm.weight"),
+        ("post_feedforward_layernorm.weight", "post_ffw_norm.weight"),
+        ("mlp.gate_proj.weight", "ffn_gate.weight"), ("mlp.up_proj.weight", "ffn_up.weight"),
+        ("mlp.down_proj.weight", "ffn_down.weight"),
+    ]
     private static let gpt2Block: [(hf: String, canonical: String)] = [
         ("ln_1.weight", "attn_norm.weight"), ("ln_1.bias", "attn_norm.bias"),
         ("attn.c_attn.weight", "attn_qkv.weight"), ("attn.c_attn.bias", "attn_qkv.bias"),
@@ -46,6 +59,9 @@ public enum TensorNaming {
         case .llama:
             if let global = llamaGlobal.first(where: { $0.hf == name }) { return global.canonical }
             return blockName(name, prefix: "model.layers.", table: llamaBlock)
+        case .gemma3:
+            if let global = llamaGlobal.first(where: { $0.hf == name }) { return global.canonical }
+            return blockName(name, prefix: "model.layers.", table: gemma3Block)
         case .gpt2:
             let bare = name.hasPrefix("transformer.") ? String(name.dropFirst("transformer.".count)) : name
             if let global = gpt2Global.first(where: { $0.hf == bare }) { return global.canonical }
@@ -63,6 +79,7 @@ public enum TensorNaming {
         case .llama: (llamaGlobal, llamaBlock, "model.layers.")
         case .gpt2: (gpt2Global, gpt2Block, "h.")
         case .gptj: (gptjGlobal, gptjBlock, "transformer.h.")
+        case .gemma3: (llamaGlobal, gemma3Block, "model.layers.")
         }
         if let entry = global.first(where: { $0.canonical == name }) { return entry.hf }
         guard name.hasPrefix("blk.") else { return nil }

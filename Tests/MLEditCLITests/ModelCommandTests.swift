@@ -27,6 +27,7 @@ struct ModelCommandTests {
         ("tiny-llama3", ["rope llama3 ×", "original context 64"]),
         ("tiny-gptj", ["architecture: gptj", "rotary dim 8 of head dim 16, parallel attention and MLP"]),
         ("tiny-qwen2", ["q/k/v bias yes"]),
+        ("tiny-gemma3", ["architecture: gemma3", "sliding window 5 (rope theta", "global layers 5 (rope theta"]),
     ])
     func inspectFamilies(fixture: String, expected: [String]) throws {
         let outcome = CLIHarness.run(["inspect", CLIHarness.fixtures.appendingPathComponent(fixture).path], in: Self.directory)

@@ -49,7 +49,7 @@ private struct LossSetup {
 @Suite("Delta session")
 struct DeltaSessionTests {
     @Test("Float64 gradient equals Richardson-extrapolated central differences (rel. error < 1e-6)",
-          arguments: ["tiny-llama", "tiny-gpt2", "tiny-facts-gpt2", "tiny-mistral", "tiny-llama3", "tiny-qwen2", "tiny-phi3", "tiny-gptj"])
+          arguments: ["tiny-llama", "tiny-gpt2", "tiny-facts-gpt2", "tiny-mistral", "tiny-llama3", "tiny-qwen2", "tiny-phi3", "tiny-gptj", "tiny-gemma3"])
     func float64Gradient(folder: String) throws {
         let model = try ModelLoader.load(url: Fixtures.url(folder), precision: .float64)
         let C = model.configuration.hiddenSize

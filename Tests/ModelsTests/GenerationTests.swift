@@ -9,7 +9,7 @@ import Testing
 struct GenerationTests {
     static let prompt = [318, 278, 272, 263, 76, 73, 80]
 
-    @Test("greedy with the KV cache equals the no-cache argmax loop", arguments: ["tiny-llama", "tiny-gpt2/model.gguf"])
+    @Test("greedy with the KV cache equals the no-cache argmax loop", arguments: ["tiny-llama", "tiny-gpt2/model.gguf", "tiny-gemma3"])
     func greedyMatchesLoop(path: String) throws {
         let model = try ModelLoader.load(url: Fixtures.url(path))
         let generation = model.generate(prompt: Self.prompt, maxNewTokens: 12,
