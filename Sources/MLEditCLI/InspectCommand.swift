@@ -78,7 +78,8 @@ enum InspectCommand {
             positions.append("sliding window \(gemma.slidingWindow) (rope theta \(gemma.localRopeTheta)), global layers \(global) (rope theta \(c.ropeTheta)), query scale 1/√\(gemma.queryPreAttentionScalar)")
         }
         if !positions.isEmpty { console.print("positions:    \(positions.joined(separator: ", "))") }
-        console.print("tokenizer:    byte-level BPE, \(tokenizer.vocabularySize) tokens, pre-tokenizer \(tokenizer.preTokenizer.rawValue), "
+        let splitting = tokenizer.algorithm == "byte-level BPE" ? ", pre-tokenizer \(tokenizer.preTokenizer.rawValue)" : ""
+        console.print("tokenizer:    \(tokenizer.algorithm), \(tokenizer.vocabularySize) tokens\(splitting), "
             + "bos \(tokenizer.bosTokenID.map(String.init) ?? "-"), eos \(tokenizer.eosTokenID.map(String.init) ?? "-"), add bos \(tokenizer.addBOS ? "yes" : "no")")
         console.print("blas:         \(BLASKernels.summary(environment: console.environment))")
         console.print("")

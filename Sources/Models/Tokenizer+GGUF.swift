@@ -29,8 +29,12 @@ extension Tokenizer {
 
         let modelKey = "tokenizer.ggml.model"
         guard let model = string(modelKey) else { throw TokenizerError.missingKey(source: source, key: modelKey) }
+        if model == "llama" {
+            try self.init(sentencePiece: SentencePieceTokenizer(gguf: gguf), source: source)
+            return
+        }
         guard model == "gpt2" else {
-            throw TokenizerError.unsupported(source: source, key: modelKey, value: "'\(model)' (only byte-level BPE, 'gpt2')")
+            throw TokenizerError.unsupported(source: source, key: modelKey, value: "'\(model)' (byte-level BPE 'gpt2' or SentencePiece 'llama')")
         }
         let preKey = "tokenizer.ggml.pre"
         let preTokenizer: PreTokenizerKind
@@ -72,5 +76,15 @@ extension Tokenizer {
             unknownTokenID: try id("tokenizer.ggml.unknown_token_id"),
             paddingTokenID: try id("tokenizer.ggml.padding_token_id"), addBOS: addBOS, specialTokens: [],
             keys: ("tokenizer.ggml.tokens", "tokenizer.ggml.merges", typesKey))
+    }
+
+    /// A SentencePiece vocabulary behind the common interface: its pieces and control tokens for
+    /// lookups and decoding, its own encoder for encoding.
+    init(sentencePiece: SentencePieceTokenizer, source: String) throws {
+        let mergePairs: [(String, String)] = []
+        try self.init(source: source, pieces: sentencePiece.pieces, mergePairs: mergePairs, mergesKey: "tokenizer.ggml.merges",
+                      added: [], ignoreMerges: false, preTokenizer: .gpt2, bosTokenID: sentencePiece.bosTokenID,
+                      eosTokenID: sentencePiece.eosTokenID, unknownTokenID: sentencePiece.unknownTokenID, paddingTokenID: nil,
+                      addBOS: sentencePiece.addBOS, sentencePiece: sentencePiece)
     }
 }

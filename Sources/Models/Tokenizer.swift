@@ -50,6 +50,9 @@ public struct Tokenizer: Sendable {
     private let addedByFirstByte: [[Int]]
     /// Emit a word that is itself in the vocabulary without merging (tokenizer.json `ignore_merges`).
     private let ignoreMerges: Bool
+    /// The encoder of a SentencePiece vocabulary (GGUF `tokenizer.ggml.model = llama`); nil for
+    /// byte-level BPE. Decoding goes through `decodeBytes` either way.
+    private let sentencePiece: SentencePieceTokenizer?
 
     /// The pre-tokenization rule.
     public let preTokenizer: PreTokenizerKind
@@ -60,6 +63,9 @@ public struct Tokenizer: Sendable {
     /// Whether the model expects BOS in front of a prompt. `encode` never adds it; callers do.
     public let addBOS: Bool
 
+    /// How text becomes tokens: "byte-level BPE" or "SentencePiece BPE".
+    public var algorithm: String { sentencePiece == nil ? "byte-level BPE" : "SentencePiece BPE" }
+
     /// The number of ids (largest id + 1, added tokens included).
     public var vocabularySize: Int { pieces.count }
 
@@ -67,7 +73,7 @@ public struct Tokenizer: Sendable {
     init<S: StringProtocol>(
         source: String, pieces: [String], mergePairs: [(S, S)], mergesKey: String, added: [AddedToken],
         ignoreMerges: Bool, preTokenizer: PreTokenizerKind, bosTokenID: Int?, eosTokenID: Int?,
-        unknownTokenID: Int?, paddingTokenID: Int?, addBOS: Bool
+        unknownTokenID: Int?, paddingTokenID: Int?, addBOS: Bool, sentencePiece: SentencePieceTokenizer? = nil
     ) throws {
         let count = pieces.count
         for (name, id) in [("bos", bosTokenID), ("eos", eosTokenID), ("unknown", unknownTokenID), ("padding", paddingTokenID)] {
@@ -96,7 +102,7 @@ public struct Tokenizer: Sendable {
             }
             table.insert(left: leftID, right: rightID, rank: Int32(rank), merged: mergedID)
         }
-        var specialFlags = [Bool](repeating: false, count: count)
+        var specialFlags = sentencePiece?.specialFlags ?? [Bool](repeating: false, count: count)
         var addedByFirstByte = [[Int]](repeating: [], count: 256)
         for (index, token) in added.enumerated() {
             guard (0..<count).contains(Int(token.id)), let first = token.bytes.first else {
@@ -113,7 +119,8 @@ public struct Tokenizer: Sendable {
         var decodeStarts: [Int32] = [0]
         decodeStarts.reserveCapacity(count + 1)
         for piece in pieces {
-            decodeBytes.append(contentsOf: ByteLevelAlphabet.bytes(ofSpelling: piece))
+            decodeBytes.append(contentsOf: sentencePiece == nil ? ByteLevelAlphabet.bytes(ofSpelling: piece)
+                                                                : SentencePieceTokenizer.bytes(ofPiece: piece))
             decodeStarts.append(Int32(decodeBytes.count))
         }
         self.pieces = pieces
@@ -132,6 +139,7 @@ public struct Tokenizer: Sendable {
         self.unknownTokenID = unknownTokenID
         self.paddingTokenID = paddingTokenID
         self.addBOS = addBOS
+        self.sentencePiece = sentencePiece
     }
 
     // MARK: - Vocabulary
@@ -164,14 +172,29 @@ public struct Tokenizer: Sendable {
     /// - Parameter parseSpecialTokens: match special tokens' text (`<|im_start|>`) as the special
     ///   token; when false it is encoded as ordinary text.
     public func encode(_ text: String, parseSpecialTokens: Bool = true) -> [Int] {
-        encodeTokens(text, parseSpecialTokens: parseSpecialTokens, wantSpans: false).ids.map(Int.init)
+        if let sentencePiece { return sentencePiece.encode(text, parseSpecialTokens: parseSpecialTokens, addingBOS: false).map(Int.init) }
+        return encodeTokens(text, parseSpecialTokens: parseSpecialTokens, wantSpans: false).ids.map(Int.init)
     }
 
     /// The tokens of `text` with their code-point spans, without BOS.
     public func encodeWithOffsets(_ text: String, parseSpecialTokens: Bool = true) -> [EncodedToken] {
+        if sentencePiece != nil { return sentencePieceOffsets(text, parseSpecialTokens: parseSpecialTokens) }
         let result = encodeTokens(text, parseSpecialTokens: parseSpecialTokens, wantSpans: true)
         return result.ids.indices.map {
             EncodedToken(id: Int(result.ids[$0]), start: Int(result.spans[2 * $0]), end: Int(result.spans[2 * $0 + 1]))
+        }
+    }
+
+    /// SentencePiece tokens with their spans: each token covers the scalars its bytes complete
+    /// (a byte-fallback token inside a character covers none), counted on the decoded text,
+    /// which is the text itself since the vocabulary adds no prefix and normalizes nothing.
+    private func sentencePieceOffsets(_ text: String, parseSpecialTokens: Bool) -> [EncodedToken] {
+        let limit = text.unicodeScalars.count
+        var scalars = 0
+        return encode(text, parseSpecialTokens: parseSpecialTokens).map { id in
+            let start = min(scalars, limit)
+            for byte in bytes(id) where byte & 0xC0 != 0x80 { scalars += 1 }
+            return EncodedToken(id: id, start: start, end: min(scalars, limit))
         }
     }
 

@@ -11,8 +11,8 @@ import Foundation
 
 /// A Gemma-style SentencePiece BPE tokenizer read from GGUF metadata.
 public struct SentencePieceTokenizer: Sendable {
-    private let pieces: [String]
-    private let specialFlags: [Bool]
+    let pieces: [String]
+    let specialFlags: [Bool]
     /// UTF-8 spelling (spaces as '▁') → id; a spelling listed twice keeps its last id, as a Python
     /// dict. Keyed by bytes, not String: String equality is canonical equivalence, which would make
     /// the Greek question mark U+037E the same token as ';'.
@@ -120,14 +120,17 @@ public struct SentencePieceTokenizer: Sendable {
         var bytes: [UInt8] = []
         for id in ids.map(Int.init) where pieces.indices.contains(id) {
             if skipSpecialTokens && specialFlags[id] { continue }
-            let piece = pieces[id]
-            if piece.utf8.count == 6, piece.hasPrefix("<0x"), piece.hasSuffix(">"), let byte = UInt8(piece.dropFirst(3).prefix(2), radix: 16) {
-                bytes.append(byte)
-            } else {
-                bytes.append(contentsOf: piece.replacingOccurrences(of: "▁", with: " ").utf8)
-            }
+            bytes.append(contentsOf: Self.bytes(ofPiece: pieces[id]))
         }
         return String(decoding: bytes, as: UTF8.self)
+    }
+
+    /// The bytes a piece stands for: '▁' as a space, a <0xXX> token as its byte.
+    static func bytes(ofPiece piece: String) -> [UInt8] {
+        if piece.utf8.count == 6, piece.hasPrefix("<0x"), piece.hasSuffix(">"), let byte = UInt8(piece.dropFirst(3).prefix(2), radix: 16) {
+            return [byte]
+        }
+        return Array(piece.replacingOccurrences(of: "▁", with: " ").utf8)
     }
 
     /// BPE of one stretch of text between added tokens (spaces already as scalars).

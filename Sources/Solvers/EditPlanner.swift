@@ -82,11 +82,9 @@ public enum EditPlanner {
                           targets: z, applied: apply)
     }
 
-    /// Checks hyperparameters, statistics and earlier keys against the model's shapes.
-    static func validate(model: EditableModel, hyperparameters h: EditHyperparameters,
-                         statistics: [Int: LayerStatistics], previousKeys: [Int: Matrix<Float>],
-                         previousGrams: [Int: Matrix<Double>]) throws {
-        let config = model.configuration
+    /// Refuses a model whose edits the solver cannot make land.
+    /// - Throws: `SolverError.uneditableArchitecture`.
+    public static func checkEditable(_ config: ModelConfiguration) throws {
         if config.architecture == .gemma3 {
             // Target values are optimised as a change of the residual stream, and Gemma-3's
             // post-feedforward RMSNorm between ffn_down and the residual cannot pass an arbitrary
@@ -96,6 +94,14 @@ public enum EditPlanner {
                 architecture: "gemma3",
                 reason: "its post-feedforward RMSNorm lies between ffn_down and the residual stream, where target values are optimised")
         }
+    }
+
+    /// Checks hyperparameters, statistics and earlier keys against the model's shapes.
+    static func validate(model: EditableModel, hyperparameters h: EditHyperparameters,
+                         statistics: [Int: LayerStatistics], previousKeys: [Int: Matrix<Float>],
+                         previousGrams: [Int: Matrix<Double>]) throws {
+        let config = model.configuration
+        try checkEditable(config)
         try h.validate(layerCount: config.layerCount)
         let layers = h.sortedLayers
         for layer in layers {

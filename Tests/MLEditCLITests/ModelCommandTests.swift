@@ -8,6 +8,42 @@ import Testing
 struct ModelCommandTests {
     static let directory = FileManager.default.temporaryDirectory
 
+    /// Gemma-3-270M where `scripts/fetch-model --model gemma3-270m` puts it (tests that need it
+    /// are skipped without it).
+    static let gemma3 = URL(fileURLWithPath: ProcessInfo.processInfo.environment["MLEDIT_CACHE"] ?? NSHomeDirectory() + "/.cache/mledit")
+        .appendingPathComponent("gemma-3-270m-q4_k_m.gguf")
+
+    @Test("Gemma-3-270M through the command line: inspect, tokenize, and generate transformers' greedy continuation",
+          .enabled(if: FileManager.default.fileExists(atPath: gemma3.path), "Gemma-3-270M not fetched (scripts/fetch-model --model gemma3-270m)"))
+    func gemma3CommandLine() throws {
+        let inspect = CLIHarness.run(["inspect", Self.gemma3.path], in: Self.directory)
+        #expect(inspect.status == 0, "\(inspect.stderr)")
+        #expect(inspect.stdout.contains("tokenizer:    SentencePiece BPE, 262144 tokens"))
+        let tokens = CLIHarness.run(["tokenize", "--model", Self.gemma3.path, "Hello world"], in: Self.directory)
+        #expect(tokens.stdout.hasPrefix("9259 1902\n9259\tHello\t[0, 5)"), "\(tokens.stdout)")
+        let golden = try #require(try JSONSerialization.jsonObject(
+            with: Data(contentsOf: CLIHarness.fixtures.appendingPathComponent("gemma3/golden.json"))) as? [String: Any])
+        let first = try #require((golden["prompts"] as? [[String: Any]])?.first)
+        let outcome = CLIHarness.run(["generate", "--model", Self.gemma3.path, "-n", "8", "--json", try #require(first["text"] as? String)],
+                                     in: Self.directory)
+        #expect(outcome.status == 0, "\(outcome.stderr)")
+        let generated = try Self.json(outcome)
+        #expect(generated["prompt_ids"] as? [Int] == first["ids"] as? [Int])
+        #expect(generated["ids"] as? [Int] == first["greedy"] as? [Int])
+
+        // A repository of it can be made; an edit is refused at once, before any statistics, and
+        // nothing is written.
+        let directory = try CLIHarness.temporaryDirectory()
+        defer { CLIHarness.cleanUp(directory) }
+        #expect(CLIHarness.run(["init", "--model", Self.gemma3.path], in: directory).status == 0)
+        try #"{"prompt": "{} is located in", "subject": "The Eiffel Tower", "target_new": " Rome"}"#.write(
+            to: directory.appendingPathComponent("facts.jsonl"), atomically: true, encoding: .utf8)
+        let commit = CLIHarness.run(["commit", "facts.jsonl"], in: directory)
+        #expect(commit.status == 1 && commit.stderr.contains("gemma3") && commit.stderr.contains("post-feedforward"), "\(commit.stderr)")
+        #expect(!commit.stderr.contains("statistics"))
+        #expect(CLIHarness.run(["log", "--oneline"], in: directory).stdout.hasPrefix("No commits yet"))
+    }
+
     static func defaultModel() throws -> URL {
         let environment = ProcessInfo.processInfo.environment
         if let path = environment["MLEDIT_MODEL"] { return URL(fileURLWithPath: path) }

@@ -26,4 +26,32 @@ struct Gemma3TokenizerTests {
         #expect(!tokenizer.encode("<start_of_turn>", parseSpecialTokens: false).contains(105))
         #expect(tokenizer.encode("<start_of_turn>", addingBOS: false) == [105] && tokenizer.isSpecial(105))
     }
+
+    @Test("behind the common Tokenizer the GGUF gives the same ids without BOS, decodes them, and spans cover the text",
+          .enabled(if: Gemma3Fixture.realModelFetched, "Gemma-3-270M not fetched (scripts/fetch-model --model gemma3-270m)"))
+    func commonInterface() throws {
+        let file = try GGUFFile(contentsOf: Gemma3Fixture.realModelURL)
+        let tokenizer = try Tokenizer(gguf: file)
+        #expect(tokenizer.algorithm == "SentencePiece BPE")
+        #expect(tokenizer.vocabularySize == 262_144 && tokenizer.bosTokenID == 2 && tokenizer.eosTokenID == 1 && tokenizer.addBOS)
+        #expect(tokenizer.isSpecial(105) && !tokenizer.isSpecial(9259))
+        for entry in dictionaries(try Fixtures.json("gemma3/tokenization.json")["cases"]) {
+            let text = entry["text"] as? String ?? ""
+            let reference = ints(entry["ids"])
+            let ids = tokenizer.encode(text)
+            #expect(ids == (reference.first == 2 ? Array(reference.dropFirst()) : reference), "\(text.debugDescription)")
+            #expect(tokenizer.decode(ids) == text, "\(text.debugDescription): decode")
+            let tokens = tokenizer.encodeWithOffsets(text)
+            #expect(tokens.map(\.id) == ids)
+            let scalars = Array(text.unicodeScalars)
+            // Consecutive spans, covering the text; each token's bytes decode to its span.
+            #expect((tokens.first?.start ?? 0) == 0 && (tokens.last?.end ?? 0) == scalars.count, "\(text.debugDescription)")
+            for (a, b) in zip(tokens, tokens.dropFirst()) { #expect(a.end == b.start, "\(text.debugDescription)") }
+            for token in tokens {
+                guard let piece = String(bytes: tokenizer.bytes(token.id), encoding: .utf8) else { continue }  // part of a character
+                let span = String(String.UnicodeScalarView(scalars[token.start..<token.end]))
+                #expect(span == piece, "\(text.debugDescription): token \(token.id) spans \(span.debugDescription)")
+            }
+        }
+    }
 }
