@@ -54,7 +54,7 @@ package enum VersionLoader {
 
     /// The model at `revision` ("HEAD" on an unborn branch gives the base model).
     package static func load(repository: Repository, revision: String, session: Session) throws -> LoadedModel {
-        let commitID = revision == "HEAD" ? try repository.head().commitID : try repository.resolve(revision)
+        let commitID = try repository.commitID(revision: revision)
         let context = try EditContext.load(repository: repository, parentID: commitID, session: session)
         return LoadedModel(model: context.model, tokenizer: context.tokenizer, url: URL(fileURLWithPath: context.baseModel.path),
                            version: commitID)
@@ -71,5 +71,12 @@ package enum VersionLoader {
             let original = base?[lineage.layer] ?? model.mlpOutputWeight(layer: lineage.layer)
             model.setMLPOutputWeight(layer: lineage.layer, try Materializer.apply(base: original, deltas: lineage.deltas, tensor: tensor))
         }
+    }
+}
+
+extension Repository {
+    /// The commit `revision` names; nil for "HEAD" on an unborn branch.
+    package func commitID(revision: String) throws -> String? {
+        revision == "HEAD" ? try head().commitID : try resolve(revision)
     }
 }

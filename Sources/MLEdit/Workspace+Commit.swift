@@ -70,7 +70,9 @@ extension Workspace {
                                                     session: session)
             timer.mark("statistics")
 
-            let superseded = try supersededFacts(requests, parentID: head.commitID)
+            // Read once: every verification round asks which facts in force its facts replace.
+            let inForce = try head.commitID.map { try repository.facts(inLineageOf: $0) } ?? []
+            let superseded = Self.supersededFacts(requests, inForce: inForce)
             for (request, old) in superseded {
                 session.note("note: \(request.label) supersedes fact \(old.ordinal) of commit \(old.commitID.prefix(10))")
             }
@@ -79,7 +81,7 @@ extension Workspace {
             let edit = try VerifiedEdit.solve(
                 requests: requests, method: options.method, hyperparameters: h, statistics: statistics,
                 memory: { facts in
-                    let replaced = try self.supersededFacts(facts, parentID: head.commitID).map(\.1)
+                    let replaced = Self.supersededFacts(facts, inForce: inForce).map(\.1)
                     return try parent.memory(layers: h.sortedLayers, method: options.method, excluding: Set(replaced))
                 },
                 model: context.model, tokenizer: context.tokenizer, allowPartial: options.allowPartial,
@@ -111,9 +113,8 @@ extension Workspace {
     }
 
     /// New facts with the subject and prompt of a fact in force, and the fact each replaces.
-    func supersededFacts(_ requests: [EditRequest], parentID: String?) throws -> [(EditRequest, FactReference)] {
-        guard let parentID else { return [] }
-        let superseded = Lineage.superseded(by: requests.map(\.ledgerFact), inForce: try repository.facts(inLineageOf: parentID))
+    static func supersededFacts(_ requests: [EditRequest], inForce: [FactRecord]) -> [(EditRequest, FactReference)] {
+        let superseded = Lineage.superseded(by: requests.map(\.ledgerFact), inForce: inForce)
         return zip(requests, superseded).compactMap { request, old in old.map { (request, $0) } }
     }
 

@@ -56,7 +56,7 @@ public final class Workspace {
 
     /// The commit a revision names; nil for "HEAD" on an unborn branch.
     public func commitID(_ revision: String) throws -> String? {
-        revision == "HEAD" ? try repository.head().commitID : try repository.resolve(revision)
+        try repository.commitID(revision: revision)
     }
 
     /// Runs `body` holding the repository's writer lock, waiting up to `wait` seconds for another
