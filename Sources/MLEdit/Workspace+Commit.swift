@@ -61,7 +61,6 @@ extension Workspace {
             timer.mark("open")
             var context = try EditContext.load(repository: repository, parentID: head.commitID, session: session)
             timer.mark("load model")
-            try EditPlanner.checkEditable(context.model.configuration)
             let h = try EditHyperparameters.resolve(configuration: context.model.configuration, method: options.method,
                                                     file: options.hyperparametersFile, editLayers: options.layers)
             try FactBounds.check(requests, file: factsFile, tokenizer: context.tokenizer,

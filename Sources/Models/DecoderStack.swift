@@ -272,8 +272,13 @@ protocol DecoderStack: AnyObject {
     /// The MLP output projection of `layer` (C, F).
     func downProjection(layer: Int) -> ScalarBuffer<S>
     func replaceDownProjection(layer: Int, _ weight: ScalarBuffer<S>)
+    /// The RMSNorm weights (C) between block `layer`'s MLP output projection and the residual
+    /// stream (Gemma-3's post-feedforward norm), or nil where the projection's output is added to
+    /// the residual as it is.
+    func mlpOutputNorm(layer: Int) -> ScalarBuffer<S>?
 }
 
 extension DecoderStack {
     var headBias: ScalarBuffer<S>? { nil }
+    func mlpOutputNorm(layer: Int) -> ScalarBuffer<S>? { nil }
 }

@@ -1,4 +1,4 @@
-// The δ-optimisation session of EditableModel.deltaSession for both architectures.
+// The δ-optimisation session of EditableModel.deltaSession for every architecture.
 // Made once: a forward pass of every prompt through all blocks (δ = 0) keeps the residual after
 // block `layer`, the final residual, and every block's keys and values. Rows before a prompt's δ
 // position do not depend on δ (attention is causal), so each evaluation recomputes only the rows
@@ -24,13 +24,18 @@ final class RuntimeDeltaSession<M: DecoderStack>: DeltaSession {
     let top: ScalarBuffer<S>
     /// Keys and values of every row at every layer, at δ = 0.
     let cache: KVCache<S>
-    let baseResiduals: Matrix<Float>
+    let baseValues: Matrix<Float>
+    /// Where a norm follows block `layer`'s MLP output (Gemma-3), δ is added before it: the δ
+    /// row's residual is then mid + norm(value + δ), with `mid` (n, C) the residual after the
+    /// block's attention and `value` (n, C) its MLP output at each prompt's δ position.
+    private let normedValue: (weight: ScalarBuffer<S>, mid: ScalarBuffer<S>, value: ScalarBuffer<S>)?
     /// Buffers of the last evaluation's active rows, reused while the rows stay the same.
     private var workspace: (rows: [Int], context: ForwardContext<S>, activations: [BlockActivations<S>],
                             scratch: BackwardScratch<S>)?
 
     @_specialize(where M == LlamaModel<Float>)
     @_specialize(where M == GPT2Model<Float>)
+    @_specialize(where M == Gemma3Model<Float>)
     init(model: M, prompts: [[Int]], deltaPositions: [Int], layer: Int) {
         let configuration = model.configuration
         let C = configuration.hiddenSize
@@ -47,8 +52,19 @@ final class RuntimeDeltaSession<M: DecoderStack>: DeltaSession {
         let full = ForwardContext<S>(rows: prompts, startPositions: prompts.map { _ in 0 }, cache: cache,
                                      cacheStarts: starts, cacheLengths: prompts.map { _ in 0 })
         let cached = ScalarBuffer<S>(count: T * C)
-        let top = model.forwardBlocks(full, through: configuration.layerCount - 1) { l, x, _ in
-            if l == layer { cached.pointer.update(from: x, count: T * C) }
+        let deltaRows = zip(full.segments, deltaPositions).map { $0.lowerBound + $1 }
+        let norm = model.mlpOutputNorm(layer: layer)
+        var parts: (mid: ScalarBuffer<S>, value: ScalarBuffer<S>)?
+        let top = model.forwardBlocks(full, through: configuration.layerCount - 1) { l, x, acts in
+            guard l == layer else { return }
+            cached.pointer.update(from: x, count: T * C)
+            if norm != nil {
+                let F = configuration.intermediateSize
+                let keys = model.gather(acts.key.pointer, width: F, rows: deltaRows)
+                let value = ScalarBuffer<S>(count: prompts.count * C)
+                matmulForward(value.pointer, keys.pointer, model.downProjection(layer: layer).pointer, nil, prompts.count, F, C)
+                parts = (model.gather(acts.mid.pointer, width: C, rows: deltaRows), value)
+            }
         }
         self.model = model
         self.layer = layer
@@ -58,12 +74,18 @@ final class RuntimeDeltaSession<M: DecoderStack>: DeltaSession {
         self.cached = cached
         self.top = top
         self.cache = cache
-        let deltaRows = zip(full.segments, deltaPositions).map { $0.lowerBound + $1 }
-        baseResiduals = model.gather(cached.pointer, width: C, rows: deltaRows).floatMatrix(rows: prompts.count, cols: C)
+        if let norm, let parts {
+            normedValue = (norm, parts.mid, parts.value)
+            baseValues = parts.value.floatMatrix(rows: prompts.count, cols: C)
+        } else {
+            normedValue = nil
+            baseValues = model.gather(cached.pointer, width: C, rows: deltaRows).floatMatrix(rows: prompts.count, cols: C)
+        }
     }
 
     @_specialize(where M == LlamaModel<Float>)
     @_specialize(where M == GPT2Model<Float>)
+    @_specialize(where M == Gemma3Model<Float>)
     func evaluate(deltas: [[Float]], groups: [Int], tokenTargets: [TokenTarget], tokenWeights: [Float],
                   distributionTargets: [DistributionTarget], klWeights: [Float]) -> GroupedDeltaEvaluation {
         let configuration = model.configuration
@@ -114,9 +136,19 @@ final class RuntimeDeltaSession<M: DecoderStack>: DeltaSession {
             (x.pointer + context.segments[s].lowerBound * C).update(from: cached.pointer + first * C, count: context.segments[s].count * C)
         }
         let deltaS = ScalarBuffer<S>(converting: deltas.flatMap { $0 })
+        // With a norm after the MLP output: each active prompt's value + δ and its reciprocal RMS.
+        let shifted = ScalarBuffer<S>(count: normedValue == nil ? 0 : active.count * C)
+        let shiftedRstd = ScalarBuffer<S>(count: normedValue == nil ? 0 : active.count)
         for (s, p) in active.enumerated() {
             let row = x.pointer + context.segments[s].lowerBound * C
-            residualForward(row, row, deltaS.pointer + groups[p] * C, C)
+            if let (weight, mid, value) = normedValue {
+                let v = shifted.pointer + s * C
+                residualForward(v, value.pointer + p * C, deltaS.pointer + groups[p] * C, C)
+                rmsnormForward(row, shiftedRstd.pointer + s, v, weight.pointer, 1, C, eps: S(configuration.normEpsilon))
+                residualForward(row, row, mid.pointer + p * C, C)
+            } else {
+                residualForward(row, row, deltaS.pointer + groups[p] * C, C)
+            }
         }
         for l in (layer + 1)..<L { model.blockForward(layer: l, x.pointer, context, activations[l - layer - 1]) }
 
@@ -166,7 +198,12 @@ final class RuntimeDeltaSession<M: DecoderStack>: DeltaSession {
         let gradient = ScalarBuffer<S>(count: deltas.count * C)
         for (s, p) in active.enumerated() {
             let g = gradient.pointer + groups[p] * C
-            residualForward(g, g, dx.pointer + context.segments[s].lowerBound * C, C)
+            let dRow = dx.pointer + context.segments[s].lowerBound * C
+            if let (weight, _, _) = normedValue {
+                rmsnormBackward(g, dRow, shifted.pointer + s * C, weight.pointer, shiftedRstd.pointer + s, 1, C)
+            } else {
+                residualForward(g, g, dRow, C)
+            }
         }
         let all = gradient.floatMatrix(rows: deltas.count, cols: C)
         return GroupedDeltaEvaluation(targetLogProbabilities: terms.tokenLogProbabilities, targetIsTop1: terms.tokenIsTop1,

@@ -50,13 +50,14 @@ public struct DeltaEvaluation: Sendable {
     }
 }
 
-/// An optimisation context for one vector δ ∈ ℝ^{d_model} added to the residual stream right
-/// after block `layer` (equivalently, to that block's MLP output) at one position per prompt.
-/// The hidden states entering the blocks above `layer` are computed once when the session is
-/// made; each `evaluate` runs only the blocks above `layer`.
+/// An optimisation context for one vector δ ∈ ℝ^{d_model} added to the edit value of block
+/// `layer` (see `EditableModel.editValues`) at one position per prompt: to the residual stream
+/// right after the block where its MLP output enters the residual as it is, to the MLP output
+/// before its norm where one follows. The hidden states entering the blocks above `layer` are
+/// computed once when the session is made; each `evaluate` runs only the blocks above `layer`.
 public protocol DeltaSession: AnyObject {
-    /// The residual stream after block `layer` at each prompt's δ position (n × d_model), before δ.
-    var baseResiduals: Matrix<Float> { get }
+    /// The edit values of block `layer` at each prompt's δ position (n × d_model), before δ.
+    var baseValues: Matrix<Float> { get }
     /// Runs the blocks above the edit layer with δ added, and returns the log-probabilities and
     /// the gradient with respect to δ of
     /// `loss = −Σ_t tokenWeights[t]·log p(target_t) + Σ_d klWeights[d]·KL(reference_d ‖ current_d)`.
@@ -86,7 +87,7 @@ public struct GroupedDeltaEvaluation: Sendable {
 extension DeltaSession {
     public func evaluate(delta: [Float], tokenTargets: [TokenTarget], tokenWeights: [Float],
                          distributionTargets: [DistributionTarget], klWeights: [Float]) -> DeltaEvaluation {
-        let grouped = evaluate(deltas: [delta], groups: [Int](repeating: 0, count: baseResiduals.rows),
+        let grouped = evaluate(deltas: [delta], groups: [Int](repeating: 0, count: baseValues.rows),
                                tokenTargets: tokenTargets, tokenWeights: tokenWeights,
                                distributionTargets: distributionTargets, klWeights: klWeights)
         return DeltaEvaluation(targetLogProbabilities: grouped.targetLogProbabilities, targetIsTop1: grouped.targetIsTop1,
@@ -112,6 +113,12 @@ public protocol EditableModel: AnyObject {
     func keysAtAllPositions(prompts: [[Int]], layers: [Int]) -> [Int: Matrix<Float>]
     /// The residual stream after block `layer` at `positions[i]` of `prompts[i]` (n × d_model).
     func residuals(prompts: [[Int]], positions: [Int], layer: Int) -> Matrix<Float>
+    /// What a target value of block `layer` is a value of, at `positions[i]` of `prompts[i]`
+    /// (n × d_model): the residual stream after the block where its MLP output enters the
+    /// residual as it is (a change of the one is a change of the other), the MLP output before
+    /// its norm where one follows (Gemma-3) — an RMSNorm passes no change of scale, so a target
+    /// beyond it could ask for what no edit of the projection reaches.
+    func editValues(prompts: [[Int]], positions: [Int], layer: Int) -> Matrix<Float>
     /// Next-token log-probabilities at `positions[i]` of `prompts[i]` (n × vocabulary).
     func logProbabilities(prompts: [[Int]], positions: [Int]) -> Matrix<Float>
     /// Starts a δ-optimisation session (see `DeltaSession`); `deltaPositions[i]` is where δ is added

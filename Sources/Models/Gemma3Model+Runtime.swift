@@ -14,6 +14,9 @@ extension Gemma3Model: TransformerModel {
     public func residuals(prompts: [[Int]], positions: [Int], layer: Int) -> Matrix<Float> {
         runtimeResiduals(prompts: prompts, positions: positions, layer: layer)
     }
+    public func editValues(prompts: [[Int]], positions: [Int], layer: Int) -> Matrix<Float> {
+        runtimeEditValues(prompts: prompts, positions: positions, layer: layer)
+    }
     public func logProbabilities(prompts: [[Int]], positions: [Int]) -> Matrix<Float> {
         runtimeLogProbabilities(prompts: prompts, positions: positions)
     }

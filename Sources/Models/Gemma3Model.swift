@@ -212,6 +212,8 @@ public final class Gemma3Model<S: RuntimeScalar>: DecoderStack {
     func downProjection(layer: Int) -> ScalarBuffer<S> { blocks[layer].wDown }
 
     func replaceDownProjection(layer: Int, _ weight: ScalarBuffer<S>) { blocks[layer].wDown = weight }
+
+    func mlpOutputNorm(layer: Int) -> ScalarBuffer<S>? { blocks[layer].postFfwNorm }
 }
 
 /// What a Gemma-3 block keeps beyond `BlockActivations` for T rows: the inputs of the Q/K and

@@ -140,6 +140,14 @@ extension DecoderStack {
 
     @_specialize(where Self == LlamaModel<Float>)
     @_specialize(where Self == GPT2Model<Float>)
+    func runtimeEditValues(prompts: [[Int]], positions: [Int], layer: Int) -> Matrix<Float> {
+        guard mlpOutputNorm(layer: layer) != nil else { return runtimeResiduals(prompts: prompts, positions: positions, layer: layer) }
+        let keys = runtimeKeys(prompts: prompts, positions: positions, layer: layer)
+        return keys.multiplied(by: runtimeMLPOutputWeight(layer: layer).transposed())
+    }
+
+    @_specialize(where Self == LlamaModel<Float>)
+    @_specialize(where Self == GPT2Model<Float>)
     func runtimeHiddenStates(prompt: [Int]) -> HiddenStates {
         checkPrompts([prompt])
         let context = ForwardContext<S>(prompts: [prompt])
@@ -237,6 +245,9 @@ extension LlamaModel: TransformerModel {
     public func residuals(prompts: [[Int]], positions: [Int], layer: Int) -> Matrix<Float> {
         runtimeResiduals(prompts: prompts, positions: positions, layer: layer)
     }
+    public func editValues(prompts: [[Int]], positions: [Int], layer: Int) -> Matrix<Float> {
+        runtimeEditValues(prompts: prompts, positions: positions, layer: layer)
+    }
     public func logProbabilities(prompts: [[Int]], positions: [Int]) -> Matrix<Float> {
         runtimeLogProbabilities(prompts: prompts, positions: positions)
     }
@@ -270,6 +281,9 @@ extension GPT2Model: TransformerModel {
     }
     public func residuals(prompts: [[Int]], positions: [Int], layer: Int) -> Matrix<Float> {
         runtimeResiduals(prompts: prompts, positions: positions, layer: layer)
+    }
+    public func editValues(prompts: [[Int]], positions: [Int], layer: Int) -> Matrix<Float> {
+        runtimeEditValues(prompts: prompts, positions: positions, layer: layer)
     }
     public func logProbabilities(prompts: [[Int]], positions: [Int]) -> Matrix<Float> {
         runtimeLogProbabilities(prompts: prompts, positions: positions)

@@ -1,5 +1,6 @@
 // The entry point for computing an edit (DESIGN.md §3): sample context prefixes, optimise each
-// fact's target z = h + δ at the last edit layer L, then walk the edit layers in ascending order —
+// fact's target z = h + δ at the last edit layer L (h its edit value: the residual after the block,
+// or the MLP output before Gemma-3's post-feedforward norm), then walk the edit layers in ascending order —
 // recompute the facts' keys on the partly edited model, measure the residual still missing at L on
 // the bare prompts, give this layer its share R_j = (Z − Ẑ)/(m − j), solve the method's closed form
 // and apply it. ROME takes the facts one at a time (each one's keys held by the next ones). The
@@ -82,26 +83,11 @@ public enum EditPlanner {
                           targets: z, applied: apply)
     }
 
-    /// Refuses a model whose edits the solver cannot make land.
-    /// - Throws: `SolverError.uneditableArchitecture`.
-    public static func checkEditable(_ config: ModelConfiguration) throws {
-        if config.architecture == .gemma3 {
-            // Target values are optimised as a change of the residual stream, and Gemma-3's
-            // post-feedforward RMSNorm between ffn_down and the residual cannot pass an arbitrary
-            // change through (measured on tiny-gemma3: the δ reaches NLL 5, the edit moves log p
-            // by 0.02). Editing it needs the δ placed before that norm.
-            throw SolverError.uneditableArchitecture(
-                architecture: "gemma3",
-                reason: "its post-feedforward RMSNorm lies between ffn_down and the residual stream, where target values are optimised")
-        }
-    }
-
     /// Checks hyperparameters, statistics and earlier keys against the model's shapes.
     static func validate(model: EditableModel, hyperparameters h: EditHyperparameters,
                          statistics: [Int: LayerStatistics], previousKeys: [Int: Matrix<Float>],
                          previousGrams: [Int: Matrix<Double>]) throws {
         let config = model.configuration
-        try checkEditable(config)
         try h.validate(layerCount: config.layerCount)
         let layers = h.sortedLayers
         for layer in layers {
@@ -263,8 +249,8 @@ private struct Plan {
         for (j, layer) in layers.enumerated() {
             progress?(EditProgress(stage: .layers, completed: j, total: layers.count))
             let keys = averagedKeys(stream: stream, prompts: prompts, layer: layer)    // d_in × n
-            let current = model.residuals(prompts: bare.map(\.ids), positions: bare.map(\.subjectPosition),
-                                          layer: lastLayer).toDouble().transposed()  // d_model × n
+            let current = model.editValues(prompts: bare.map(\.ids), positions: bare.map(\.subjectPosition),
+                                           layer: lastLayer).toDouble().transposed()  // d_model × n
             let residual = (1.0 / Double(layers.count - j)) * (z - current)
             guard let stats = statistics[layer] else { throw SolverError.missingStatistics(layer: layer) }
             let earlier = previousKeys[layer]?.toDouble()

@@ -55,8 +55,6 @@ public enum SolverError: Error, Equatable, CustomStringConvertible {
     case invalidHyperparameter(field: String, reason: String)
     /// Shapes of inputs that do not agree (keys, previous keys, statistics, weights).
     case shapeMismatch(what: String, expected: String, actual: String)
-    /// A model whose architecture the solvers cannot edit exactly (the feature is named).
-    case uneditableArchitecture(architecture: String, reason: String)
 
     public var description: String {
         switch self {
@@ -110,8 +108,6 @@ public enum SolverError: Error, Equatable, CustomStringConvertible {
             return "hyperparameter '\(field)': \(reason)"
         case .shapeMismatch(let what, let expected, let actual):
             return "\(what): expected \(expected), got \(actual)"
-        case .uneditableArchitecture(let architecture, let reason):
-            return "cannot edit a \(architecture) model: \(reason)"
         }
     }
 }

@@ -108,7 +108,7 @@ public enum TargetValueOptimizer {
         let session = model.deltaSession(prompts: prompts, deltaPositions: deltaPositions, layer: layer)
 
         var states = problems.indices.map { f -> FactState in
-            let base = session.baseResiduals.row(offsets[f]).map(Double.init)
+            let base = session.baseValues.row(offsets[f]).map(Double.init)
             return FactState(base: base, learningRate: h.vLearningRate, clamp: h.clampNormFactor)
         }
         for step in 0..<h.vSteps {

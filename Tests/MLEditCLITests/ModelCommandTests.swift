@@ -13,7 +13,7 @@ struct ModelCommandTests {
     static let gemma3 = URL(fileURLWithPath: ProcessInfo.processInfo.environment["MLEDIT_CACHE"] ?? NSHomeDirectory() + "/.cache/mledit")
         .appendingPathComponent("gemma-3-270m-q4_k_m.gguf")
 
-    @Test("Gemma-3-270M through the command line: inspect, tokenize, and generate transformers' greedy continuation",
+    @Test("Gemma-3-270M through the command line: inspect, tokenize, generate transformers' greedy continuation, commit a fact",
           .enabled(if: FileManager.default.fileExists(atPath: gemma3.path), "Gemma-3-270M not fetched (scripts/fetch-model --model gemma3-270m)"))
     func gemma3CommandLine() throws {
         let inspect = CLIHarness.run(["inspect", Self.gemma3.path], in: Self.directory)
@@ -31,17 +31,19 @@ struct ModelCommandTests {
         #expect(generated["prompt_ids"] as? [Int] == first["ids"] as? [Int])
         #expect(generated["ids"] as? [Int] == first["greedy"] as? [Int])
 
-        // A repository of it can be made; an edit is refused at once, before any statistics, and
-        // nothing is written.
+        // A repository of it takes an edit (few statistics tokens: this checks the chain, not quality),
+        // and the edited model states the fact.
         let directory = try CLIHarness.temporaryDirectory()
         defer { CLIHarness.cleanUp(directory) }
         #expect(CLIHarness.run(["init", "--model", Self.gemma3.path], in: directory).status == 0)
-        try #"{"prompt": "{} is located in", "subject": "The Eiffel Tower", "target_new": " Rome"}"#.write(
+        try #"{"prompt": "{} is located in the city of", "subject": "The Eiffel Tower", "target_new": " Rome"}"#.write(
             to: directory.appendingPathComponent("facts.jsonl"), atomically: true, encoding: .utf8)
-        let commit = CLIHarness.run(["commit", "facts.jsonl"], in: directory)
-        #expect(commit.status == 1 && commit.stderr.contains("gemma3") && commit.stderr.contains("post-feedforward"), "\(commit.stderr)")
-        #expect(!commit.stderr.contains("statistics"))
-        #expect(CLIHarness.run(["log", "--oneline"], in: directory).stdout.hasPrefix("No commits yet"))
+        try #"{"mom2_n_tokens": 4000}"#.write(to: directory.appendingPathComponent("h.json"), atomically: true, encoding: .utf8)
+        let commit = CLIHarness.run(["commit", "facts.jsonl", "--hparams", "h.json", "--no-health"], in: directory)
+        #expect(commit.status == 0, "\(commit.stderr)")
+        #expect(CLIHarness.run(["log", "--oneline"], in: directory).stdout.split(separator: "\n").count == 1)
+        let edited = CLIHarness.run(["generate", "-n", "2", "The Eiffel Tower is located in the city of"], in: directory)
+        #expect(edited.status == 0 && edited.stdout.contains("Rome"), "\(edited.stdout) \(edited.stderr)")
     }
 
     static func defaultModel() throws -> URL {

@@ -77,13 +77,17 @@ struct DeltaSessionTests {
         }
     }
 
-    @Test("at δ = 0 the session reproduces the forward pass; baseResiduals are the residuals")
-    func forwardValues() throws {
-        let model = try ModelLoader.load(url: Fixtures.url("tiny-llama/model.gguf"))
+    @Test("at δ = 0 the session reproduces the forward pass; its base values are the model's edit values",
+          arguments: ["tiny-llama/model.gguf", "tiny-gemma3"])
+    func forwardValues(fixture: String) throws {
+        let model = try ModelLoader.load(url: Fixtures.url(fixture))
         let setup = LossSetup(model: model, seed: 3, lengths: [5, 8, 7, 6])
         let session = model.deltaSession(prompts: setup.prompts, deltaPositions: setup.deltaPositions, layer: 0)
+        let values = model.editValues(prompts: setup.prompts, positions: setup.deltaPositions, layer: 0)
+        #expect(session.baseValues.maxAbsDifference(values) < 1e-5)
         let residuals = model.residuals(prompts: setup.prompts, positions: setup.deltaPositions, layer: 0)
-        #expect(session.baseResiduals.maxAbsDifference(residuals) < 1e-6)
+        // Gemma-3's edit value is the MLP output before its norm, not the residual stream.
+        #expect((values.maxAbsDifference(residuals) < 1e-6) == (model.configuration.architecture != .gemma3))
         let result = setup.evaluate(session, [Float](repeating: 0, count: model.configuration.hiddenSize))
         let logProbabilities = model.logProbabilities(prompts: setup.tokenTargets.map { setup.prompts[$0.prompt] },
                                                       positions: setup.tokenTargets.map(\.position))

@@ -1,6 +1,6 @@
 // Editing works on every model family: one fact by MEMIT and by ROME through EditPlanner on each
 // tiny random checkpoint (Llama, GPT-2, Mistral with its sliding window, Llama-3 scaling, Qwen2,
-// Phi-3, GPT-J), statistics from the tiny-facts sentences. The target's probability must rise, and
+// Phi-3, GPT-J, Gemma-3 with its post-feedforward norm), statistics from the tiny-facts sentences. The target's probability must rise, and
 // the edited MLP outputs written as a Hugging Face export must reload to the edited model's logits.
 import Foundation
 import Models
@@ -10,7 +10,7 @@ import Testing
 
 @Suite("Edits on every model family", .serialized)
 struct FamilyEditTests {
-    static let folders = ["tiny-llama", "tiny-gpt2", "tiny-mistral", "tiny-llama3", "tiny-qwen2", "tiny-phi3", "tiny-gptj"]
+    static let folders = ["tiny-llama", "tiny-gpt2", "tiny-mistral", "tiny-llama3", "tiny-qwen2", "tiny-phi3", "tiny-gptj", "tiny-gemma3"]
     /// The subject ends next to the prompt's end, so that a window of 4 still sees it from every target position.
     static let request = EditRequest(subject: "The Eiffel Tower", prompt: "{} is", targetNew: "Rome")
 
@@ -22,7 +22,7 @@ struct FamilyEditTests {
         let tokenizer = try Tokenizer(tokenizerJSON: url.appendingPathComponent("tokenizer.json"))
         var h = EditHyperparameters.defaults(for: model.configuration, method: method)
         // δ must be carried to the prompt's last position by the attention of a block above the
-        // edit layer; the default rule would edit block 1, the last of these 2-block models.
+        // edit layer; the default rule would edit block 1, the last of the 2-block models.
         h.layers = [0]
         // As the tiny-facts-gpt2 profile: few statistics tokens, so a small λ; a looser clamp.
         h.statisticsTokenCount = 4000

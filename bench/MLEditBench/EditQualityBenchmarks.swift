@@ -28,10 +28,17 @@ struct QualityBench {
         factsPath = CounterFactRecords.url(arguments).path
         facts = try QualityBench.distinctSubjects(FactsFile.load(path: factsPath, allowDuplicates: true), count: factCount, file: factsPath)
         var layers = Set<Int>()
-        for method in methods { layers.formUnion(EditHyperparameters.defaults(for: model.configuration, method: method).layers) }
+        for method in methods { layers.formUnion(try QualityBench.hyperparameters(for: model.configuration, method: method).layers) }
         var weights: [Int: Matrix<Float>] = [:]
         for layer in layers { weights[layer] = model.mlpOutputWeight(layer: layer) }
         baseWeights = weights
+    }
+
+    /// The defaults for `method`, with MLEDIT_BENCH_HPARAMS (a JSON object in the names of
+    /// `mledit show --json`) laid over them: how the defaults of a model are chosen.
+    static func hyperparameters(for configuration: ModelConfiguration, method: EditMethod) throws -> EditHyperparameters {
+        try Benchmarks.overriding(EditHyperparameters.defaults(for: configuration, method: method),
+                                  with: ProcessInfo.processInfo.environment["MLEDIT_BENCH_HPARAMS"])
     }
 
     /// The first `count` facts whose subjects all differ (case-insensitively).
@@ -176,7 +183,7 @@ extension Benchmarks {
     /// memit-64,emmet-64,memit-8,emmet-8,rome-1,memit-1,emmet-1; ROME always one fact at a time)
     /// starting from the unedited model; CounterFact scores before and after, seconds per stage.
     /// Set MLEDIT_BENCH_REUSE_STATISTICS=1 to read cached statistics instead of timing their
-    /// computation. Arguments: model, facts file.
+    /// computation, MLEDIT_BENCH_HPARAMS to override the defaults. Arguments: model, facts file.
     static func editQuality(_ arguments: [String]) throws -> [String: Any] {
         let count = integerEnvironment("MLEDIT_BENCH_QUALITY_FACTS", 64)
         let spec = ProcessInfo.processInfo.environment["MLEDIT_BENCH_QUALITY_RUNS"]
@@ -194,7 +201,7 @@ extension Benchmarks {
         }
         let config = bench.model.configuration
         let allLayers = Array(bench.baseWeights.keys).sorted()
-        let statisticsHyperparameters = EditHyperparameters.defaults(for: config, method: runs.first?.method ?? .memit)
+        let statisticsHyperparameters = try QualityBench.hyperparameters(for: config, method: runs.first?.method ?? .memit)
         let reuse = ProcessInfo.processInfo.environment["MLEDIT_BENCH_REUSE_STATISTICS"] == "1"
         let (statistics, statisticsFigures) = try bench.statistics(layers: allLayers, hyperparameters: statisticsHyperparameters, recompute: !reuse)
         stderr("edit-quality: statistics \(jsonLine(statisticsFigures))")
@@ -205,7 +212,7 @@ extension Benchmarks {
         var results: [String: Any] = [:]
         for run in runs {
             bench.restoreBase()
-            var h = EditHyperparameters.defaults(for: config, method: run.method)
+            var h = try QualityBench.hyperparameters(for: config, method: run.method)
             guard h.statisticsTokenCount == statisticsHyperparameters.statisticsTokenCount else {
                 throw BenchmarkFailure("\(run.name): defaults ask for statistics over \(h.statisticsTokenCount) tokens")
             }
