@@ -11,7 +11,7 @@ import Solvers
 
 package struct SharedStatisticsCache {
     /// Bumped whenever the statistics code would compute different values for the same inputs.
-    package static let codeVersion = 2
+    package static let codeVersion = 3
     package static let magic = "mledit-statistics\n"
 
     package let directory: URL

@@ -1,6 +1,6 @@
 // Preservation statistics: C0 = E[k kᵀ] of the keys of one edit layer over ordinary text,
-// accumulated in Float64 one key block at a time (the upper triangle by DSYRK, one layer per
-// thread; never per-token outer products). Deterministic: the corpus is read in a fixed order and
+// accumulated in Float64 one key block at a time (the upper triangle of each piece of 512 rows by
+// SSYRK, pieces of every layer spread over the threads; never per-token outer products). Deterministic: the corpus is read in a fixed order and
 // cut into fixed-length sequences. Serialized as a raw little-endian Float64 matrix plus the token count, which is what
 // the ledger caches. Reading the corpus text is CorpusReader's job.
 import Foundation
@@ -54,6 +54,10 @@ public struct LayerStatistics: Sendable, Equatable {
 
 /// Accumulates C0 for several layers from a corpus.
 public enum StatisticsCollector {
+    /// Rows of a key block summed in Float32 (by SSYRK) before they reach the Float64 total: a
+    /// fixed cut, so the result does not depend on the thread count.
+    static let rowsPerGramPiece = 512
+
     /// Streams `corpus` through `model` in sequences of `sequenceLength` tokens (BOS included when
     /// the tokenizer asks for it) and accumulates E[k kᵀ] for every layer in `layers` over exactly
     /// `tokenCount` keys.
@@ -67,8 +71,17 @@ public enum StatisticsCollector {
         let layers = Array(Set(layers)).sorted()
         let d = model.configuration.intermediateSize
         let length = max(2, min(sequenceLength, model.configuration.contextLength))
-        var sums: [Int: Matrix<Double>] = [:]
-        for layer in layers { sums[layer] = Matrix(rows: d, cols: d) }
+        // Upper triangles: each layer's Float64 sum, and a Float32 Gram per piece of a batch.
+        let sums = layers.map { _ in UnsafeMutableBufferPointer<Double>.allocate(capacity: d * d) }
+        let largestBatch = min(batchTokens + length, tokenCount)     // a batch ends with a whole sequence
+        let pieceCount = layers.count * ((largestBatch + rowsPerGramPiece - 1) / rowsPerGramPiece)
+        let grams = (0..<pieceCount).map { _ in UnsafeMutableBufferPointer<Float>.allocate(capacity: d * d) }
+        defer {
+            for buffer in sums { buffer.deallocate() }
+            for buffer in grams { buffer.deallocate() }
+        }
+        for buffer in sums { buffer.initialize(repeating: 0) }
+        for buffer in grams { buffer.initialize(repeating: 0) }
         var stream = TokenStream(corpus: corpus, tokenizer: tokenizer, sequenceLength: length)
         var done = 0
         while done < tokenCount {
@@ -86,19 +99,30 @@ public enum StatisticsCollector {
                     throw SolverError.statistics(layer: layer, reason: "the model returned no \(batchCount)×\(d) key block")
                 }
             }
-            // One piece per layer: each layer's sum has one owner, whatever the thread count.
-            let accumulated = ComputeThreads.map(layers.count) { i -> Matrix<Double> in
-                var sum = sums[layers[i]] ?? Matrix(rows: d, cols: d)
-                sum.addUpperGram(of: keys[layers[i]]!.toDouble())
-                return sum
+            let blocks = layers.map { keys[$0]! }
+            let cuts = stride(from: 0, to: batchCount, by: rowsPerGramPiece).map { $0..<min($0 + rowsPerGramPiece, batchCount) }
+            // Pieces of (layer, rows) share the threads; each layer's Float64 sum has one owner and
+            // takes its pieces in row order, so no sum depends on the thread count.
+            nonisolated(unsafe) let pieceGrams = grams
+            ComputeThreads.forEach(layers.count * cuts.count) { piece in
+                blocks[piece / cuts.count].upperGram(rows: cuts[piece % cuts.count], into: pieceGrams[piece].baseAddress!)
             }
-            for (i, layer) in layers.enumerated() { sums[layer] = accumulated[i] }
+            nonisolated(unsafe) let totals = sums
+            ComputeThreads.forEach(layers.count) { i in
+                let total = totals[i].baseAddress!
+                for c in cuts.indices {
+                    let gram = pieceGrams[i * cuts.count + c].baseAddress!
+                    for row in 0..<d {
+                        for col in row..<d { total[row * d + col] += Double(gram[row * d + col]) }
+                    }
+                }
+            }
             done += batchCount
             progress?(done, tokenCount)
         }
         var out: [Int: LayerStatistics] = [:]
-        for layer in layers {
-            var sum = sums[layer] ?? Matrix(rows: d, cols: d)
+        for (i, layer) in layers.enumerated() {
+            var sum = Matrix<Double>(rows: d, cols: d, values: Array(sums[i]))
             let scale = 1 / Double(done)
             for i in 0..<sum.values.count { sum.values[i] *= scale }
             sum.mirrorUpper()

@@ -60,6 +60,21 @@ public enum BLAS {
     public static var threadCount: Int { Int(openblas_get_num_threads()) }
 }
 
+extension Matrix where Scalar == Float {
+    /// Upper triangle of Bᵀ B for the block B of rows `rows` (by SSYRK) written to `out`
+    /// (cols × cols, row-major); the strict lower triangle of `out` is left as it was.
+    public func upperGram(rows: Range<Int>, into out: UnsafeMutablePointer<Float>) {
+        precondition(rows.lowerBound >= 0 && rows.upperBound <= self.rows, "rows \(rows) of a \(self.rows)-row matrix")
+        if cols == 0 { return }
+        ComputeThreads.pinBLASToOneThread()
+        let n = cols
+        values.withUnsafeBufferPointer { b in
+            cblas_ssyrk(CblasRowMajor, CblasUpper, CblasTrans, Int32(n), Int32(rows.count), 1, b.baseAddress! + rows.lowerBound * n,
+                        Int32(n), 0, out, Int32(n))
+        }
+    }
+}
+
 extension Matrix where Scalar == Double {
     /// Upper triangle of `self += Bᵀ B` for a block B (rows × cols of self), by DSYRK: half the
     /// work of the full product. The strict lower triangle is left as it was; `mirrorUpper` fills it.

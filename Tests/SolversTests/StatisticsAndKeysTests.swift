@@ -56,8 +56,8 @@ struct StatisticsAndKeysTests {
             let scale = naive.values.map { abs($0) }.max() ?? 1
             let difference = computed.maxAbsDifference(naive) / scale
             // The keys are Float32 from two batch layouts, which BLAS kernels may round differently in
-            // the last bits; the sum itself is Float64.
-            #expect(difference < 1e-6, "layer \(layer): largest relative difference \(difference)")
+            // the last bits, and pieces of up to 512 rows are summed in Float32 before the Float64 total.
+            #expect(difference < 1e-5, "layer \(layer): largest relative difference \(difference)")
             #expect(again[layer] == c0, "layer \(layer) differs between two runs")
             let restored = try LayerStatistics(layer: layer, tokenCount: 700, dimension: d, blob: c0.blob)
             #expect(restored == c0)
