@@ -7,6 +7,7 @@ import Tensors
 extension DecoderStack {
     @_specialize(where Self == LlamaModel<Float>)
     @_specialize(where Self == GPT2Model<Float>)
+    @_specialize(where Self == Gemma3Model<Float>)
     func runtimeGenerate(prompt: [Int], maxNewTokens: Int, sampling: SamplingOptions) -> Generation {
         checkPrompts([prompt])
         precondition(maxNewTokens >= 0, "negative token budget")
@@ -55,6 +56,7 @@ extension DecoderStack {
 
     @_specialize(where Self == LlamaModel<Float>)
     @_specialize(where Self == GPT2Model<Float>)
+    @_specialize(where Self == Gemma3Model<Float>)
     func runtimeExtend(prompts: [[Int]], budgets: [Int], choose: (Int, [Float]) -> Int) -> [[Int]] {
         checkPrompts(prompts)
         precondition(budgets.count == prompts.count, "\(budgets.count) budgets for \(prompts.count) prompts")

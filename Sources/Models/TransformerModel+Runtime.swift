@@ -24,6 +24,7 @@ extension DecoderStack {
     /// activations after each block. Returns x after block `last` (the embeddings when last < 0).
     @_specialize(where Self == LlamaModel<Float>)
     @_specialize(where Self == GPT2Model<Float>)
+    @_specialize(where Self == Gemma3Model<Float>)
     func forwardBlocks(_ context: ForwardContext<S>, through last: Int,
                        observe: (Int, UnsafeMutablePointer<S>, BlockActivations<S>) -> Void = { _, _, _ in }) -> ScalarBuffer<S> {
         let x = ScalarBuffer<S>(count: context.rows * configuration.hiddenSize)  // (T, C)
@@ -40,6 +41,7 @@ extension DecoderStack {
     /// Rows `rows` of a (T, width) buffer, gathered into (R, width).
     @_specialize(where Self == LlamaModel<Float>)
     @_specialize(where Self == GPT2Model<Float>)
+    @_specialize(where Self == Gemma3Model<Float>)
     func gather(_ source: UnsafePointer<S>, width: Int, rows: [Int]) -> ScalarBuffer<S> {
         let out = ScalarBuffer<S>(count: rows.count * width)
         for (r, row) in rows.enumerated() { (out.pointer + r * width).update(from: source + row * width, count: width) }
@@ -49,6 +51,7 @@ extension DecoderStack {
     /// Logits (R, V) of residual rows h (R, C): final norm, then the LM head.
     @_specialize(where Self == LlamaModel<Float>)
     @_specialize(where Self == GPT2Model<Float>)
+    @_specialize(where Self == Gemma3Model<Float>)
     func headForward(_ h: UnsafePointer<S>, _ R: Int) -> ScalarBuffer<S> {
         let C = configuration.hiddenSize, V = configuration.vocabularySize
         let normed = ScalarBuffer<S>(count: R * C)
@@ -67,6 +70,7 @@ extension DecoderStack {
 
     @_specialize(where Self == LlamaModel<Float>)
     @_specialize(where Self == GPT2Model<Float>)
+    @_specialize(where Self == Gemma3Model<Float>)
     func runtimeLogits(prompts: [[Int]], positions: [Int]) -> Matrix<Float> {
         checkPrompts(prompts, positions: positions)
         let context = ForwardContext<S>(prompts: prompts)
@@ -77,6 +81,7 @@ extension DecoderStack {
 
     @_specialize(where Self == LlamaModel<Float>)
     @_specialize(where Self == GPT2Model<Float>)
+    @_specialize(where Self == Gemma3Model<Float>)
     func runtimeLogits(prompt: [Int]) -> Matrix<Float> {
         checkPrompts([prompt])
         let context = ForwardContext<S>(prompts: [prompt])
@@ -86,6 +91,7 @@ extension DecoderStack {
 
     @_specialize(where Self == LlamaModel<Float>)
     @_specialize(where Self == GPT2Model<Float>)
+    @_specialize(where Self == Gemma3Model<Float>)
     func runtimeLogProbabilities(prompts: [[Int]], positions: [Int]) -> Matrix<Float> {
         var logits = runtimeLogits(prompts: prompts, positions: positions)
         let V = configuration.vocabularySize
@@ -98,6 +104,7 @@ extension DecoderStack {
 
     @_specialize(where Self == LlamaModel<Float>)
     @_specialize(where Self == GPT2Model<Float>)
+    @_specialize(where Self == Gemma3Model<Float>)
     func runtimeKeys(prompts: [[Int]], positions: [Int], layer: Int) -> Matrix<Float> {
         precondition(layer >= 0 && layer < configuration.layerCount, "layer \(layer) out of range")
         checkPrompts(prompts, positions: positions)
@@ -114,6 +121,7 @@ extension DecoderStack {
 
     @_specialize(where Self == LlamaModel<Float>)
     @_specialize(where Self == GPT2Model<Float>)
+    @_specialize(where Self == Gemma3Model<Float>)
     func runtimeKeysAtAllPositions(prompts: [[Int]], layers: [Int]) -> [Int: Matrix<Float>] {
         guard let last = layers.max() else { return [:] }
         precondition(layers.allSatisfy { $0 >= 0 && $0 < configuration.layerCount }, "layer out of range")
@@ -129,6 +137,7 @@ extension DecoderStack {
 
     @_specialize(where Self == LlamaModel<Float>)
     @_specialize(where Self == GPT2Model<Float>)
+    @_specialize(where Self == Gemma3Model<Float>)
     func runtimeResiduals(prompts: [[Int]], positions: [Int], layer: Int) -> Matrix<Float> {
         precondition(layer >= 0 && layer < configuration.layerCount, "layer \(layer) out of range")
         checkPrompts(prompts, positions: positions)
@@ -140,6 +149,7 @@ extension DecoderStack {
 
     @_specialize(where Self == LlamaModel<Float>)
     @_specialize(where Self == GPT2Model<Float>)
+    @_specialize(where Self == Gemma3Model<Float>)
     func runtimeEditValues(prompts: [[Int]], positions: [Int], layer: Int) -> Matrix<Float> {
         guard mlpOutputNorm(layer: layer) != nil else { return runtimeResiduals(prompts: prompts, positions: positions, layer: layer) }
         let keys = runtimeKeys(prompts: prompts, positions: positions, layer: layer)
@@ -148,6 +158,7 @@ extension DecoderStack {
 
     @_specialize(where Self == LlamaModel<Float>)
     @_specialize(where Self == GPT2Model<Float>)
+    @_specialize(where Self == Gemma3Model<Float>)
     func runtimeHiddenStates(prompt: [Int]) -> HiddenStates {
         checkPrompts([prompt])
         let context = ForwardContext<S>(prompts: [prompt])
@@ -167,12 +178,14 @@ extension DecoderStack {
 
     @_specialize(where Self == LlamaModel<Float>)
     @_specialize(where Self == GPT2Model<Float>)
+    @_specialize(where Self == Gemma3Model<Float>)
     func runtimeMLPOutputWeight(layer: Int) -> Matrix<Float> {
         downProjection(layer: layer).floatMatrix(rows: configuration.hiddenSize, cols: configuration.intermediateSize)
     }
 
     @_specialize(where Self == LlamaModel<Float>)
     @_specialize(where Self == GPT2Model<Float>)
+    @_specialize(where Self == Gemma3Model<Float>)
     func runtimeSetMLPOutputWeight(layer: Int, _ weight: Matrix<Float>) {
         precondition(weight.rows == configuration.hiddenSize && weight.cols == configuration.intermediateSize,
                      "MLP output weight of \(weight.rows)×\(weight.cols), expected \(configuration.hiddenSize)×\(configuration.intermediateSize)")
@@ -202,6 +215,7 @@ final class RuntimeResidualStream<M: DecoderStack>: ResidualStream {
 
     @_specialize(where M == LlamaModel<Float>)
     @_specialize(where M == GPT2Model<Float>)
+    @_specialize(where M == Gemma3Model<Float>)
     init(model: M, prompts: [[Int]]) {
         model.checkPrompts(prompts)
         self.model = model
@@ -214,6 +228,7 @@ final class RuntimeResidualStream<M: DecoderStack>: ResidualStream {
 
     @_specialize(where M == LlamaModel<Float>)
     @_specialize(where M == GPT2Model<Float>)
+    @_specialize(where M == Gemma3Model<Float>)
     func keys(layer: Int, positions: [Int]) -> Matrix<Float> {
         let configuration = model.configuration
         precondition(layer >= nextBlock && layer < configuration.layerCount, "layer \(layer): the stream is at block \(nextBlock)")
