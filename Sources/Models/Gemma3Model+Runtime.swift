@@ -56,7 +56,8 @@ extension CheckpointExport {
             ("layer_types", .array(layerTypes)), ("max_position_embeddings", .integer(c.contextLength)),
             ("model_type", .string("gemma3_text")), ("num_attention_heads", .integer(c.headCount)),
             ("num_hidden_layers", .integer(c.layerCount)), ("num_key_value_heads", .integer(c.keyValueHeadCount)),
-            ("pad_token_id", pad), ("query_pre_attn_scalar", .float(g.queryPreAttentionScalar)),
+            ("pad_token_id", pad), ("query_pre_attn_scalar", g.queryPreAttentionScalar.rounded() == g.queryPreAttentionScalar
+                ? .integer(Int(g.queryPreAttentionScalar)) : .float(g.queryPreAttentionScalar)),  // transformers wants an int
             ("rms_norm_eps", .float(c.normEpsilon)),
             ("rope_parameters", .object([
                 ("full_attention", .object([("rope_theta", .float(c.ropeTheta)), ("rope_type", .string("default"))])),

@@ -2,7 +2,7 @@
 // itself (scripts/check-hf-export.py in the venv of scripts/setup-transformers): the class
 // transformers picks, the last position's logits and greedy tokens, against the edited model.
 // This is what shows the written config.json (sliding window, llama3 rope parameters, fused
-// Phi-3 tensors, GPT-J's rotary_dim and lm_head bias) means to transformers what it means here.
+// Phi-3 tensors, GPT-J's rotary_dim and lm_head bias, Gemma-3's layer types and RoPE bases) means to transformers what it means here.
 import Foundation
 import Models
 import Tensors
@@ -13,7 +13,7 @@ struct FamilyTransformersLoadTests {
     static let packageRoot = Fixtures.root.deletingLastPathComponent().deletingLastPathComponent()
     static let cases: [(folder: String, className: String)] = [
         ("tiny-mistral", "MistralForCausalLM"), ("tiny-llama3", "LlamaForCausalLM"), ("tiny-qwen2", "Qwen2ForCausalLM"),
-        ("tiny-phi3", "Phi3ForCausalLM"), ("tiny-gptj", "GPTJForCausalLM"),
+        ("tiny-phi3", "Phi3ForCausalLM"), ("tiny-gptj", "GPTJForCausalLM"), ("tiny-gemma3", "Gemma3ForCausalLM"),
     ]
 
     /// $MLEDIT_HF_PYTHON, else the venv of scripts/setup-transformers in $MLEDIT_CACHE (~/.cache/mledit).
