@@ -70,8 +70,13 @@ enum InspectCommand {
         console.print("constants:    \(constants)")
         var positions: [String] = []
         if let window = c.slidingWindow { positions.append("sliding window \(window)") }
-        if let scaling = c.ropeScaling {
+        switch c.ropeScaling {
+        case let .llama3(scaling):
             positions.append("rope llama3 ×\(scaling.factor), low/high frequency factor \(scaling.lowFrequencyFactor)/\(scaling.highFrequencyFactor), original context \(scaling.originalContextLength)")
+        case let .frequencyDivisors(divisors):
+            positions.append("rope llama3 frequency divisors \(divisors.map { "\($0)" }.joined(separator: " "))")
+        case nil:
+            break
         }
         if let gemma = c.gemma3 {
             let global = gemma.slidingLayers.indices.filter { !gemma.slidingLayers[$0] }.map(String.init).joined(separator: ",")

@@ -36,20 +36,27 @@ func ropeTables<S: RuntimeScalar>(
 
 /// θ^(−2i/D) for the D rotated dimensions (i < D/2), adjusted by Llama-3 scaling: long
 /// wavelengths slowed by the factor, short ones kept, the band between blended linearly in
-/// original context / wavelength.
+/// original context / wavelength; or each divided by llama.cpp's stored divisor.
 func ropeInverseFrequencies(dimensions D: Int, theta: Double, scaling: RopeScaling?) -> [Double] {
     let plain = (0..<(D / 2)).map { 1 / Foundation.pow(theta, Double(2 * $0) / Double(D)) }
-    guard let scaling else { return plain }
-    let original = Double(scaling.originalContextLength)
-    let longest = original / scaling.lowFrequencyFactor    // wavelengths above: fully scaled
-    let shortest = original / scaling.highFrequencyFactor  // wavelengths below: unchanged
-    return plain.map { frequency in
-        let wavelength = 2 * Double.pi / frequency
-        if wavelength > longest { return frequency / scaling.factor }
-        if wavelength < shortest { return frequency }
-        let smooth = (original / wavelength - scaling.lowFrequencyFactor)
-            / (scaling.highFrequencyFactor - scaling.lowFrequencyFactor)
-        return (1 - smooth) * frequency / scaling.factor + smooth * frequency
+    switch scaling {
+    case nil:
+        return plain
+    case let .frequencyDivisors(divisors):
+        precondition(divisors.count == plain.count, "\(divisors.count) RoPE frequency divisors for \(plain.count) frequencies")
+        return zip(plain, divisors).map { $0 / Double($1) }
+    case let .llama3(scaling):
+        let original = Double(scaling.originalContextLength)
+        let longest = original / scaling.lowFrequencyFactor    // wavelengths above: fully scaled
+        let shortest = original / scaling.highFrequencyFactor  // wavelengths below: unchanged
+        return plain.map { frequency in
+            let wavelength = 2 * Double.pi / frequency
+            if wavelength > longest { return frequency / scaling.factor }
+            if wavelength < shortest { return frequency }
+            let smooth = (original / wavelength - scaling.lowFrequencyFactor)
+                / (scaling.highFrequencyFactor - scaling.lowFrequencyFactor)
+            return (1 - smooth) * frequency / scaling.factor + smooth * frequency
+        }
     }
 }
 

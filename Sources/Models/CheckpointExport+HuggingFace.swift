@@ -40,6 +40,10 @@ extension CheckpointExport {
                                         precision: ExportPrecision? = nil, to folder: URL,
                                         replacingForeignFiles: Bool = false) throws -> HuggingFaceExportReport {
         let (configuration, weights, _) = try ModelLoader.open(url: source)
+        if case .frequencyDivisors = configuration.ropeScaling {
+            throw ModelError.unsupportedFeature(file: source.lastPathComponent,
+                                                feature: "Hugging Face export of RoPE frequency divisors (rope_freqs.weight; config.json needs the llama3 parameters, which the GGUF file does not keep)")
+        }
         let architecture = configuration.architecture
         let storedNames: [String]
         var skipped: [String] = []
@@ -48,7 +52,7 @@ extension CheckpointExport {
         var ggufSource: GGUFFile?
         var sourceFolder: URL?
         if let gguf = weights as? GGUFWeights {
-            storedNames = gguf.file.tensors.map(\.name)
+            storedNames = gguf.canonicalNames
             ggufSource = gguf.file
             specialIDs = (gguf.file.value(forKey: "tokenizer.ggml.bos_token_id")?.integer,
                           gguf.file.value(forKey: "tokenizer.ggml.eos_token_id")?.integer,
@@ -186,7 +190,7 @@ extension CheckpointExport {
             ]
             if !qwen { members.append(("mlp_bias", .bool(false))) }
             var rope: [(String, ExportJSON)] = [("rope_theta", .float(c.ropeTheta)), ("rope_type", .string("default"))]
-            if let scaling = c.ropeScaling {
+            if case let .llama3(scaling) = c.ropeScaling {
                 rope = [
                     ("factor", .float(Float(scaling.factor))), ("high_freq_factor", .float(Float(scaling.highFrequencyFactor))),
                     ("low_freq_factor", .float(Float(scaling.lowFrequencyFactor))),

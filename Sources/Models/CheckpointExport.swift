@@ -103,7 +103,8 @@ public enum CheckpointExport {
                 let base = needsBase ? try source.floats(for: info) : nil
                 var values = base ?? []
                 try apply(parts, to: &values, shape: info.shape, name: info.name)
-                if configuration.architecture == .llama, let heads = rotaryHeads(info.name, configuration), info.shape.count == 2 {
+                if configuration.architecture == .llama, GGUFWeights.storesInterleavedRotaryRows(source),
+                   let heads = rotaryHeads(info.name, configuration), info.shape.count == 2 {
                     // Overrides come in rotate-half order; llama.cpp stores interleaved pairs.
                     values = permuteRotaryRows(values, rows: info.shape[0], cols: info.shape[1], heads: heads)
                 }

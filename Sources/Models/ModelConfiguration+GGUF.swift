@@ -1,6 +1,9 @@
-// ModelConfiguration from a GGUF file's metadata (llama.* and gpt2.* keys, FORMATS.md "Keys we
-// need"), plus the cross-field checks every configuration passes whatever its source.
-// Tensor data is not read here.
+// ModelConfiguration from a GGUF file's metadata (the `<arch>.*` keys, FORMATS.md "Keys we need")
+// as llama.cpp's converter writes them for llama (also Mistral and Llama-3), qwen2, phi3, gpt2,
+// gptj and gemma3, plus the cross-field checks every configuration passes whatever its source.
+// Qwen2 and Phi-3 are the Llama architecture here, as in their Hugging Face configs. Tensor data
+// is not read here, except Llama-3's RoPE frequency divisors (rope_freqs.weight), which are part
+// of the configuration.
 import Checkpoints
 
 extension ModelConfiguration {
@@ -11,10 +14,8 @@ extension ModelConfiguration {
         guard let archName = file.value(forKey: "general.architecture")?.string else {
             throw ModelError.missingKey(file: name, key: "general.architecture")
         }
-        if ["phi3", "gptj"].contains(archName) {
-            throw ModelError.unsupportedFeature(file: name, feature: "\(archName) in GGUF (load its Hugging Face safetensors folder)")
-        }
-        guard let architecture = Architecture(rawValue: archName) else {
+        let family: ModelFamily? = archName == "phi3" ? .phi3 : nil
+        guard let architecture = ["qwen2", "phi3"].contains(archName) ? .llama : Architecture(rawValue: archName) else {
             throw ModelError.unsupportedArchitecture(file: name, name: archName)
         }
         if architecture == .gemma3 {
@@ -69,9 +70,11 @@ extension ModelConfiguration {
                   normEpsilon: Float(try real(epsilonKey)),
                   ropeTheta: Float(try real("rope.freq_base", default: 10000)),
                   tiedEmbeddings: file.tensor(named: "output.weight") == nil,
-                  attentionBias: architecture == .llama && file.tensor(named: "blk.0.attn_q.bias") != nil)
+                  attentionBias: architecture == .llama && file.tensor(named: "blk.0.attn_q.bias") != nil,
+                  family: family)
 
-        if architecture == .llama {
+        switch architecture {
+        case .llama:
             let rotated = try integer("rope.dimension_count", default: headDimension)
             if rotated != headDimension {
                 throw ModelError.unsupportedFeature(file: name, feature: "partial rotary embedding (\(p)rope.dimension_count \(rotated), head size \(headDimension))")
@@ -79,15 +82,52 @@ extension ModelConfiguration {
             if let scaling = file.value(forKey: p + "rope.scaling.type")?.string, scaling != "none" {
                 throw ModelError.unsupportedFeature(file: name, feature: "RoPE scaling '\(scaling)'")
             }
-            // llama.cpp stores Llama-3 RoPE scaling as per-frequency divisors, not as metadata.
-            if file.tensor(named: "rope_freqs.weight") != nil {
-                throw ModelError.unsupportedFeature(file: name, feature: "RoPE frequency factors (rope_freqs.weight, Llama-3 scaling in GGUF)")
+            for longRope in ["rope_factors_long.weight", "rope_factors_short.weight"] where file.tensor(named: longRope) != nil {
+                throw ModelError.unsupportedFeature(file: name, feature: "Phi-3 LongRoPE factors (\(longRope))")
             }
-            if let window = file.value(forKey: p + "attention.sliding_window")?.integer, window > 0 {
+            if file.tensor(named: "blk.0.attn_qkv.bias") != nil {
+                throw ModelError.unsupportedFeature(file: name, feature: "biases on the fused attn_qkv (blk.0.attn_qkv.bias)")
+            }
+            ropeScaling = try Self.ropeFrequencyDivisors(file, count: headDimension / 2)
+            // llama.cpp writes 0 for Phi-3 models without a window.
+            if archName != "qwen2", let window = file.value(forKey: p + "attention.sliding_window")?.integer, window > 0 {
                 slidingWindow = window
             }
+        case .gptj:
+            if keyValueHeadCount != headCount {
+                throw ModelError.invalidValue(file: name, key: p + "attention.head_count_kv", reason: "GPT-J has no grouped-query attention, found \(keyValueHeadCount) for \(headCount) heads")
+            }
+            let rotated = try integer("rope.dimension_count")
+            guard rotated > 0, rotated % 2 == 0, rotated <= headDimension else {
+                throw ModelError.invalidValue(file: name, key: p + "rope.dimension_count",
+                                              reason: "must be even, positive and at most the head size \(headDimension), found \(rotated)")
+            }
+            rotaryDimension = rotated
+        case .gpt2, .gemma3:
+            break
         }
         try validate(file: name)
+    }
+
+    /// llama.cpp's `rope_freqs.weight` (Llama-3 scaling as one divisor per inverse frequency), or
+    /// nil when the file has none.
+    /// - Throws: `ModelError` when the tensor has not `count` positive finite values.
+    static func ropeFrequencyDivisors(_ file: GGUFFile, count: Int) throws -> RopeScaling? {
+        let tensorName = "rope_freqs.weight"
+        guard let info = file.tensor(named: tensorName) else { return nil }
+        guard info.shape == [count] else {
+            throw ModelError.tensorShape(tensorName, expected: [count], actual: info.shape)
+        }
+        let divisors: [Float]
+        do {
+            divisors = try file.floats(for: info)
+        } catch let error as CheckpointError {
+            throw ModelError.checkpoint(error.description)
+        }
+        if let bad = divisors.first(where: { !($0 > 0) || !$0.isFinite }) {
+            throw ModelError.invalidValue(file: file.url.lastPathComponent, key: tensorName, reason: "RoPE frequency divisors must be positive and finite, found \(bad)")
+        }
+        return .frequencyDivisors(divisors)
     }
 
     /// Cross-field checks: positive sizes, heads dividing the width, KV heads dividing the heads.

@@ -208,12 +208,12 @@ extension ModelConfiguration {
             throw ModelError.invalidValue(file: file, key: "rope_parameters.original_max_position_embeddings",
                                           reason: "expected a positive integer, found \(original)")
         }
-        let scaling = RopeScaling(factor: try member("factor"), lowFrequencyFactor: try member("low_freq_factor"),
-                                  highFrequencyFactor: try member("high_freq_factor"), originalContextLength: originalContextLength)
+        let scaling = Llama3RopeParameters(factor: try member("factor"), lowFrequencyFactor: try member("low_freq_factor"),
+                                           highFrequencyFactor: try member("high_freq_factor"), originalContextLength: originalContextLength)
         guard scaling.factor > 0, scaling.highFrequencyFactor > scaling.lowFrequencyFactor, scaling.lowFrequencyFactor > 0 else {
             throw ModelError.invalidValue(file: file, key: "rope_parameters",
                                           reason: "llama3 scaling needs factor > 0 and high_freq_factor > low_freq_factor > 0")
         }
-        return scaling
+        return .llama3(scaling)
     }
 }

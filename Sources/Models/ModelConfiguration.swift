@@ -17,10 +17,10 @@ public enum ModelFamily: String, Codable, Sendable {
     case phi3
 }
 
-/// Llama-3 RoPE frequency scaling (`rope_type: "llama3"`): wavelengths above
+/// The parameters of Llama-3 RoPE frequency scaling (`rope_type: "llama3"`): wavelengths above
 /// originalContextLength / lowFrequencyFactor are divided by `factor`, ones below
 /// originalContextLength / highFrequencyFactor kept, the band between interpolated.
-public struct RopeScaling: Codable, Sendable, Equatable {
+public struct Llama3RopeParameters: Codable, Sendable, Equatable {
     public var factor: Double
     public var lowFrequencyFactor: Double
     public var highFrequencyFactor: Double
@@ -38,6 +38,45 @@ public struct RopeScaling: Codable, Sendable, Equatable {
         self.lowFrequencyFactor = lowFrequencyFactor
         self.highFrequencyFactor = highFrequencyFactor
         self.originalContextLength = originalContextLength
+    }
+}
+
+/// Llama-3 RoPE frequency scaling, as a Hugging Face config states it or as llama.cpp stores it.
+/// Encoded as the bare parameters (so configurations that had them before keep their encoding
+/// and ledger ids) or as `{"frequency_divisors": […]}`.
+public enum RopeScaling: Codable, Sendable, Equatable {
+    case llama3(Llama3RopeParameters)
+    /// llama.cpp's `rope_freqs.weight`: one divisor per inverse frequency, which its converter
+    /// computes from the llama3 parameters; the GGUF file keeps the divisors, not the parameters
+    /// (and the parameters cannot be recovered from them: scaling all three lengths gives the same).
+    case frequencyDivisors([Float])
+
+    public init(factor: Double, lowFrequencyFactor: Double, highFrequencyFactor: Double, originalContextLength: Int) {
+        self = .llama3(Llama3RopeParameters(factor: factor, lowFrequencyFactor: lowFrequencyFactor,
+                                            highFrequencyFactor: highFrequencyFactor, originalContextLength: originalContextLength))
+    }
+
+    private enum DivisorKey: String, CodingKey {
+        case frequencyDivisors = "frequency_divisors"
+    }
+
+    public init(from decoder: Decoder) throws {
+        let container = try decoder.container(keyedBy: DivisorKey.self)
+        if let divisors = try container.decodeIfPresent([Float].self, forKey: .frequencyDivisors) {
+            self = .frequencyDivisors(divisors)
+        } else {
+            self = .llama3(try Llama3RopeParameters(from: decoder))
+        }
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        switch self {
+        case let .llama3(parameters):
+            try parameters.encode(to: encoder)
+        case let .frequencyDivisors(divisors):
+            var container = encoder.container(keyedBy: DivisorKey.self)
+            try container.encode(divisors, forKey: .frequencyDivisors)
+        }
     }
 }
 

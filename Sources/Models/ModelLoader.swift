@@ -1,7 +1,7 @@
 // Opens a checkpoint and builds the model it holds: a .gguf file, or model.safetensors with its
 // config.json (a folder holding both, or the .safetensors file itself). Every source is converted
-// to the internal convention here (WeightSource.swift): GGUF Q/K rows un-permuted from llama.cpp's
-// interleaved RoPE order to rotate-half order, GPT-2 Conv1D weights transposed to out × in,
+// to the internal convention here (WeightSource.swift): GGUF Q/K rows of llama files un-permuted
+// from llama.cpp's interleaved RoPE order to rotate-half order, GPT-2 Conv1D weights transposed to out × in,
 // GPT-2's fused c_attn split into q/k/v, and Phi-3's fused qkv_proj and gate_up_proj split
 // (Phi3Layout.swift). Weights are dequantized to Float32 (or widened to Double).
 import Checkpoints
@@ -113,19 +113,51 @@ struct GGUFWeights: WeightSource {
     let file: GGUFFile
     let configuration: ModelConfiguration
 
+    /// Only llama.cpp's llama converter permutes Q/K rows to interleaved pairs; qwen2 and phi3
+    /// files (NeoX RoPE) keep Hugging Face's rotate-half order, gptj files GPT-J's own layout.
+    var storesInterleavedRotaryRows: Bool { Self.storesInterleavedRotaryRows(file) }
+
+    static func storesInterleavedRotaryRows(_ file: GGUFFile) -> Bool {
+        file.value(forKey: "general.architecture")?.string == "llama"
+    }
+
+    /// Whether the file is a Phi-3 one whose ffn_up holds the gate rows and then the up rows.
+    private var fusesGateAndUp: Bool {
+        configuration.family == .phi3 && file.tensor(named: "blk.0.ffn_gate.weight") == nil
+    }
+
+    /// The canonical names of the file's tensors (a fused Phi-3 ffn_up is ffn_gate_up).
+    var canonicalNames: [String] {
+        let fused = fusesGateAndUp
+        return file.tensors.map { info in
+            fused && info.name.hasSuffix(".ffn_up.weight") ? info.name.dropLast("ffn_up.weight".count) + "ffn_gate_up.weight" : info.name
+        }
+    }
+
+    /// The file's name for a canonical tensor.
+    private func storedName(_ name: String) -> String {
+        guard fusesGateAndUp, name.hasSuffix(".ffn_gate_up.weight") else { return name }
+        return name.dropLast("ffn_gate_up.weight".count) + "ffn_up.weight"
+    }
+
     func tensor(named name: String) throws -> WeightTensor? {
         if configuration.architecture == .gpt2, file.tensor(named: name) == nil, let fused = fusedSource(of: name) {
             guard let whole = try tensor(named: fused.fused) else { return nil }
             return splitFused(whole, part: fused.part)
         }
-        guard let info = file.tensor(named: name) else { return nil }
+        if configuration.family == .phi3, file.tensor(named: name) == nil || (fusesGateAndUp && name.hasSuffix(".ffn_up.weight")),
+           let fused = phi3FusedSource(of: name, configuration: configuration) {
+            guard let whole = try tensor(named: fused.fused) else { return nil }
+            return try fusedRows(whole, rows: fused.rows, expectedRows: fused.fusedRows, name: storedName(fused.fused))
+        }
+        guard let info = file.tensor(named: storedName(name)) else { return nil }
         var tensor: WeightTensor
         do {
             tensor = WeightTensor(shape: info.shape, values: try file.floats(for: info))
         } catch let error as CheckpointError {
             throw ModelError.checkpoint(error.description)
         }
-        if configuration.architecture == .llama {
+        if configuration.architecture == .llama && storesInterleavedRotaryRows {
             let heads = name.contains(".attn_q.") ? configuration.headCount
                 : name.contains(".attn_k.") ? configuration.keyValueHeadCount : 0
             if heads > 0 {
@@ -166,10 +198,7 @@ struct SafetensorsWeights: WeightSource {
         }
         if configuration.family == .phi3, names[name] == nil, let fused = phi3FusedSource(of: name, configuration: configuration) {
             guard let whole = try tensor(named: fused.fused) else { return nil }
-            let c = configuration
-            let expectedRows = fused.fused.hasSuffix("attn_qkv.weight")
-                ? (c.headCount + 2 * c.keyValueHeadCount) * c.headDimension : 2 * c.intermediateSize
-            return try fusedRows(whole, rows: fused.rows, expectedRows: expectedRows, name: names[fused.fused] ?? fused.fused)
+            return try fusedRows(whole, rows: fused.rows, expectedRows: fused.fusedRows, name: names[fused.fused] ?? fused.fused)
         }
         guard let stored = names[name], let info = file.tensor(named: stored) else { return nil }
         let values: [Float]

@@ -2,10 +2,12 @@
 // rows one after the other (NH·HS, NKV·HS, NKV·HS), and `gate_up_proj` the gate rows then the up
 // rows (F each). They are split on load into the canonical attn_q/k/v and ffn_gate/up tensors;
 // the fused tensors themselves stay what the file holds, so an export writes them back unchanged.
+// Canonically the fused tensors are attn_qkv and ffn_gate_up; llama.cpp's GGUF stores them as
+// attn_qkv and ffn_up (its fused SwiGLU takes the first half of ffn_up's rows as the gate).
 
 /// For a canonical tensor a Phi-3 checkpoint stores inside a fused one: that tensor's canonical
-/// name and the rows that belong to `name`.
-func phi3FusedSource(of name: String, configuration c: ModelConfiguration) -> (fused: String, rows: Range<Int>)? {
+/// name, the rows that belong to `name` and the fused tensor's row count.
+func phi3FusedSource(of name: String, configuration c: ModelConfiguration) -> (fused: String, rows: Range<Int>, fusedRows: Int)? {
     guard name.hasPrefix("blk.") else { return nil }
     let QW = c.headCount * c.headDimension, KVW = c.keyValueHeadCount * c.headDimension, F = c.intermediateSize
     let parts: [(suffix: String, fused: String, rows: Range<Int>)] = [
@@ -16,7 +18,7 @@ func phi3FusedSource(of name: String, configuration c: ModelConfiguration) -> (f
         ("ffn_up.weight", "ffn_gate_up.weight", F..<(2 * F)),
     ]
     guard let part = parts.first(where: { name.hasSuffix("." + $0.suffix) }) else { return nil }
-    return (name.dropLast(part.suffix.count) + part.fused, part.rows)
+    return (name.dropLast(part.suffix.count) + part.fused, part.rows, part.fused == "attn_qkv.weight" ? QW + 2 * KVW : 2 * F)
 }
 
 /// Rows `rows` of a (R, cols) tensor.

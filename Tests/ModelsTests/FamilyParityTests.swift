@@ -200,16 +200,18 @@ struct FamilyGGUFTests {
         return try GGUFFile(contentsOf: url)
     }
 
-    @Test("llama.attention.sliding_window is honoured; rope_freqs and Phi-3 / GPT-J GGUFs are refused")
+    @Test("llama.attention.sliding_window is honoured; rope_freqs.weight gives the RoPE divisors; LongRoPE factors and misshapen divisors are refused")
     func metadata() throws {
         let plain = try ModelConfiguration(gguf: Self.gguf())
         #expect(plain.slidingWindow == nil && plain.ropeScaling == nil)
         let windowed = try ModelConfiguration(gguf: Self.gguf(metadata: [("llama.attention.sliding_window", .uint32(3))]))
         #expect(windowed.slidingWindow == 3)
+        let scaled = try ModelConfiguration(gguf: Self.gguf(extraTensors: [("rope_freqs.weight", [2])]))
+        #expect(scaled.ropeScaling == .frequencyDivisors([1, 1]))
+        let phi3 = try ModelConfiguration(gguf: Self.gguf(architecture: "phi3", metadata: [("phi3.attention.sliding_window", .uint32(0))]))
+        #expect(phi3.architecture == .llama && phi3.family == .phi3 && phi3.slidingWindow == nil)
         let refusals: [(file: GGUFFile, names: String)] = [
-            (try Self.gguf(extraTensors: [("rope_freqs.weight", [2])]), "rope_freqs.weight"),
-            (try Self.gguf(architecture: "phi3"), "phi3 in GGUF"),
-            (try Self.gguf(architecture: "gptj"), "gptj in GGUF"),
+            (try Self.gguf(architecture: "phi3", extraTensors: [("rope_factors_long.weight", [2])]), "rope_factors_long.weight"),
         ]
         for (file, names) in refusals {
             do {
@@ -222,6 +224,9 @@ struct FamilyGGUFTests {
                 }
                 #expect(error.description.contains(names) && !error.description.contains("\n"), "\(error)")
             }
+        }
+        #expect(throws: ModelError.tensorShape("rope_freqs.weight", expected: [2], actual: [3])) {
+            try ModelConfiguration(gguf: Self.gguf(extraTensors: [("rope_freqs.weight", [3])]))
         }
     }
 }
