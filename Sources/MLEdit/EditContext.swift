@@ -188,7 +188,7 @@ package struct EditContext {
     /// themselves (d_in × p per layer) for EMMET and ROME, which hold each earlier fact exactly.
     package func memory(layers: [Int], method: EditMethod, excluding excluded: Set<FactReference> = []) throws -> EditMemory {
         guard let parentID else { return EditMemory() }
-        if method == .memit || method == .alphaedit {
+        if method.holdsEarlierFactsByGram {
             let grams = try repository.memoryGrams(at: parentID, layers: layers, excluding: excluded)
             return EditMemory(grams: grams.mapValues(\.gram))
         }

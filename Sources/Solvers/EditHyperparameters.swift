@@ -13,6 +13,18 @@ public enum EditMethod: String, Codable, Sendable, CaseIterable {
     case emmet
     /// MEMIT-style least squares projected onto the null space of the preserved keys.
     case alphaedit
+    /// ENCORE (arXiv 2502.01636): MEMIT with a Frobenius-norm penalty on each update
+    /// (`update_norm_lambda`) and the most-probable early stop of the targets, for long histories.
+    case encore
+
+    /// Whether the method keeps earlier facts by Σ kkᵀ per layer (least squares) rather than by
+    /// each fact's keys (the equality-constrained EMMET and ROME).
+    public var holdsEarlierFactsByGram: Bool {
+        switch self {
+        case .memit, .alphaedit, .encore: true
+        case .rome, .emmet: false
+        }
+    }
 }
 
 /// Hyperparameters of one edit. JSON names follow the ROME/MEMIT configuration files where one
@@ -63,6 +75,13 @@ public struct EditHyperparameters: Codable, Sendable, Equatable {
     /// AlphaEdit: α, the ridge of the projected normal equations (in units of the mean squared key
     /// norm of the batch, so that it does not depend on the scale of the keys).
     public var alphaEditRegularization: Double
+    /// ENCORE: μ of the penalty μ‖Δ‖²_F on each layer's update (added as μI to λC0 + KKᵀ).
+    public var updateNormLambda: Double
+    /// NAS (arXiv 2602.02543): rescale every target's MLP-output value v* = W k + δ to this norm,
+    /// the mean ‖v*‖ measured on the unedited model (nil: NAS off).
+    public var nasTargetNorm: Double?
+    /// NAS: a fact whose ‖v*‖ exceeds this times `nasTargetNorm` is not edited (δ = 0) and reported.
+    public var nasSkipFactor: Double
 
     enum CodingKeys: String, CodingKey {
         case layers
@@ -85,6 +104,9 @@ public struct EditHyperparameters: Codable, Sendable, Equatable {
         case emmetRidge = "emmet_ridge"
         case nullSpaceThreshold = "nullspace_threshold"
         case alphaEditRegularization = "alphaedit_l2"
+        case updateNormLambda = "update_norm_lambda"
+        case nasTargetNorm = "nas_target_norm"
+        case nasSkipFactor = "nas_skip_factor"
     }
 
     public init(layers: [Int], vLearningRate: Double = 0.5, vSteps: Int = 25, vWeightDecay: Double = 1e-3,
@@ -93,7 +115,8 @@ public struct EditHyperparameters: Codable, Sendable, Equatable {
                 statisticsTokenCount: Int = 100_000, statisticsSequenceLength: Int = 128,
                 prefixCount: Int = 5, prefixLength: Int = 10, prefixTopK: Int = 5, seed: UInt64 = 0,
                 emmetRidge: Double = 0, nullSpaceThreshold: Double = 1e-2,
-                alphaEditRegularization: Double = 1) {
+                alphaEditRegularization: Double = 1, updateNormLambda: Double = 0, nasTargetNorm: Double? = nil,
+                nasSkipFactor: Double = 2) {
         self.layers = layers
         self.vLearningRate = vLearningRate
         self.vSteps = vSteps
@@ -114,6 +137,9 @@ public struct EditHyperparameters: Codable, Sendable, Equatable {
         self.emmetRidge = emmetRidge
         self.nullSpaceThreshold = nullSpaceThreshold
         self.alphaEditRegularization = alphaEditRegularization
+        self.updateNormLambda = updateNormLambda
+        self.nasTargetNorm = nasTargetNorm
+        self.nasSkipFactor = nasSkipFactor
     }
 
     /// Decodes, taking any field that is absent from `EditHyperparameters.init` defaults; only
@@ -143,6 +169,39 @@ public struct EditHyperparameters: Codable, Sendable, Equatable {
         nullSpaceThreshold = try c.decodeIfPresent(Double.self, forKey: .nullSpaceThreshold) ?? d.nullSpaceThreshold
         alphaEditRegularization = try c.decodeIfPresent(Double.self, forKey: .alphaEditRegularization)
             ?? d.alphaEditRegularization
+        updateNormLambda = try c.decodeIfPresent(Double.self, forKey: .updateNormLambda) ?? d.updateNormLambda
+        nasTargetNorm = try c.decodeIfPresent(Double.self, forKey: .nasTargetNorm)
+        nasSkipFactor = try c.decodeIfPresent(Double.self, forKey: .nasSkipFactor) ?? d.nasSkipFactor
+    }
+
+    /// Encodes every field but leaves out the ENCORE and NAS fields at their defaults, so that the
+    /// stored hyperparameters (and the ids) of commits made without them are what they were.
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(layers, forKey: .layers)
+        try c.encode(vLearningRate, forKey: .vLearningRate)
+        try c.encode(vSteps, forKey: .vSteps)
+        try c.encode(vWeightDecay, forKey: .vWeightDecay)
+        try c.encode(klFactor, forKey: .klFactor)
+        try c.encode(clampNormFactor, forKey: .clampNormFactor)
+        try c.encode(vLossThreshold, forKey: .vLossThreshold)
+        try c.encode(vStopAtTop1, forKey: .vStopAtTop1)
+        try c.encodeIfPresent(vTop1MaxNLL, forKey: .vTop1MaxNLL)
+        try c.encode(klPrompt, forKey: .klPrompt)
+        try c.encode(preservationWeight, forKey: .preservationWeight)
+        try c.encode(statisticsTokenCount, forKey: .statisticsTokenCount)
+        try c.encode(statisticsSequenceLength, forKey: .statisticsSequenceLength)
+        try c.encode(prefixCount, forKey: .prefixCount)
+        try c.encode(prefixLength, forKey: .prefixLength)
+        try c.encode(prefixTopK, forKey: .prefixTopK)
+        try c.encode(seed, forKey: .seed)
+        try c.encode(emmetRidge, forKey: .emmetRidge)
+        try c.encode(nullSpaceThreshold, forKey: .nullSpaceThreshold)
+        try c.encode(alphaEditRegularization, forKey: .alphaEditRegularization)
+        let d = EditHyperparameters(layers: [])
+        if updateNormLambda != d.updateNormLambda { try c.encode(updateNormLambda, forKey: .updateNormLambda) }
+        try c.encodeIfPresent(nasTargetNorm, forKey: .nasTargetNorm)
+        if nasTargetNorm != nil || nasSkipFactor != d.nasSkipFactor { try c.encode(nasSkipFactor, forKey: .nasSkipFactor) }
     }
 
     /// Edit layers in ascending order.
@@ -197,6 +256,9 @@ public struct EditHyperparameters: Codable, Sendable, Equatable {
         if !(alphaEditRegularization > 0 && alphaEditRegularization.isFinite) {
             throw fail(.alphaEditRegularization, "must be positive")
         }
+        if !(updateNormLambda >= 0 && updateNormLambda.isFinite) { throw fail(.updateNormLambda, "must be ≥ 0") }
+        if let norm = nasTargetNorm, !(norm > 0 && norm.isFinite) { throw fail(.nasTargetNorm, "must be positive") }
+        if !(nasSkipFactor >= 1 && nasSkipFactor.isFinite) { throw fail(.nasSkipFactor, "must be at least 1") }
     }
 
     /// Canonical JSON (sorted keys), as stored with a commit.

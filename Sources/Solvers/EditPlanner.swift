@@ -74,7 +74,8 @@ public enum EditPlanner {
                 fact: requests[i].label, targetTokenIDs: targetIDs[i], optimizationSteps: t.steps,
                 optimizationLoss: t.loss, optimizationNLL: t.negativeLogLikelihood, optimizationTop1: t.allTop1,
                 deltaNorm: norm(t.delta), baseNorm: norm(t.base), logProbabilityBefore: before[i].logProbability,
-                logProbabilityAfter: after[i].logProbability, efficacy: after[i].allTop1))
+                logProbabilityAfter: after[i].logProbability, efficacy: after[i].allTop1,
+                normSkipped: h.nasTargetNorm == nil ? nil : t.normSkipped))
         }
         var z = Matrix<Float>(rows: config.hiddenSize, cols: requests.count)
         for (i, t) in targets.enumerated() { z.setColumn(i, t.target) }
@@ -223,9 +224,18 @@ private struct Plan {
         let lastLayer = layers[layers.count - 1]
         progress?(EditProgress(stage: .targets, completed: targetOffset, total: targetTotal))
         nonisolated(unsafe) let report = progress
-        let targets = try TargetValueOptimizer.optimize(
+        var targets = try TargetValueOptimizer.optimize(
             model: model, tokenizer: tokenizer, requests: requests, prefixes: prefixes, layer: lastLayer, hyperparameters: h,
             progress: { done in report?(EditProgress(stage: .targets, completed: targetOffset + done, total: targetTotal)) })
+        if let norm = h.nasTargetNorm {
+            let aligned = try NormAlignedTargets.align(model: model, tokenizer: tokenizer, requests: requests, targets: targets,
+                                                       layer: lastLayer, norm: norm, skipFactor: h.nasSkipFactor)
+            targets = zip(aligned.targets, aligned.skipped).map { target, skipped in
+                var marked = target
+                marked.normSkipped = skipped
+                return marked
+            }
+        }
         progress?(EditProgress(stage: .targets, completed: targetOffset + requests.count, total: targetTotal))
         var z = Matrix<Double>(rows: model.configuration.hiddenSize, cols: requests.count)   // targets as columns
         for (i, t) in targets.enumerated() { z.setColumn(i, t.target.map(Double.init)) }

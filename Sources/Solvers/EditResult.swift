@@ -57,6 +57,9 @@ public struct FactOutcome: Sendable, Equatable, Codable {
     public var logProbabilityAfter: Double
     /// Efficacy: after the edit, every target token is top-1 on the bare prompt (teacher-forced).
     public var efficacy: Bool
+    /// NAS: whether the fact was not edited because its target norm was beyond the bound (nil:
+    /// NAS off).
+    public var normSkipped: Bool? = nil
 
     enum CodingKeys: String, CodingKey {
         case fact
@@ -70,6 +73,7 @@ public struct FactOutcome: Sendable, Equatable, Codable {
         case logProbabilityBefore = "logprob_before"
         case logProbabilityAfter = "logprob_after"
         case efficacy
+        case normSkipped = "nas_skipped"
     }
 }
 

@@ -114,10 +114,20 @@ extension EditHyperparameters {
         return rows
     }()
 
+    /// ENCORE's μ where no row gives one.
+    public static let encoreUpdateNormLambda = 20.0
+
     /// The defaults for `method` on a model of this shape: a table row when one matches, else
     /// edit layers at 10–25 % of the depth (ROME: the last of them), never the last block, with
     /// the published λ.
     public static func defaults(for configuration: ModelConfiguration, method: EditMethod) -> EditHyperparameters {
+        if method == .encore {
+            // MEMIT's row with the penalty of ENCORE's published configurations (μ = 20 for
+            // GPT2-XL and Llama-3-8B); not yet chosen by a measurement on these models.
+            var h = defaults(for: configuration, method: .memit)
+            h.updateNormLambda = encoreUpdateNormLambda
+            return h
+        }
         if let row = profiles.first(where: {
             $0.architecture == configuration.architecture && $0.layerCount == configuration.layerCount
                 && $0.hiddenSize == configuration.hiddenSize && $0.method == method

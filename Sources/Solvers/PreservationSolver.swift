@@ -53,6 +53,9 @@ public enum PreservationSolver {
         switch method {
         case .memit:
             delta = try memit(problem, preservationWeight: h.preservationWeight)
+        case .encore:
+            delta = try memit(problem, preservationWeight: h.preservationWeight, updateNorm: h.updateNormLambda,
+                              method: "ENCORE")
         case .emmet, .rome:
             precondition(problem.previousGram == nil, "\(method.rawValue) holds earlier facts by their keys, not their Gram")
             delta = try emmet(problem, ridge: h.emmetRidge, method: method.rawValue.uppercased())
@@ -70,9 +73,14 @@ public enum PreservationSolver {
     /// MEMIT: min λ‖ΔK0‖²/N + ‖ΔK_p‖² + ‖(W+Δ)K_E − V_E‖², so
     /// Δ = R K_Eᵀ A⁻¹ with A = λC0 + G + K_p K_pᵀ + K_E K_Eᵀ (G: `previousGram`): U = R, V = A⁻¹ K_E.
     /// Solving batch after batch with the earlier keys in K_p gives the one-shot solution for
-    /// the union of the batches (recursive least squares).
-    public static func memit(_ p: PreservationProblem, preservationWeight lambda: Double) throws -> LowRankDelta<Double> {
+    /// the union of the batches (recursive least squares). ENCORE adds μ‖Δ‖²_F to the objective,
+    /// μ = `updateNorm`, so A gains μI: every update is shrunk towards zero, most along the key
+    /// directions ordinary text rarely uses, which bounds how the edited weight's norm grows over
+    /// a long history.
+    public static func memit(_ p: PreservationProblem, preservationWeight lambda: Double, updateNorm: Double = 0,
+                             method: String = "MEMIT") throws -> LowRankDelta<Double> {
         var a = lambda * p.moment
+        if updateNorm > 0 { for i in 0..<a.rows { a[i, i] += updateNorm } }
         if let gram = p.previousGram { a.add(gram) }
         a.addProduct(p.previousKeys, p.previousKeys, transposeB: true)
         a.addProduct(p.keys, p.keys, transposeB: true)
@@ -81,7 +89,7 @@ public enum PreservationSolver {
             factor = try CholeskyFactorization(a)
         } catch {
             throw SolverError.singularSystem(
-                method: "MEMIT", layer: p.layer, facts: collinearFacts(p),
+                method: method, layer: p.layer, facts: collinearFacts(p),
                 detail: "λC0 + K Kᵀ \(describe(error)); more statistics tokens or a larger λ are needed")
         }
         let v = try factor.solve(p.keys)

@@ -28,6 +28,8 @@ public struct TargetValue: Sendable {
     public var negativeLogLikelihood: Double
     /// Whether every target token was top-1 in every rewrite prompt at the last evaluation.
     public var allTop1: Bool
+    /// NAS: the target's norm was beyond the bound, so δ was set to zero (see NormAlignedTargets).
+    public var normSkipped = false
 }
 
 /// Optimises δ for facts, many at once.

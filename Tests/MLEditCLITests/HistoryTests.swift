@@ -109,6 +109,25 @@ struct HistoryTests {
         box.run(["fsck"])
     }
 
+    @Test("ENCORE commits, shows its penalty, and reverts like MEMIT: the reverted facts come back, the later ones stay")
+    func encoreRevert() throws {
+        let box = try Sandbox()
+        defer { CLIHarness.cleanUp(box.directory) }
+        box.run(["init", "--model", Self.model.path])
+        let promptsA = try Self.prompts(range: 0..<3), promptsB = try Self.prompts(range: 3..<5)
+        let before = try promptsA.map { try box.answer($0) }
+        box.run(["commit", "a.jsonl", "-m", "A", "--method", "encore", "--allow-partial"])
+        #expect(try promptsA.map { try box.answer($0) } != before, "the ENCORE commit changed nothing")
+        let shown = box.run(["show", "HEAD", "--json"])
+        #expect(shown.stdout.contains("\"encore\"") && shown.stdout.contains("\"update_norm_lambda\""))
+        box.run(["commit", "b.jsonl", "-m", "B", "--method", "encore", "--allow-partial"])
+        let bBeforeRevert = try promptsB.map { try box.answer($0) }
+        box.run(["revert", "HEAD~1"])
+        #expect(try promptsA.map { try box.answer($0) } == before, "the reverted facts did not come back")
+        #expect(try promptsB.map { try box.answer($0) } == bBeforeRevert, "the later commit's facts moved")
+        box.run(["fsck"])
+    }
+
     @Test("commit --batch-size commits a file in batches; rerun after an interruption it continues")
     func batchedCommit() throws {
         let box = try Sandbox()

@@ -159,12 +159,34 @@ extension Benchmarks {
                                hyperparameters h: EditHyperparameters, statistics: [Int: LayerStatistics],
                                memory: inout [Int: Matrix<Float>], clock: StageClock,
                                keysSeconds: inout Double, plannerTop1: inout Int) throws {
+        var unused: [Int: Matrix<Double>] = [:]
+        try applyInBatches(bench, facts: facts, method: method, batch: batch, hyperparameters: h, statistics: statistics,
+                           memory: &memory, grams: &unused, keepGrams: false, clock: clock, keysSeconds: &keysSeconds,
+                           plannerTop1: &plannerTop1)
+    }
+
+    /// As above; with `keepGrams` the earlier facts are carried as Σ kkᵀ per layer in `grams`
+    /// instead of their keys in `memory`.
+    static func applyInBatches(_ bench: QualityBench, facts: [EditRequest], method: EditMethod, batch: Int,
+                               hyperparameters h: EditHyperparameters, statistics: [Int: LayerStatistics],
+                               memory: inout [Int: Matrix<Float>], grams: inout [Int: Matrix<Double>], keepGrams: Bool,
+                               clock: StageClock, keysSeconds: inout Double, plannerTop1: inout Int) throws {
         for start in stride(from: 0, to: facts.count, by: batch) {
             let chunk = Array(facts[start ..< min(start + batch, facts.count)])
             let result = try EditPlanner.computeEdit(model: bench.model, tokenizer: bench.tokenizer, requests: chunk, method: method,
-                                                     hyperparameters: h, statistics: statistics, previousKeys: memory, apply: true,
+                                                     hyperparameters: h, statistics: statistics, previousKeys: memory,
+                                                     previousGrams: grams, apply: true,
                                                      progress: { clock.observe($0) })
-            memory = result.memory(appendingTo: memory)
+            if keepGrams {
+                for edit in result.layers {
+                    let keys = edit.keys.toDouble()
+                    var gram = grams[edit.layer] ?? Matrix<Double>(rows: keys.rows, cols: keys.rows)
+                    gram.addProduct(keys, keys, transposeB: true)
+                    grams[edit.layer] = gram
+                }
+            } else {
+                memory = result.memory(appendingTo: memory)
+            }
             plannerTop1 += result.facts.filter(\.efficacy).count
             let prompts = try chunk.flatMap { request in
                 try ([""] + result.prefixes).map { try FactTokenization.prompt(request, prefix: $0, tokenizer: bench.tokenizer) }

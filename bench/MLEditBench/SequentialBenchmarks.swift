@@ -42,6 +42,12 @@ extension Benchmarks {
     /// of MLEDIT_BENCH_SEQUENTIAL_BATCH (10), checkpoints every MLEDIT_BENCH_SEQUENTIAL_EVERY (50)
     /// facts, for each method of MLEDIT_BENCH_SEQUENTIAL_METHODS (memit,emmet,alphaedit). Statistics
     /// from the shared cache when present (else computed once). Arguments: model, facts file, N.
+    /// MLEDIT_BENCH_SEQUENTIAL_SAMPLE S scores a checkpoint on the facts so far that belong to a
+    /// fixed random sample of S of the N (seeded; all facts when unset), and
+    /// MLEDIT_BENCH_SEQUENTIAL_OUT names a file each checkpoint's row is appended to as one JSON
+    /// line when it is measured, so a run stopped part way keeps its figures. MLEDIT_BENCH_HPARAMS
+    /// is laid over the defaults. MEMIT and AlphaEdit keep the earlier facts as Σ kkᵀ per layer
+    /// (as the ledger's memory does), EMMET by their keys.
     static func sequential(_ arguments: [String]) throws -> [String: Any] {
         let environment = ProcessInfo.processInfo.environment
         let total = arguments.count > 2 ? Int(arguments[2]) ?? 0 : integerEnvironment("MLEDIT_BENCH_SEQUENTIAL_FACTS", 500)
@@ -67,11 +73,15 @@ extension Benchmarks {
         bench.restoreBase()
         let baseProbe = perplexity(bench.model, tokens: probe)
 
+        let sampleSize = integerEnvironment("MLEDIT_BENCH_SEQUENTIAL_SAMPLE", total)
+        let sample = sequentialSample(total: total, size: sampleSize)
+        let checkpointFile = environment["MLEDIT_BENCH_SEQUENTIAL_OUT"]
         var tables: [String: Any] = [:]
         for method in methods {
             bench.restoreBase()
-            let h = EditHyperparameters.defaults(for: config, method: method)
+            let h = try QualityBench.hyperparameters(for: config, method: method)
             var memory: [Int: Matrix<Float>] = [:]
+            var grams: [Int: Matrix<Double>] = [:]
             var rows: [[String: Any]] = [["facts": 0, "probe_perplexity": baseProbe, "edit_seconds_so_far": 0.0]]
             var editSeconds = 0.0, done = 0
             let clock = StageClock()
@@ -82,7 +92,8 @@ extension Benchmarks {
                 do {
                     let (_, seconds) = try Measure.seconds {
                         try applyInBatches(bench, facts: Array(bench.facts[done ..< next]), method: method, batch: batch,
-                                           hyperparameters: h, statistics: statistics, memory: &memory, clock: clock,
+                                           hyperparameters: h, statistics: statistics, memory: &memory,
+                                           grams: &grams, keepGrams: method.holdsEarlierFactsByGram, clock: clock,
                                            keysSeconds: &keysSeconds, plannerTop1: &plannerTop1)
                     }
                     editSeconds += seconds
@@ -94,13 +105,16 @@ extension Benchmarks {
                 done = next
                 stderr("sequential: \(method.rawValue) \(done)/\(total) facts, \(String(format: "%.0f", editSeconds)) s editing")
                 if done % every == 0 || done == total {
-                    var row = try bench.evaluate(Array(bench.facts[0 ..< done]))
+                    let scored = sample.filter { $0 < done }.map { bench.facts[$0] }
+                    var row = try bench.evaluate(scored)
                     row["facts"] = done
+                    row["method"] = method.rawValue
                     row["probe_perplexity"] = perplexity(bench.model, tokens: probe)
                     row["edit_seconds_so_far"] = editSeconds
                     row["top1_right_after_own_batch_so_far"] = Double(plannerTop1) / Double(done)
                     rows.append(row)
                     stderr("sequential: \(method.rawValue) \(jsonLine(row))")
+                    if let checkpointFile { try appendLine(jsonLine(row), to: checkpointFile) }
                 }
             }
             tables[method.rawValue] = [
@@ -116,5 +130,29 @@ extension Benchmarks {
             "checkpoint_every": every, "probe_tokens": probe.count, "probe_perplexity_base": baseProbe,
             "load_seconds": loadSeconds, "statistics": statisticsFigures, "methods": tables,
         ]
+    }
+}
+
+extension Benchmarks {
+    /// `size` distinct indices of 0..<total, ascending, drawn with a fixed seed (all of them when
+    /// `size` ≥ `total`).
+    static func sequentialSample(total: Int, size: Int) -> [Int] {
+        if size >= total { return Array(0..<total) }
+        var generator = SeededGenerator(seed: 20_261_203)
+        var indices = Array(0..<total)
+        for i in 0..<size {
+            let j = i + Int(generator.next() % UInt64(total - i))
+            indices.swapAt(i, j)
+        }
+        return indices.prefix(size).sorted()
+    }
+
+    /// Appends `line` and a newline to the file at `path` (created when absent).
+    static func appendLine(_ line: String, to path: String) throws {
+        if !FileManager.default.fileExists(atPath: path) { FileManager.default.createFile(atPath: path, contents: nil) }
+        guard let handle = FileHandle(forWritingAtPath: path) else { throw BenchmarkFailure("\(path): cannot be written") }
+        defer { try? handle.close() }
+        try handle.seekToEnd()
+        try handle.write(contentsOf: Data((line + "\n").utf8))
     }
 }
