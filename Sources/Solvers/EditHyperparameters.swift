@@ -75,7 +75,8 @@ public struct EditHyperparameters: Codable, Sendable, Equatable {
     /// AlphaEdit: α, the ridge of the projected normal equations (in units of the mean squared key
     /// norm of the batch, so that it does not depend on the scale of the keys).
     public var alphaEditRegularization: Double
-    /// ENCORE: μ of the penalty μ‖Δ‖²_F on each layer's update (added as μI to λC0 + KKᵀ).
+    /// ENCORE: μ of the penalty μ‖Δ‖²_F on each layer's update (added as μI to λC0 + KKᵀ), in
+    /// units of the mean diagonal of λC0.
     public var updateNormLambda: Double
     /// NAS (arXiv 2602.02543): rescale every target's MLP-output value v* = W k + δ to this norm,
     /// the mean ‖v*‖ measured on the unedited model (nil: NAS off).

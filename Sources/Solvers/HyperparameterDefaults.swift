@@ -115,15 +115,16 @@ extension EditHyperparameters {
     }()
 
     /// ENCORE's μ where no row gives one.
-    public static let encoreUpdateNormLambda = 20.0
+    public static let encoreUpdateNormLambda = 0.1
 
     /// The defaults for `method` on a model of this shape: a table row when one matches, else
     /// edit layers at 10–25 % of the depth (ROME: the last of them), never the last block, with
     /// the published λ.
     public static func defaults(for configuration: ModelConfiguration, method: EditMethod) -> EditHyperparameters {
         if method == .encore {
-            // MEMIT's row with the penalty of ENCORE's published configurations (μ = 20 for
-            // GPT2-XL and Llama-3-8B); not yet chosen by a measurement on these models.
+            // MEMIT's row with a penalty of a tenth of λC0's mean diagonal. ENCORE's published
+            // configurations add an absolute 20·I, which on tiny-facts-gpt2 (small keys) cut
+            // efficacy in batches of 10 to 0.53; not yet chosen by a sweep on SmolLM2.
             var h = defaults(for: configuration, method: .memit)
             h.updateNormLambda = encoreUpdateNormLambda
             return h

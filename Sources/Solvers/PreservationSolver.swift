@@ -74,13 +74,19 @@ public enum PreservationSolver {
     /// Δ = R K_Eᵀ A⁻¹ with A = λC0 + G + K_p K_pᵀ + K_E K_Eᵀ (G: `previousGram`): U = R, V = A⁻¹ K_E.
     /// Solving batch after batch with the earlier keys in K_p gives the one-shot solution for
     /// the union of the batches (recursive least squares). ENCORE adds μ‖Δ‖²_F to the objective,
-    /// μ = `updateNorm`, so A gains μI: every update is shrunk towards zero, most along the key
+    /// μ = `updateNorm` × the mean diagonal of λC0, so A gains μI: every update is shrunk towards zero, most along the key
     /// directions ordinary text rarely uses, which bounds how the edited weight's norm grows over
     /// a long history.
     public static func memit(_ p: PreservationProblem, preservationWeight lambda: Double, updateNorm: Double = 0,
                              method: String = "MEMIT") throws -> LowRankDelta<Double> {
         var a = lambda * p.moment
-        if updateNorm > 0 { for i in 0..<a.rows { a[i, i] += updateNorm } }
+        if updateNorm > 0 {
+            // In units of λ·mean diag(C0), so that one μ means the same on models whose keys differ in scale.
+            var meanDiagonal = 0.0
+            for i in 0..<a.rows { meanDiagonal += a[i, i] }
+            meanDiagonal /= Double(max(1, a.rows))
+            for i in 0..<a.rows { a[i, i] += updateNorm * meanDiagonal }
+        }
         if let gram = p.previousGram { a.add(gram) }
         a.addProduct(p.previousKeys, p.previousKeys, transposeB: true)
         a.addProduct(p.keys, p.keys, transposeB: true)

@@ -25,7 +25,10 @@ struct LifelongMethodTests {
             // The stationary point of λ‖ΔC0^½‖² + ‖(W+Δ)K − V‖² + μ‖Δ‖²: Δ(λC0 + KKᵀ + μI) = R Kᵀ.
             var a = 2.5 * data.c0
             a.addProduct(k, k, transposeB: true)
-            for i in 0..<a.rows { a[i, i] += mu }
+            var meanDiagonal = 0.0
+            for i in 0..<data.c0.rows { meanDiagonal += 2.5 * data.c0[i, i] }
+            meanDiagonal /= Double(data.c0.rows)
+            for i in 0..<a.rows { a[i, i] += mu * meanDiagonal }
             let residual = v - data.w.multiplied(by: k)
             let lhs = delta.multiplied(by: a)
             let rhs = residual.multiplied(by: k, transposeOther: true)
