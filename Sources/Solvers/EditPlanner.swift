@@ -228,13 +228,8 @@ private struct Plan {
             model: model, tokenizer: tokenizer, requests: requests, prefixes: prefixes, layer: lastLayer, hyperparameters: h,
             progress: { done in report?(EditProgress(stage: .targets, completed: targetOffset + done, total: targetTotal)) })
         if let norm = h.nasTargetNorm {
-            let aligned = try NormAlignedTargets.align(model: model, tokenizer: tokenizer, requests: requests, targets: targets,
-                                                       layer: lastLayer, norm: norm, skipFactor: h.nasSkipFactor)
-            targets = zip(aligned.targets, aligned.skipped).map { target, skipped in
-                var marked = target
-                marked.normSkipped = skipped
-                return marked
-            }
+            targets = try NormAlignedTargets.align(model: model, tokenizer: tokenizer, requests: requests, targets: targets,
+                                                   layer: lastLayer, norm: norm, skipFactor: h.nasSkipFactor)
         }
         progress?(EditProgress(stage: .targets, completed: targetOffset + requests.count, total: targetTotal))
         var z = Matrix<Double>(rows: model.configuration.hiddenSize, cols: requests.count)   // targets as columns

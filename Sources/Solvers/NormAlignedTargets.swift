@@ -25,18 +25,17 @@ public enum NormAlignedTargets {
         }
     }
 
-    /// `targets` with each v* rescaled to `norm`, and which facts were skipped because ‖v*‖ was
-    /// above `skipFactor` × `norm` (their δ set to zero).
+    /// `targets` with each v* rescaled to `norm`; a fact whose ‖v*‖ was above `skipFactor` ×
+    /// `norm` has its δ set to zero and `normSkipped` set.
     public static func align(model: EditableModel, tokenizer: Tokenizer, requests: [EditRequest], targets: [TargetValue],
-                             layer: Int, norm: Double, skipFactor: Double) throws -> (targets: [TargetValue], skipped: [Bool]) {
+                             layer: Int, norm: Double, skipFactor: Double) throws -> [TargetValue] {
         let starred = try values(model: model, tokenizer: tokenizer, requests: requests, targets: targets, layer: layer)
         var aligned = targets
-        var skipped = [Bool](repeating: false, count: targets.count)
         for (i, value) in starred.enumerated() {
             let length = euclideanNorm(value)
             var change = [Double](repeating: 0, count: value.count)
             if length > skipFactor * norm {
-                skipped[i] = true
+                aligned[i].normSkipped = true
                 change = targets[i].delta.map { -Double($0) }
             } else if length > 0 {
                 let scale = norm / length
@@ -45,7 +44,7 @@ public enum NormAlignedTargets {
             aligned[i].delta = zip(targets[i].delta, change).map { Float(Double($0) + $1) }
             aligned[i].target = zip(targets[i].target, change).map { Float(Double($0) + $1) }
         }
-        return (aligned, skipped)
+        return aligned
     }
 
     /// The reference norm: the mean ‖v*‖ of the targets of `requests` optimised on `model` as
