@@ -176,6 +176,35 @@ package struct EditContext {
         return found
     }
 
+    /// The NAS reference norm for an edit at this version: the `nas_target_norm` of the newest
+    /// commit of the lineage that has one (one reference for the whole history, as NAS uses), else
+    /// measured on the base model over `requests` (`NormAlignedTargets.referenceNorm`, with context
+    /// prefixes sampled on the base as the planner samples them), with where it came from.
+    package mutating func nasReferenceNorm(requests: [EditRequest], hyperparameters h: EditHyperparameters) throws
+        -> (norm: Double, source: String) {
+        if let parentID {
+            for record in try repository.lineage(of: parentID) where record.kind == .edit {
+                if let norm = (try? record.hyperparameters.decode(EditHyperparameters.self))?.nasTargetNorm {
+                    return (norm, "commit \(record.id.prefix(10))")
+                }
+            }
+        }
+        let current = parentID
+        try moveTo(nil)
+        let norm: Double
+        do {
+            let prefixes = ContextPrefixSampler.sample(model: model, tokenizer: tokenizer, count: h.prefixCount,
+                                                       length: h.prefixLength, topK: h.prefixTopK, seed: h.seed)
+            norm = try NormAlignedTargets.referenceNorm(model: model, tokenizer: tokenizer, requests: requests,
+                                                        hyperparameters: h, prefixes: prefixes)
+        } catch {
+            try? moveTo(current)
+            throw error
+        }
+        try moveTo(current)
+        return (norm, "measured on the base model over \(requests.count) fact\(requests.count == 1 ? "" : "s")")
+    }
+
     /// Where statistics are shared between repositories: a cache beside the default model that can
     /// be deleted at any time (the ledger keeps its own copy).
     package static func sharedStatisticsDirectory(_ session: Session) -> URL {

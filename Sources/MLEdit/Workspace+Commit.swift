@@ -22,6 +22,9 @@ public struct CommitOptions {
     public var allowPartial = false
     /// Verify, and solve a second round when a fact does not land.
     public var verify = true
+    /// NAS: align every target to the lineage's reference norm (measured on the base model at
+    /// its first such commit) unless the hyperparameters give `nas_target_norm`.
+    public var alignTargetNorms = false
     /// The health limits whose excess is warned of; nil: health is not measured.
     public var health: HealthLimits? = .defaults
     /// Seconds to wait for another writer.
@@ -61,10 +64,16 @@ extension Workspace {
             timer.mark("open")
             var context = try EditContext.load(repository: repository, parentID: head.commitID, session: session)
             timer.mark("load model")
-            let h = try EditHyperparameters.resolve(configuration: context.model.configuration, method: options.method,
+            var h = try EditHyperparameters.resolve(configuration: context.model.configuration, method: options.method,
                                                     file: options.hyperparametersFile, editLayers: options.layers)
             try FactBounds.check(requests, file: factsFile, tokenizer: context.tokenizer,
                                  contextLength: context.model.configuration.contextLength, hyperparameters: h)
+            if options.alignTargetNorms, h.nasTargetNorm == nil {
+                let reference = try context.nasReferenceNorm(requests: requests, hyperparameters: h)
+                h.nasTargetNorm = reference.norm
+                session.note("note: NAS reference norm \(String(format: "%.4g", reference.norm)) (\(reference.source))")
+                timer.mark("nas reference")
+            }
             let statistics = try context.statistics(layers: h.sortedLayers, hyperparameters: h, corpus: options.corpus,
                                                     session: session)
             timer.mark("statistics")

@@ -28,6 +28,7 @@ enum CommitCommand {
             OptionSpec(["--author"], value: "NAME", help: "Author (default: $MLEDIT_AUTHOR, else $USER)."),
             OptionSpec(["--corpus"], value: "PATH", repeatable: true, help: "Text or JSONL corpus for preservation statistics (default: the Wikipedia sample from scripts/fetch-corpus)."),
             OptionSpec(["--allow-partial"], help: "Record the facts that land and leave out, listed, those that do not even after the second round (default: refuse the commit)."),
+            OptionSpec(["--nas"], help: "Norm-aligned targets (NAS): every target scaled to the lineage's reference norm, measured on the base model at its first such commit; facts far above it are skipped and reported."),
             OptionSpec(["--no-verify"], help: "One round, recorded whether or not every fact lands (the verdicts are still reported and stored)."),
             OptionSpec(["--batch-size"], value: "N", help: "Commit the facts as a series of commits of N facts each (resumable)."),
             OptionSpec(["--eval-every"], value: "K", help: "With --batch-size: after every K facts, measure the CounterFact metrics of all facts so far and store them with the commit."),
@@ -52,6 +53,7 @@ enum CommitCommand {
         options.corpus = arguments.values("--corpus").isEmpty ? nil : arguments.values("--corpus").map { console.url(forPath: $0).path }
         options.allowPartial = arguments.flag("--allow-partial")
         options.verify = !arguments.flag("--no-verify")
+        options.alignTargetNorms = arguments.flag("--nas")
         options.message = arguments.value("--message")
         options.author = arguments.value("--author")
         let evaluateEvery = try arguments.integer("--eval-every")

@@ -128,6 +128,32 @@ struct HistoryTests {
         box.run(["fsck"])
     }
 
+    @Test("commit --nas measures the reference norm on the base once and later commits of the lineage reuse it")
+    func nasReferenceNorm() throws {
+        let box = try Sandbox()
+        defer { CLIHarness.cleanUp(box.directory) }
+        box.run(["init", "--model", Self.model.path])
+        let promptsA = try Self.prompts(range: 0..<3)
+        let before = try promptsA.map { try box.answer($0) }
+        let first = box.run(["commit", "a.jsonl", "-m", "A", "--nas", "--allow-partial", "--no-health"])
+        #expect(first.stderr.contains("NAS reference norm") && first.stderr.contains("measured on the base model over 3 facts"))
+        #expect(try promptsA.map { try box.answer($0) } != before, "the NAS commit changed nothing")
+        let firstID = box.run(["log", "--format", "%H", "-n", "1"]).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        box.run(["commit", "b.jsonl", "-m", "B", "--allow-partial", "--no-health"])
+        let third = box.run(["commit", "c.jsonl", "-m", "C", "--nas", "--allow-partial", "--no-health"])
+        #expect(third.stderr.contains("(commit \(firstID.prefix(10)))"), "the third commit did not take the lineage's reference")
+        let norms = try ["HEAD~2", "HEAD"].map { revision in
+            let shown = box.run(["show", revision, "--json"]).stdout
+            let match = try #require(shown.firstMatch(of: /"nas_target_norm"\s*:\s*([0-9.eE+-]+)/))
+            return try #require(Double(match.1))
+        }
+        #expect(norms[0] > 0 && norms[0] == norms[1])
+        #expect(!box.run(["show", "HEAD~1", "--json"]).stdout.contains("nas_target_norm"))
+        box.run(["revert", "HEAD~2"])
+        #expect(try promptsA.map { try box.answer($0) } == before, "the reverted NAS facts did not come back")
+        box.run(["fsck"])
+    }
+
     @Test("commit --batch-size commits a file in batches; rerun after an interruption it continues")
     func batchedCommit() throws {
         let box = try Sandbox()
