@@ -18,6 +18,8 @@ public struct HistoryOptions {
     public var corpus: [String]?
     /// Seconds to wait for another writer.
     public var lockWait: TimeInterval = 180
+    /// Check the new version's facts afterwards (ReplayVerification).
+    public var verify = true
 
     public init() {}
 }
@@ -32,6 +34,8 @@ public struct RevertOutcome {
     public var deltas: [DeltaInput]
     /// The branch or detached HEAD the revert was made on.
     public var head: HeadState
+    /// How the facts stand at the new version (nil when not verified).
+    public var verification: ReplayVerification?
     public var rank: Int { deltas.map { $0.u.cols }.reduce(0, +) }
 }
 
@@ -41,7 +45,8 @@ public enum RebaseOutcome {
     case upToDate
     /// The branch now ends in the last of `commits` (source → replayed, oldest first); `onto`
     /// describes the upstream or the model file.
-    case replayed(branch: String, oldHead: String, commits: [(source: CommitRecord, new: CommitRecord)], onto: String)
+    case replayed(branch: String, oldHead: String, commits: [(source: CommitRecord, new: CommitRecord)], onto: String,
+                  verification: ReplayVerification?)
 }
 
 extension Workspace {
@@ -90,7 +95,13 @@ extension Workspace {
                                     facts: [], deltas: deltas, message: message, author: options.author ?? defaultAuthor,
                                     revertedCommitID: targetID)
             let record = try repository.writeCommit(draft)
-            return RevertOutcome(record: record, revertedID: targetID, resolvedCommits: plan.replayed, deltas: deltas, head: head)
+            let revertedFacts = try plan.undone.flatMap { try repository.facts(of: $0) }
+            let verification = verifyReplay(options) {
+                try ReplayVerification.check(commitID: record.id, context: &context, revertedFacts: revertedFacts,
+                                             revertedParentID: target.parentID)
+            }
+            return RevertOutcome(record: record, revertedID: targetID, resolvedCommits: plan.replayed, deltas: deltas, head: head,
+                                 verification: verification)
         }
     }
 
@@ -103,9 +114,9 @@ extension Workspace {
             let (branch, headID) = try rebasedBranch()
             let upstreamID = try repository.resolve(upstream)
             if try repository.isAncestor(upstreamID, of: headID) { return .upToDate }
-            let replayed = try replay(onto: upstreamID, headID: headID, corpus: options.corpus)
+            let (replayed, verification) = try replay(onto: upstreamID, headID: headID, options: options)
             return try finishRebase(branch: branch, oldHead: headID, replayed: replayed,
-                                    onto: "\(upstream) (\(upstreamID.prefix(10)))")
+                                    onto: "\(upstream) (\(upstreamID.prefix(10)))", verification: verification)
         }
     }
 
@@ -116,8 +127,8 @@ extension Workspace {
         try writing(wait: options.lockWait) {
             let (branch, headID) = try rebasedBranch()
             let file = try BaseModels.checkpointFile(model)
-            let replayed = try replay(ontoModel: file, headID: headID, corpus: options.corpus)
-            return try finishRebase(branch: branch, oldHead: headID, replayed: replayed, onto: file.path)
+            let (replayed, verification) = try replay(ontoModel: file, headID: headID, options: options)
+            return try finishRebase(branch: branch, oldHead: headID, replayed: replayed, onto: file.path, verification: verification)
         }
     }
 
@@ -130,10 +141,24 @@ extension Workspace {
     }
 
     private func finishRebase(branch: String, oldHead: String, replayed: [(source: CommitRecord, new: CommitRecord)],
-                              onto: String) throws -> RebaseOutcome {
+                              onto: String, verification: ReplayVerification?) throws -> RebaseOutcome {
         guard let newHead = replayed.last?.new.id else { throw MLEditError(.conflict, "nothing to replay") }
         try repository.updateRef(branch, to: newHead, expecting: oldHead, message: "rebase onto \(onto)")
-        return .replayed(branch: branch, oldHead: oldHead, commits: replayed, onto: onto)
+        return .replayed(branch: branch, oldHead: oldHead, commits: replayed, onto: onto, verification: verification)
+    }
+
+    /// Runs the check of a replayed version when `options` ask for it; a failure of the check is a
+    /// warning, since the version is already written.
+    private func verifyReplay(_ options: HistoryOptions, _ check: () throws -> ReplayVerification) -> ReplayVerification? {
+        guard options.verify else { return nil }
+        do {
+            let verification = try check()
+            for warning in verification.warnings { session.note(warning) }
+            return verification
+        } catch {
+            session.note("warning: the facts of the new version were not checked: \(MLEditError.oneLine(error))")
+            return nil
+        }
     }
 
     /// The draft of a replayed commit: the source's facts, method, hyperparameters, prefixes,
@@ -147,7 +172,8 @@ extension Workspace {
     }
 
     /// Re-solves the commits after the merge base onto `upstreamID` from their stored keys and values.
-    private func replay(onto upstreamID: String, headID: String, corpus: [String]?) throws -> [(source: CommitRecord, new: CommitRecord)] {
+    private func replay(onto upstreamID: String, headID: String, options: HistoryOptions) throws
+        -> ([(source: CommitRecord, new: CommitRecord)], ReplayVerification?) {
         let branchLineage = try repository.lineage(of: headID)
         let mergeBase = try repository.mergeBase(headID, upstreamID)
         let branchInForce = try Lineage.commitsInForce(branchLineage)
@@ -162,7 +188,7 @@ extension Workspace {
             throw MLEditError(.conflict, "commit \(foreign.id.prefix(10)) is on another base model than \(upstreamID.prefix(10)); use --onto-model")
         }
         var context = try EditContext.load(repository: repository, parentID: upstreamID, session: session)
-        let solved = try HistoryReplay.resolve(toReplay, prior: prior, context: &context, corpus: corpus, session: session)
+        let solved = try HistoryReplay.resolve(toReplay, prior: prior, context: &context, corpus: options.corpus, session: session)
         var parent = upstreamID
         var out: [(CommitRecord, CommitRecord)] = []
         for (source, replayed) in zip(toReplay, solved) {
@@ -175,11 +201,14 @@ extension Workspace {
             out.append((source, record))
             parent = record.id
         }
-        return out
+        let newHead = parent
+        if out.isEmpty { return (out, nil) }
+        return (out, verifyReplay(options) { try ReplayVerification.check(commitID: newHead, context: &context) })
     }
 
     /// Recomputes every edit of the lineage in force on the checkpoint at `file`.
-    private func replay(ontoModel file: URL, headID: String, corpus: [String]?) throws -> [(source: CommitRecord, new: CommitRecord)] {
+    private func replay(ontoModel file: URL, headID: String, options: HistoryOptions) throws
+        -> ([(source: CommitRecord, new: CommitRecord)], ReplayVerification?) {
         let lineage = try repository.lineage(of: headID)
         let inForce = try Lineage.commitsInForce(lineage)
         let toReplay = lineage.reversed().filter { inForce.contains($0.id) && HistoryReplay.carriesFacts($0) }
@@ -195,7 +224,7 @@ extension Workspace {
             let facts = try repository.facts(of: source.id)
             let h = try HistoryReplay.hyperparameters(of: source)
             try h.validate(layerCount: context.model.configuration.layerCount)
-            let statistics = try context.statistics(layers: h.sortedLayers, hyperparameters: h, corpus: corpus, session: session)
+            let statistics = try context.statistics(layers: h.sortedLayers, hyperparameters: h, corpus: options.corpus, session: session)
             let factsInForce = try context.parentID.map { try repository.facts(inLineageOf: $0) } ?? []
             let superseded = Lineage.superseded(by: facts.map(\.fact), inForce: factsInForce).compactMap { $0 }
             let method = try HistoryReplay.method(of: source)
@@ -215,6 +244,7 @@ extension Workspace {
             context.parentID = record.id
             out.append((source, record))
         }
-        return out
+        guard let newHead = out.last?.1.id else { return (out, nil) }
+        return (out, verifyReplay(options) { try ReplayVerification.check(commitID: newHead, context: &context) })
     }
 }

@@ -16,6 +16,7 @@ enum RebaseCommand {
             WriterLockOption.spec,
             OptionSpec(["--onto-model"], value: "PATH", help: "Replay the whole lineage onto this base checkpoint, re-computing every edit on it."),
             OptionSpec(["--corpus"], value: "PATH", repeatable: true, help: "Corpus for preservation statistics, when they are not cached."),
+            OptionSpec(["--no-verify"], help: "Do not check afterwards that the facts in force still land."),
             OptionSpec(["--json"], help: "Print the replayed commits as JSON."),
         ],
         run: run)
@@ -25,6 +26,7 @@ enum RebaseCommand {
         var options = HistoryOptions()
         options.lockWait = try WriterLockOption.wait(arguments, command: "rebase")
         options.corpus = arguments.values("--corpus").isEmpty ? nil : arguments.values("--corpus").map { console.url(forPath: $0).path }
+        options.verify = !arguments.flag("--no-verify")
         let outcome: RebaseOutcome
         var upstreamName = ""
         if let modelPath = arguments.value("--onto-model") {
@@ -38,9 +40,11 @@ enum RebaseCommand {
         switch outcome {
         case .upToDate:
             console.print("Current branch is up to date with \(upstreamName).")
-        case .replayed(let branch, let oldHead, let commits, let ontoDescription):
+        case .replayed(let branch, let oldHead, let commits, let ontoDescription, let verification):
             if arguments.flag("--json") {
-                try console.printJSON(["head": commits.last!.new.id, "commits": commits.map { ["source": $0.source.id, "id": $0.new.id] }])
+                var object: [String: Any] = ["head": commits.last!.new.id, "commits": commits.map { ["source": $0.source.id, "id": $0.new.id] }]
+                if let verification { object["verification"] = verification.jsonObject }
+                try console.printJSON(object)
                 return
             }
             for pair in commits {
@@ -48,6 +52,7 @@ enum RebaseCommand {
             }
             let name = branch.replacingOccurrences(of: "refs/heads/", with: "")
             console.print("Rebased \(name) onto \(ontoDescription): \(commits.count) commit\(commits.count == 1 ? "" : "s") replayed; the old head \(oldHead.prefix(10)) is in the reflog.")
+            if let verification { console.print("Verified: \(verification.summary).") }
         }
     }
 }

@@ -107,11 +107,44 @@ struct WorkspaceTests {
         #expect(outcome.resolvedCommits.count == 1)
         #expect(try box.answers(a.map(\.filledPrompt)) == before, "the reverted facts did not come back")
         #expect(try box.answers(b.map(\.filledPrompt)) == bAnswers, "the later commit's facts moved")
+        let verification = try #require(outcome.verification)
+        #expect(verification.inForce == 2 && verification.checked == 2 && verification.notLanded.isEmpty)
+        #expect(verification.reverted == 3 && verification.revertedChanged.isEmpty, "\(verification.warnings)")
         #expect(try box.workspace.fsck().isEmpty)
 
         #expect { try box.workspace.revert(first.record.id) } throws: { error in
             (error as? MLEditError)?.kind == .conflict && "\(error)".contains("already reverted")
         }
+    }
+
+    @Test("the check after a replay names facts in force that do not land and reverted facts that did not come back")
+    func replayVerificationFindsFailures() throws {
+        let box = try Sandbox()
+        defer { box.cleanUp() }
+        let a = try Self.facts(0..<3), weak = try Self.facts(3..<5)
+        let first = try box.workspace.commit(facts: a, options: Self.options(message: "A"))
+        // One step and almost no room for δ, recorded without verification: these facts are in
+        // force but do not land.
+        let weakFile = box.directory.appendingPathComponent("weak.json")
+        try #"{"v_num_grad_steps": 1, "clamp_norm_factor": 0.01}"#.write(to: weakFile, atomically: true, encoding: .utf8)
+        var options = Self.options(message: "weak")
+        options.hyperparametersFile = weakFile
+        options.verify = false
+        let second = try box.workspace.commit(facts: weak, options: options)
+        try #require(second.edit.checks.allSatisfy { !$0.landed })
+        var context = try EditContext.load(repository: box.workspace.repository, parentID: nil, session: box.workspace.session)
+        let atSecond = try ReplayVerification.check(commitID: second.record.id, context: &context)
+        #expect(atSecond.inForce == 5 && atSecond.checked == 5)
+        #expect(atSecond.notLanded.count == 2 && atSecond.notLanded.allSatisfy { check in weak.contains { check.fact.contains($0.subject) } })
+        #expect(atSecond.warnings.count == 2 && atSecond.summary.hasPrefix("3 of 5 facts in force land"))
+
+        // Against the answers of the edited version itself, the reverted facts have not "come back".
+        let revert = try box.workspace.revert(first.record.id)
+        #expect(revert.verification?.revertedChanged.isEmpty == true)
+        let wrongReference = try ReplayVerification.check(commitID: revert.record.id, context: &context,
+                                                          revertedFacts: try box.workspace.repository.facts(of: first.record.id),
+                                                          revertedParentID: first.record.id)
+        #expect(wrongReference.reverted == 3 && wrongReference.revertedChanged.count == 3)
     }
 
     @Test("revert re-solves a ROME commit that stored no targets from its keys and values, one fact at a time")
@@ -188,7 +221,7 @@ struct WorkspaceTests {
         try box.workspace.commit(facts: try Self.facts(5..<7), options: Self.options(message: "C"))
         try repository.checkout(branch: "side")
 
-        guard case .replayed(let branch, let oldHead, let commits, _) = try box.workspace.rebase(onto: "main") else {
+        guard case .replayed(let branch, let oldHead, let commits, _, let verificationOfRebase) = try box.workspace.rebase(onto: "main") else {
             Issue.record("the rebase replayed nothing")
             return
         }
@@ -197,6 +230,8 @@ struct WorkspaceTests {
         #expect(commits[0].new.sourceCommitID == side.record.id)
         #expect(try repository.head().commitID == commits[0].new.id)
         #expect(try box.answers(b.map(\.filledPrompt)) == bOnA, "B's facts changed in the replay")
+        let verification = try #require(verificationOfRebase)
+        #expect(verification.inForce == 7 && verification.checked == 7 && verification.notLanded.isEmpty, "\(verification.warnings)")
         guard case .upToDate = try box.workspace.rebase(onto: "main") else {
             Issue.record("a rebase onto an ancestor replayed commits")
             return

@@ -317,7 +317,7 @@ extension Benchmarks {
         let (q8Base, q8BaseSeconds, _) = try driver.evaluate(allFile, model: q8)
         let (q4Base, q4BaseSeconds, _) = try driver.evaluate(allFile, model: model)
         let replayed: Int
-        if case .replayed(_, _, let commits, _) = rebase { replayed = commits.count } else { replayed = 0 }
+        if case .replayed(_, _, let commits, _, _) = rebase { replayed = commits.count } else { replayed = 0 }
         return [
             "model": model.path, "commits": commits, "facts_per_commit": perCommit, "method": "memit",
             "load_average_start": loadAtStart, "load_average_end": loadAverage(),
