@@ -136,7 +136,9 @@ package enum HealthCheck {
             if context.parentID != record.parentID { try context.moveTo(record.parentID) }
             if let parentID = record.parentID {
                 parentMetrics = try stored(parentID, repository: repository)
-                if parentMetrics.map({ !hasKnowledge($0, of: knowledgeProbe) }) ?? true {
+                // A parent row stored before the knowledge probe is good enough for the warnings;
+                // `log --health` and `report` measure it again.
+                if parentMetrics == nil {
                     let measured = try measure(commitID: parentID, repository: repository, model: context.model, tokenizer: context.tokenizer,
                                                knowledge: knowledge)
                     try store(measured, commitID: parentID, repository: repository)

@@ -71,7 +71,8 @@ extension HealthCheck {
                 // Against the parent, or for a root against the base model, which knows all of them.
                 let reference = record.parentID == nil ? 1.0 : parent?.knowledge?.accuracy
                 if let accuracy = knowledge.accuracy, let reference {
-                    line += String(format: " (%+.1f points vs %@)", (accuracy - reference) * 100, record.parentID == nil ? "base" : "parent")
+                    let points = ((accuracy - reference) * 1000).rounded() / 10 + 0.0  // + 0.0: no "-0.0"
+                    line += String(format: " (%+.1f points vs %@)", points, record.parentID == nil ? "base" : "parent")
                 }
                 lines.append(line)
             }

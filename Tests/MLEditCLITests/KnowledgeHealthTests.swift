@@ -76,6 +76,26 @@ struct KnowledgeHealthTests {
         #expect(notes.value.contains("health: measuring 1 commit"))
     }
 
+    @Test("a large base-known set is checked on a fixed, evenly spaced sample, exclusions counted over all of it, and the text says so")
+    func sample() throws {
+        let probe = KnowledgeProbe(candidates: (0..<1200).map { KnowledgeFact(subject: "Subject\($0)", prompt: "{} is known for", answer: "x") })
+        let baseline = KnowledgeBaseline(probe: probe, known: Array(0..<1000))
+        let size = HealthCheck.knowledgeSampleSize
+        let all = baseline.checked(editsInForce: [])
+        #expect(all.indices.count == size && all.excluded == 0)
+        #expect(all.indices.first == baseline.known.first && Set(all.indices).count == size)
+        let gaps = zip(all.indices, all.indices.dropFirst()).map { $1 - $0 }
+        #expect(gaps.allSatisfy { $0 == 3 || $0 == 4 }, "\(gaps)")
+        // One edit about a sampled subject, one about an unsampled one: both excluded, one fewer checked.
+        let unsampled = try #require(baseline.known.first { !all.indices.contains($0) })
+        let edits = [all.indices[10], unsampled].map { EditRequest(subject: "Subject\($0)", prompt: "{} works as a", targetNew: "y") }
+        let edited = baseline.checked(editsInForce: edits)
+        #expect(edited.excluded == 2 && edited.indices == all.indices.filter { $0 != all.indices[10] })
+        #expect(baseline.checked(editsInForce: []) == all)
+        let accuracy = KnowledgeAccuracy(candidatesDigest: "d", candidates: 1200, baseKnown: 1000, excluded: 2, checked: 255, top1: 250)
+        #expect(accuracy.text == "98% (250/255, a sample of 998 facts, 2 excluded as edited)")
+    }
+
     @Test("after a commit the base-known set is measured on the base model first; the new commit's own facts are excluded")
     func afterCommit() throws {
         let directory = try EvalFixture.repository()

@@ -93,5 +93,17 @@ struct KnowledgeProbeTests {
         for (template, counts) in byTemplate.sorted(by: { $0.key < $1.key }) { print("  \(counts.known)/\(counts.all)  \(template)") }
         print("knowledge probe: SmolLM2 knows \(known.count) of \(probe.candidates.count) candidates top-1 (\(String(format: "%.1f", seconds)) s)")
         #expect(known.count >= 100, "SmolLM2 knows \(known.count) of \(probe.candidates.count)")
+        // What one version's check costs beside the probe perplexity: all known, and a sample of 128.
+        func timed(_ body: () throws -> Void) rethrows -> String {
+            let start = Date()
+            try body()
+            return String(format: "%.2f s", Date().timeIntervalSince(start))
+        }
+        let perplexity = timed { _ = HealthProbe.perplexity(model: model, tokenizer: tokenizer) }
+        var stillKnown: [Bool] = []
+        let all = try timed { stillKnown = try probe.answered(known, model: model, tokenizer: tokenizer) }
+        #expect(stillKnown.allSatisfy { $0 })  // the base-known set is known on the base model: accuracy 1
+        let sample = try timed { _ = try probe.answered((0..<128).map { known[$0 * known.count / 128] }, model: model, tokenizer: tokenizer) }
+        print("knowledge probe: probe perplexity \(perplexity), \(known.count) known candidates \(all), a sample of 128 \(sample)")
     }
 }
