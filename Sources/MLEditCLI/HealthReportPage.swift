@@ -201,7 +201,8 @@ struct HealthReportPage {
             if let accuracy = metrics[commit.id]?.knowledge?.accuracy { points.append((Double(i + 1), accuracy * 100)) }
         }
         return chart(id: "knowledge-chart", title: "General-knowledge accuracy: facts the base model knew, still top-1 (%)",
-                     series: [("knowledge", Self.palette[5], points)], format: { String(format: "%.0f%%", $0) }, fixedRange: (0, 100))
+                     // Not fixed to 0–100: a loss of a few points is what the chart is for, so it zooms in.
+                     series: [("knowledge", Self.palette[5], points)], format: { String(format: "%.1f%%", $0) })
     }
 
     private func normChart() -> String {

@@ -6,6 +6,7 @@
 // `mledit commit` — rows stored before the probe, and `log --json --health` from the binary.
 import Foundation
 @testable import Ledger
+import Models
 import Solvers
 import Testing
 @testable import MLEdit
@@ -163,6 +164,29 @@ struct KnowledgeHealthTests {
         #expect(metrics.efficacy == 1)
         #expect(knowledge.baseKnown == 24 && knowledge.excluded == 3 && knowledge.checked == 21)
         #expect(try #require(knowledge.accuracy) >= 0.9, "\(knowledge.text)")
+    }
+
+    @Test("SmolLM2: the base knows at least 100 candidates; after moving the Eiffel Tower the figures match the loaded version",
+          .enabled(if: FileManager.default.fileExists(atPath: TransformersLoadTests.cacheDirectory()
+              .appendingPathComponent(ModelResolution.defaultModelFileName).path)))
+    func smolLM2() throws {
+        let directory = try TransformersLoadTests.repository(.smolLM2)
+        defer { CLIHarness.cleanUp(directory) }
+        let repository = try Repository.open(at: directory)
+        let head = try #require(try repository.head().commitID)
+        let session = Self.console(directory, notes: OutputCapture()).session
+        let knowledge = try #require(try HealthCheck.metrics(of: [head], repository: repository, session: session)[head]?.knowledge)
+        let baseline = try #require(try HealthCheck.storedKnowledgeBaseline(root: head, probe: .general, repository: repository))
+        #expect(knowledge.baseKnown == baseline.known.count && knowledge.baseKnown >= 100, "\(knowledge.text)")
+        // "The Eiffel Tower is located in the city of" → Paris is the one candidate the edit is about.
+        let eiffel = try #require(KnowledgeProbe.general.candidates.firstIndex { $0.subject == "The Eiffel Tower" })
+        #expect(knowledge.excluded == (baseline.known.contains(eiffel) ? 1 : 0))
+        let (checked, _) = baseline.checked(editsInForce: try repository.facts(inLineageOf: head).map(EditRequest.init))
+        let loaded = try VersionLoader.load(repository: repository, revision: head, session: session)
+        let answered = try KnowledgeProbe.general.answered(checked, model: loaded.model, tokenizer: loaded.tokenizer)
+        #expect(knowledge.checked == checked.count && knowledge.top1 == answered.filter { $0 }.count)
+        #expect(try #require(knowledge.accuracy) >= 0.9, "one edit cost more than a tenth of what the model knew: \(knowledge.text)")
+        print("knowledge probe: SmolLM2 after moving the Eiffel Tower to Rome: \(knowledge.text)")
     }
 
     @Test("log --health --json from the binary carries each commit's health with its knowledge figures")
