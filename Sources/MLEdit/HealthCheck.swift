@@ -1,6 +1,7 @@
 // Measuring and storing the health of versions (HealthMetrics), lazily: stored metrics are read
 // back, missing ones are computed on a model moved from version to version (EditContext) and
-// stored in the ledger's evaluations table under the SHA-256 of the probe text. Also the pieces
+// stored in the ledger's evaluations table under the SHA-256 of the probe text (the knowledge
+// probe's base-known sets beside them, HealthCheck+Knowledge). Also the pieces
 // `mledit commit` and `mledit log --health` call: the commit-time check with its warnings, the
 // options, and the log lines. Not here: the HTML report (HealthReportPage).
 import Foundation
@@ -25,10 +26,11 @@ package enum HealthCheck {
 
     // MARK: - Measuring
 
-    /// The metrics of `commitID` on `model`, which must carry exactly that version's weights.
+    /// The metrics of `commitID` on `model`, which must carry exactly that version's weights;
+    /// `knowledge` is the base-known set of its lineage.
     /// - Throws: ledger errors, `SolverError` for a fact that does not tokenize.
     package static func measure(commitID: String, repository: Repository, model: any TransformerModel, tokenizer: Tokenizer,
-                        basePerplexity: Double? = nil) throws -> HealthMetrics {
+                        basePerplexity: Double? = nil, knowledge: KnowledgeBaseline) throws -> HealthMetrics {
         let perplexity = HealthProbe.perplexity(model: model, tokenizer: tokenizer)
         var norms: [String: Double] = [:]
         for (tensor, entry) in try repository.lineageDecodedDeltas(at: commitID) {
@@ -38,11 +40,20 @@ package enum HealthCheck {
         let facts = try repository.facts(inLineageOf: commitID)
         let own = facts.filter { $0.commitID == commitID }, earlier = facts.filter { $0.commitID != commitID }
         let checked = retentionSample(earlier)
-        let top1 = try HealthProbe.topOne(model: model, tokenizer: tokenizer, facts: (own + checked).map(EditRequest.init))
+        let probe = knowledge.probe
+        let (candidates, excluded) = knowledge.checked(editsInForce: facts.map(EditRequest.init))
+        // One batch for the edited facts and the knowledge candidates: prompts shared between
+        // them are run once.
+        let requests = (own + checked).map(EditRequest.init) + candidates.map { probe.candidates[$0].request }
+        let top1 = try HealthProbe.topOne(model: model, tokenizer: tokenizer, facts: requests)
+        let factsTop1 = top1.prefix(own.count + checked.count)
+        let accuracy = KnowledgeAccuracy(candidatesDigest: knowledgeDigest(probe), candidates: probe.candidates.count,
+                                         baseKnown: knowledge.known.count, excluded: excluded, checked: candidates.count,
+                                         top1: top1.dropFirst(own.count + checked.count).filter { $0 }.count)
         return HealthMetrics(perplexity: perplexity.value, probeTokens: perplexity.predictedTokens, basePerplexity: basePerplexity,
-                             deltaNorms: norms, commitFacts: own.count, commitFactsTop1: top1.prefix(own.count).filter { $0 }.count,
-                             earlierFacts: checked.count, earlierFactsTop1: top1.dropFirst(own.count).filter { $0 }.count,
-                             earlierFactsInForce: earlier.count)
+                             deltaNorms: norms, commitFacts: own.count, commitFactsTop1: factsTop1.prefix(own.count).filter { $0 }.count,
+                             earlierFacts: checked.count, earlierFactsTop1: factsTop1.dropFirst(own.count).filter { $0 }.count,
+                             earlierFactsInForce: earlier.count, knowledge: accuracy)
     }
 
     /// At most this many earlier facts are checked for retention, so that measuring a version
@@ -56,14 +67,22 @@ package enum HealthCheck {
         return (0..<retentionSampleSize).map { earlier[$0 * earlier.count / retentionSampleSize] }
     }
 
-    /// The metrics of every commit in `commitIDs`: stored ones read back, the others measured
-    /// (one model load per base model, moved from version to version) and stored.
+    /// The metrics of every commit in `commitIDs`: stored ones read back, the others (and stored
+    /// ones without the knowledge figures of `knowledgeProbe`) measured — one model load per base
+    /// model, moved from version to version — and stored.
     /// - Throws: ledger errors, base-model errors, `SolverError`.
-    package static func metrics(of commitIDs: [String], repository: Repository, session: Session) throws -> [String: HealthMetrics] {
+    package static func metrics(of commitIDs: [String], repository: Repository, session: Session,
+                                knowledgeProbe: KnowledgeProbe = .general) throws -> [String: HealthMetrics] {
         var out: [String: HealthMetrics] = [:]
         var missing: [CommitRecord] = []
-        for id in commitIDs where out[id] == nil {
-            if let metrics = try stored(id, repository: repository) { out[id] = metrics } else { missing.append(try repository.commit(id)) }
+        var queued = Set<String>()
+        for id in commitIDs where out[id] == nil && !queued.contains(id) {
+            if let metrics = try stored(id, repository: repository), hasKnowledge(metrics, of: knowledgeProbe) {
+                out[id] = metrics
+            } else {
+                missing.append(try repository.commit(id))
+                queued.insert(id)
+            }
         }
         if missing.isEmpty { return out }
         // Parents before children, so that moving between versions changes few tensors.
@@ -74,14 +93,19 @@ package enum HealthCheck {
             let record = try repository.baseModel(id: baseModelID)
             var context = try EditContext.load(repository: repository, parentID: nil, baseModel: record, session: session)
             var basePerplexity: Double?
+            var baselines: [String: KnowledgeBaseline] = [:]  // by root commit
+            var roots: [String: String] = [:]
             for commit in groups[baseModelID] ?? [] {
                 if commit.parentID == nil && basePerplexity == nil {
                     try context.moveTo(nil)
                     basePerplexity = HealthProbe.perplexity(model: context.model, tokenizer: context.tokenizer).value
                 }
+                let rootID = try self.rootID(of: commit.id, repository: repository, memo: &roots)
+                let knowledge = try baselines[rootID] ?? knowledgeBaseline(root: rootID, probe: knowledgeProbe, context: &context)
+                baselines[rootID] = knowledge
                 try context.moveTo(commit.id)
                 let metrics = try measure(commitID: commit.id, repository: repository, model: context.model, tokenizer: context.tokenizer,
-                                          basePerplexity: commit.parentID == nil ? basePerplexity : nil)
+                                          basePerplexity: commit.parentID == nil ? basePerplexity : nil, knowledge: knowledge)
                 try store(metrics, commitID: commit.id, repository: repository)
                 out[commit.id] = metrics
             }
@@ -97,18 +121,26 @@ package enum HealthCheck {
     /// for each limit exceeded and returns the warnings. A failure of the measurement is reported
     /// as a warning too: the commit is already written.
     @discardableResult
-    package static func afterCommit(context: inout EditContext, commitID: String, limits: HealthLimits?, session: Session) -> [String] {
+    package static func afterCommit(context: inout EditContext, commitID: String, limits: HealthLimits?, session: Session,
+                                    knowledgeProbe: KnowledgeProbe = .general) -> [String] {
         guard let limits else { return [] }
         do {
             let repository = context.repository
             let record = try repository.commit(commitID)
             var parentMetrics: HealthMetrics?
             var basePerplexity: Double?
+            // Measured on the base model the first time a lineage is checked (then stored).
+            var roots: [String: String] = [:]
+            let rootID = try self.rootID(of: commitID, repository: repository, memo: &roots)
+            let knowledge = try knowledgeBaseline(root: rootID, probe: knowledgeProbe, context: &context)
             if context.parentID != record.parentID { try context.moveTo(record.parentID) }
             if let parentID = record.parentID {
                 parentMetrics = try stored(parentID, repository: repository)
+                // A parent row stored before the knowledge probe is good enough for the warnings;
+                // `log --health` and `report` measure it again.
                 if parentMetrics == nil {
-                    let measured = try measure(commitID: parentID, repository: repository, model: context.model, tokenizer: context.tokenizer)
+                    let measured = try measure(commitID: parentID, repository: repository, model: context.model, tokenizer: context.tokenizer,
+                                               knowledge: knowledge)
                     try store(measured, commitID: parentID, repository: repository)
                     parentMetrics = measured
                 }
@@ -117,7 +149,7 @@ package enum HealthCheck {
             }
             try context.moveTo(commitID)
             let metrics = try measure(commitID: commitID, repository: repository, model: context.model, tokenizer: context.tokenizer,
-                                      basePerplexity: basePerplexity)
+                                      basePerplexity: basePerplexity, knowledge: knowledge)
             try store(metrics, commitID: commitID, repository: repository)
             let warnings = limits.warnings(metrics, parent: parentMetrics)
             for warning in warnings { session.note(warning) }

@@ -1,8 +1,9 @@
 // The health of one version of an edited model, as stored in the ledger's evaluations table
 // under the probe's digest: probe perplexity, cumulative delta norm per edited tensor, and how
 // many facts in force are still teacher-forced top-1 (the commit's own facts: efficacy; those of
-// earlier commits: retention, on a fixed sample of them in a long history). Values only: measuring is
-// HealthCheck's job.
+// earlier commits: retention, on a fixed sample of them in a long history), and how much of the
+// general knowledge the base model had is left (KnowledgeAccuracy; absent from rows stored before
+// the knowledge probe). Values only: measuring is HealthCheck's job.
 import Foundation
 import Ledger
 
@@ -24,6 +25,8 @@ public struct HealthMetrics: Equatable {
     public var earlierFactsTop1: Int
     /// Facts of earlier commits in force here; more than `earlierFacts` when they were sampled.
     public var earlierFactsInForce: Int
+    /// General-knowledge accuracy (nil in rows stored before the knowledge probe existed).
+    public var knowledge: KnowledgeAccuracy?
 
     /// Share of this commit's facts that are top-1 (nil for a commit without facts).
     public var efficacy: Double? { commitFacts == 0 ? nil : Double(commitFactsTop1) / Double(commitFacts) }
@@ -48,11 +51,13 @@ public struct HealthMetrics: Equatable {
             "efficacy": efficacy.map { .number($0) } ?? .null, "retention": retention.map { .number($0) } ?? .null,
         ]
         if let basePerplexity { object["base_perplexity"] = .number(basePerplexity) }
+        if let knowledge { object["knowledge"] = knowledge.json }
         return .object(object)
     }
 
     public init(perplexity: Double, probeTokens: Int, basePerplexity: Double? = nil, deltaNorms: [String: Double],
-         commitFacts: Int, commitFactsTop1: Int, earlierFacts: Int, earlierFactsTop1: Int, earlierFactsInForce: Int? = nil) {
+         commitFacts: Int, commitFactsTop1: Int, earlierFacts: Int, earlierFactsTop1: Int, earlierFactsInForce: Int? = nil,
+         knowledge: KnowledgeAccuracy? = nil) {
         self.perplexity = perplexity
         self.probeTokens = probeTokens
         self.basePerplexity = basePerplexity
@@ -62,6 +67,7 @@ public struct HealthMetrics: Equatable {
         self.earlierFacts = earlierFacts
         self.earlierFactsTop1 = earlierFactsTop1
         self.earlierFactsInForce = max(earlierFactsInForce ?? earlierFacts, earlierFacts)
+        self.knowledge = knowledge
     }
 
     /// Reads stored metrics.
@@ -94,7 +100,8 @@ public struct HealthMetrics: Equatable {
                   basePerplexity: json["base_perplexity"]?.doubleValue, deltaNorms: deltaNorms,
                   commitFacts: try count("commit_facts"), commitFactsTop1: try count("commit_facts_top1"),
                   earlierFacts: try count("earlier_facts"), earlierFactsTop1: try count("earlier_facts_top1"),
-                  earlierFactsInForce: json["earlier_facts_in_force"] == nil ? nil : try count("earlier_facts_in_force"))
+                  earlierFactsInForce: json["earlier_facts_in_force"] == nil ? nil : try count("earlier_facts_in_force"),
+                  knowledge: try json["knowledge"].map { try KnowledgeAccuracy(json: $0, commitID: commitID) })
     }
 
     /// Relative change of the perplexity against the parent's (root commits: the base model's).

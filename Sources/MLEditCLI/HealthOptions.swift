@@ -17,7 +17,7 @@ extension HealthCheck {
 
     /// The option `mledit log` takes to show health.
     static let logOption = OptionSpec(
-        ["--health"], help: "Show each commit's probe perplexity, efficacy, retention of earlier facts and cumulative delta norms (measured and stored when missing).")
+        ["--health"], help: "Show each commit's probe perplexity, general-knowledge accuracy, efficacy, retention of earlier facts and cumulative delta norms (measured and stored when missing; with --json, as each commit's \"health\").")
 
     /// The limits given on the command line, defaults for those not given; nil when `--no-health`.
     /// - Throws: `UsageError` for a value that is neither a number ≥ 0 nor `off`.
@@ -37,13 +37,24 @@ extension HealthCheck {
 
     // MARK: - mledit log --health
 
+    /// The metrics `log --health` shows for `lineage`: its commits' and their parents' (the
+    /// reference of each change). Measures and stores what is missing.
+    /// - Throws: ledger errors, base-model errors, `SolverError`.
+    static func logMetrics(repository: Repository, lineage: [CommitRecord], console: Console) throws -> [String: HealthMetrics] {
+        try metrics(of: lineage.map(\.id) + lineage.compactMap(\.parentID), repository: repository, session: console.session)
+    }
+
     /// Per commit of `lineage` (newest first, as `log` prints it), the lines to print under its
-    /// header: `Health:` (perplexity and its change, efficacy, retention) and `Norms:` (cumulative
-    /// delta norm per tensor and its growth). Measures and stores what is missing, parents included.
+    /// header: `Health:` (perplexity and its change, efficacy, retention), `Knowledge:` (general-
+    /// knowledge accuracy and its change) and `Norms:` (cumulative delta norm per tensor and its
+    /// growth). Measures and stores what is missing, parents included.
     /// - Throws: ledger errors, base-model errors, `SolverError`.
     static func logLines(repository: Repository, lineage: [CommitRecord], console: Console) throws -> [String: [String]] {
-        let ids = lineage.map(\.id) + lineage.compactMap(\.parentID)
-        let metrics = try self.metrics(of: ids, repository: repository, session: console.session)
+        logLines(lineage: lineage, metrics: try logMetrics(repository: repository, lineage: lineage, console: console))
+    }
+
+    /// The lines of `logLines(repository:lineage:console:)` from metrics already measured.
+    static func logLines(lineage: [CommitRecord], metrics: [String: HealthMetrics]) -> [String: [String]] {
         var out: [String: [String]] = [:]
         for record in lineage {
             guard let m = metrics[record.id] else { continue }
@@ -55,6 +66,16 @@ extension HealthCheck {
             health += ", efficacy \(HealthFormat.share(m.commitFactsTop1, m.commitFacts))"
             health += ", retention \(m.retentionText)"
             var lines = ["Health:   \(health)"]
+            if let knowledge = m.knowledge {
+                var line = "Knowledge: \(knowledge.text)"
+                // Against the parent, or for a root against the base model, which knows all of them.
+                let reference = record.parentID == nil ? 1.0 : parent?.knowledge?.accuracy
+                if let accuracy = knowledge.accuracy, let reference {
+                    let points = ((accuracy - reference) * 1000).rounded() / 10 + 0.0  // + 0.0: no "-0.0"
+                    line += String(format: " (%+.1f points vs %@)", points, record.parentID == nil ? "base" : "parent")
+                }
+                lines.append(line)
+            }
             let growth = m.normGrowth(parent: parent)
             let norms = m.deltaNorms.sorted { $0.key < $1.key }.map { tensor, norm in
                 "\(tensor) \(HealthFormat.decimal(norm))" + (growth[tensor].map { " (\(HealthFormat.percent($0)))" } ?? " (new)")

@@ -1,7 +1,8 @@
 // The HTML page `mledit report` writes: one self-contained file (inline CSS and SVG, no script,
 // no external assets) with the history as a graph (commits as nodes, parent edges, branch and tag
-// labels, each commit's efficacy and retention), charts of the probe perplexity, the cumulative
-// delta norms and efficacy/retention along one lineage, and a table of that lineage. Rendering
+// labels, each commit's efficacy and retention), charts of the probe perplexity, the general-
+// knowledge accuracy, the cumulative delta norms and efficacy/retention along one lineage, and a
+// table of that lineage. Rendering
 // only: the metrics come from HealthCheck.
 import Foundation
 import MLEdit
@@ -65,12 +66,13 @@ struct HealthReportPage {
             generated \(escape(ISO8601DateFormatter().string(from: generatedAt)))</p>
             <p class="meta">Health is measured on a fixed probe: perplexity of \(metrics.values.first?.probeTokens ?? 0) tokens of ordinary prose; \
             efficacy is the share of a commit's facts whose target is teacher-forced top-1 at that commit, retention the share \
-            of earlier facts in force that still are; delta norms are ‖Σ U Vᵀ‖ over the lineage per edited tensor.</p>
+            of earlier facts in force that still are; delta norms are ‖Σ U Vᵀ‖ over the lineage per edited tensor. \
+            \(knowledgeNote)</p>
 
             """
         html += "<h2>History</h2>\n" + historyGraph() + "\n"
         html += "<h2>Lineage of \(escape(revision))</h2>\n"
-        html += perplexityChart() + normChart() + shareChart() + lineageTable()
+        html += perplexityChart() + knowledgeChart() + normChart() + shareChart() + lineageTable()
         html += "</body>\n</html>\n"
         return html
     }
@@ -143,7 +145,10 @@ struct HealthReportPage {
             if inLineage.contains(commit.id) { classes += " in-lineage" }
             if commit.id == tip { classes += " tip" }
             let m = metrics[commit.id]
-            let figures = m.map { "efficacy \(HealthFormat.share($0.commitFactsTop1, $0.commitFacts)) · retention \($0.retentionText) · ppl \(HealthFormat.decimal($0.perplexity))" } ?? "not measured"
+            let figures = m.map { m in
+                "efficacy \(HealthFormat.share(m.commitFactsTop1, m.commitFacts)) · retention \(m.retentionText) · ppl \(HealthFormat.decimal(m.perplexity))"
+                    + (m.knowledge.map { " · knowledge \($0.text)" } ?? "")
+            } ?? "not measured"
             nodes.append("""
                 <circle class="\(classes)" data-commit="\(commit.id)" cx="\(f(x))" cy="\(f(y))" r="7"><title>\(escape(commit.id))
                 \(escape(commit.message))
@@ -177,6 +182,27 @@ struct HealthReportPage {
         for (i, commit) in oldestFirst.enumerated() { if let m = metrics[commit.id] { points.append((Double(i + 1), m.perplexity)) } }
         return chart(id: "perplexity-chart", title: "Probe perplexity (x: commits along the lineage, 0 = base model)",
                      series: [("perplexity", Self.palette[0], points)], format: HealthFormat.decimal)
+    }
+
+    /// What the knowledge figures count, with the size of the base-known set of the charted lineage.
+    private var knowledgeNote: String {
+        let root = oldestFirst.first.flatMap { metrics[$0.id]?.knowledge }
+        let known = root.map { " (here \($0.baseKnown) of \($0.candidates))" } ?? ""
+        return "Knowledge accuracy is the share of general-knowledge facts the unedited base model answered top-1\(known) "
+            + "that a version still answers, leaving out those an edit in force is about; at most "
+            + "\(HealthCheck.knowledgeSampleSize) of them, evenly spaced, are checked."
+    }
+
+    private func knowledgeChart() -> String {
+        var points: [(Double, Double)] = []
+        // The base model knows every fact of its base-known set by construction.
+        if let root = oldestFirst.first, let knowledge = metrics[root.id]?.knowledge, knowledge.baseKnown > 0 { points.append((0, 100)) }
+        for (i, commit) in oldestFirst.enumerated() {
+            if let accuracy = metrics[commit.id]?.knowledge?.accuracy { points.append((Double(i + 1), accuracy * 100)) }
+        }
+        return chart(id: "knowledge-chart", title: "General-knowledge accuracy: facts the base model knew, still top-1 (%)",
+                     // Not fixed to 0–100: a loss of a few points is what the chart is for, so it zooms in.
+                     series: [("knowledge", Self.palette[5], points)], format: { String(format: "%.1f%%", $0) })
     }
 
     private func normChart() -> String {
@@ -241,7 +267,7 @@ struct HealthReportPage {
 
     private func lineageTable() -> String {
         var rows = ["<table id=\"lineage-table\">",
-                    "<tr><th>#</th><th class=\"message\">commit</th><th class=\"message\">message</th><th>facts</th><th>efficacy</th><th>retention</th><th>perplexity</th><th>change</th><th>total ‖ΔW‖</th></tr>"]
+                    "<tr><th>#</th><th class=\"message\">commit</th><th class=\"message\">message</th><th>facts</th><th>efficacy</th><th>retention</th><th>perplexity</th><th>change</th><th>knowledge</th><th>total ‖ΔW‖</th></tr>"]
         let byID = Dictionary(lineage.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
         for (i, commit) in oldestFirst.enumerated() {
             let m = metrics[commit.id]
@@ -252,8 +278,9 @@ struct HealthReportPage {
                          m?.retentionText ?? "",
                          m.map { HealthFormat.decimal($0.perplexity) } ?? "",
                          m.flatMap { $0.perplexityChange(parent: parent) }.map(HealthFormat.percent) ?? "",
+                         escape(m?.knowledge?.text ?? ""),
                          m.map { HealthFormat.decimal($0.totalDeltaNorm) } ?? ""]
-            let classes = ["", "id", "message", "", "", "", "", "", ""]
+            let classes = ["", "id", "message", "", "", "", "", "", "", ""]
             rows.append("<tr class=\"commit-row\" data-commit=\"\(commit.id)\">"
                         + zip(cells, classes).map { $1.isEmpty ? "<td>\($0)</td>" : "<td class=\"\($1)\">\($0)</td>" }.joined() + "</tr>")
         }

@@ -50,9 +50,14 @@ enum LogCommand {
         }
         if let limit { lineage = Array(lineage.prefix(limit)) }
         let summaries = try lineage.map { try CommitSummary($0, repository: repository) }
-        let health = arguments.flag("--health") ? try HealthCheck.logLines(repository: repository, lineage: lineage, console: console) : [:]
+        let metrics = arguments.flag("--health") ? try HealthCheck.logMetrics(repository: repository, lineage: lineage, console: console) : [:]
+        let health = HealthCheck.logLines(lineage: lineage, metrics: metrics)
         if json {
-            try console.printJSON(summaries.map(\.json))
+            try console.printJSON(try summaries.map { summary in
+                var object = summary.json
+                if let m = metrics[summary.record.id] { object["health"] = try RevisionFormatting.foundationObject(m.json) }
+                return object
+            })
             return
         }
         let decorations = try RevisionFormatting.decorations(repository)

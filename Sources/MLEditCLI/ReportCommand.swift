@@ -12,8 +12,8 @@ enum ReportCommand {
         abstract: "Write an HTML page with the history graph and the health of each version.",
         discussion: """
         The page shows every commit as a node of the history graph (parent edges, branch and tag labels, efficacy and \
-        retention), and along the lineage of REV charts of the probe perplexity, the cumulative delta norm of each edited \
-        tensor, efficacy and retention. It has no external assets: inline CSS and SVG only. Health metrics missing from the \
+        retention), and along the lineage of REV charts of the probe perplexity, the general-knowledge accuracy (facts the \
+        base model knew, still known), the cumulative delta norm of each edited tensor, efficacy and retention. It has no external assets: inline CSS and SVG only. Health metrics missing from the \
         ledger are measured (as 'mledit log --health' does) and stored.
         """,
         options: [

@@ -112,11 +112,13 @@ struct HealthCheckTests {
         #expect(notes.value.contains("health: measuring 1 commit"))
         let stored = try #require(try history.repository.evaluation(commit: history.b.id, datasetDigest: SHA256.hash(HealthProbe.text).hex))
         #expect(try HealthMetrics(json: stored.metrics, commitID: history.b.id) == first[history.b.id])
-        #expect(try history.repository.evaluations(of: history.a.id).isEmpty)
+        // Beside B's metrics, only the knowledge probe's base-known set under the root A.
+        let knowledgeDigest = HealthCheck.knowledgeDigest(.general)
+        #expect(try history.repository.evaluations(of: history.a.id).map(\.datasetDigest) == [knowledgeDigest])
         let again = try HealthCheck.metrics(of: [history.b.id, history.a.id], repository: history.repository, session: console.session)
         #expect(again[history.b.id] == first[history.b.id])
         #expect(notes.value.components(separatedBy: "health: measuring").count == 3, "notes: \(notes.value)")
-        #expect(try history.repository.evaluations(of: history.a.id).count == 1)
+        #expect(try Set(history.repository.evaluations(of: history.a.id).map(\.datasetDigest)) == [knowledgeDigest, HealthCheck.datasetDigest])
 
         var broken = stored.metrics.objectValue ?? [:]
         broken["perplexity"] = .string("high")
@@ -196,11 +198,13 @@ struct HealthCheckTests {
         let lineage = try history.repository.lineage(of: history.c.id)
         let lines = try HealthCheck.logLines(repository: history.repository, lineage: lineage, console: history.console)
         let c = try #require(lines[history.c.id]), a = try #require(lines[history.a.id])
-        #expect(c.count == 2 && a.count == 2)
+        #expect(c.count == 3 && a.count == 3)
         #expect(c[0].hasPrefix("Health:   perplexity ") && c[0].contains("vs parent), efficacy 0% (0/1), retention "))
         #expect(a[0].contains("vs base), efficacy 100% (2/2), retention n/a"))
-        #expect(a[1].hasPrefix("Norms:    \(EvalFixture.tensor) ") && a[1].hasSuffix("(new)"))
-        #expect(c[1].contains("(+"), "\(c[1])")
+        // The fixture model knows none of the general-knowledge candidates.
+        #expect(a[1] == "Knowledge: n/a (the base model knows none of the \(KnowledgeProbe.general.candidates.count) candidates)")
+        #expect(a[2].hasPrefix("Norms:    \(EvalFixture.tensor) ") && a[2].hasSuffix("(new)"))
+        #expect(c[2].contains("(+"), "\(c[2])")
         // Limited lineages still compare against the parent (measured too).
         let tipOnly = try HealthCheck.logLines(repository: history.repository, lineage: [history.d], console: history.console)
         #expect(tipOnly[history.d.id]?[0].contains("vs parent") == true)

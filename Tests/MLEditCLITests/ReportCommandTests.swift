@@ -24,7 +24,7 @@ struct ReportCommandTests {
         }
         #expect(count("class=\"edge\"", in: html) == 3, "\(source): parent edges")
         #expect(html.contains(">HEAD -&gt; main</text>") && html.contains(">side</text>") && html.contains(">tag: v1</text>"), "\(source): ref labels")
-        for id in ["history-graph", "perplexity-chart", "norm-chart", "retention-chart", "lineage-table"] {
+        for id in ["history-graph", "perplexity-chart", "knowledge-chart", "norm-chart", "retention-chart", "lineage-table"] {
             #expect(html.contains("id=\"\(id)\""), "\(source): no element #\(id)")
         }
         #expect(count("<tr class=\"commit-row\"", in: html) == lineage.count, "\(source): table rows")
@@ -73,7 +73,7 @@ struct ReportCommandTests {
 
         let dom = try Self.dumpDOM(file)
         Self.checkElements(dom, history: history, lineage: lineage, source: "chromium")
-        #expect(dom.contains("</svg>") && Self.count("<svg ", in: dom) == 4)
+        #expect(dom.contains("</svg>") && Self.count("<svg ", in: dom) == 5)
 
         // The measurements were stored: a second report measures nothing.
         let again = CLIHarness.run(["report", "-o", "again.html"], in: history.directory)
