@@ -46,7 +46,8 @@ extension Benchmarks {
     /// fixed random sample of S of the N (seeded; all facts when unset), and
     /// MLEDIT_BENCH_SEQUENTIAL_OUT names a file each checkpoint's row is appended to as one JSON
     /// line when it is measured, so a run stopped part way keeps its figures. MLEDIT_BENCH_HPARAMS
-    /// is laid over the defaults. MEMIT and AlphaEdit keep the earlier facts as Σ kkᵀ per layer
+    /// is laid over the defaults; MLEDIT_BENCH_NAS=1 aligns targets (NAS) to a reference norm
+    /// measured on the first batch at the base, unless the hyperparameters give one. MEMIT and AlphaEdit keep the earlier facts as Σ kkᵀ per layer
     /// (as the ledger's memory does), EMMET by their keys.
     static func sequential(_ arguments: [String]) throws -> [String: Any] {
         let environment = ProcessInfo.processInfo.environment
@@ -79,7 +80,21 @@ extension Benchmarks {
         var tables: [String: Any] = [:]
         for method in methods {
             bench.restoreBase()
-            let h = try QualityBench.hyperparameters(for: config, method: method)
+            var h = try QualityBench.hyperparameters(for: config, method: method)
+            var label = method.rawValue
+            if environment["MLEDIT_BENCH_NAS"] == "1" {
+                // As `commit --nas` at a lineage's first commit: the reference from the first batch on the base.
+                if h.nasTargetNorm == nil {
+                    let prefixes = ContextPrefixSampler.sample(model: bench.model, tokenizer: bench.tokenizer, count: h.prefixCount,
+                                                               length: h.prefixLength, topK: h.prefixTopK, seed: h.seed)
+                    h.nasTargetNorm = try NormAlignedTargets.referenceNorm(
+                        model: bench.model, tokenizer: bench.tokenizer, requests: Array(bench.facts[0 ..< min(batch, total)]),
+                        hyperparameters: h, prefixes: prefixes)
+                    bench.restoreBase()
+                }
+                label += "+nas"
+                stderr("sequential: \(label) reference norm \(h.nasTargetNorm!)")
+            }
             var memory: [Int: Matrix<Float>] = [:]
             var grams: [Int: Matrix<Double>] = [:]
             var rows: [[String: Any]] = [["facts": 0, "probe_perplexity": baseProbe, "edit_seconds_so_far": 0.0]]
@@ -108,7 +123,8 @@ extension Benchmarks {
                     let scored = sample.filter { $0 < done }.map { bench.facts[$0] }
                     var row = try bench.evaluate(scored)
                     row["facts"] = done
-                    row["method"] = method.rawValue
+                    row["method"] = label
+                    row["nas_target_norm"] = h.nasTargetNorm.map { $0 as Any } ?? NSNull()
                     row["probe_perplexity"] = perplexity(bench.model, tokens: probe)
                     row["edit_seconds_so_far"] = editSeconds
                     row["top1_right_after_own_batch_so_far"] = Double(plannerTop1) / Double(done)
@@ -117,7 +133,7 @@ extension Benchmarks {
                     if let checkpointFile { try appendLine(jsonLine(row), to: checkpointFile) }
                 }
             }
-            tables[method.rawValue] = [
+            tables[label] = [
                 "rows": rows, "facts_done": done, "batch": batch, "layers": h.sortedLayers,
                 "preservation_weight": h.preservationWeight, "failure": failure.map { $0 as Any } ?? NSNull(),
                 "targets_seconds": clock.seconds[.targets] ?? 0, "layers_stage_seconds": clock.seconds[.layers] ?? 0,
