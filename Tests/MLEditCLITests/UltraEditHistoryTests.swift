@@ -129,4 +129,28 @@ struct UltraEditHistoryTests {
         rebased.run(["fsck"])
         all.run(["fsck"])
     }
+
+    @Test("rebase --onto-model replays UltraEdit commits from empty statistics, as they were first made")
+    func rebaseOntoModel() throws {
+        let box = try Sandbox()
+        defer { CLIHarness.cleanUp(box.directory) }
+        box.run(["init", "--model", HistoryTests.model.path])
+        Self.commit(box, "a.jsonl", "A")
+        Self.commit(box, "b.jsonl", "B")
+        let prompts = try HistoryTests.prompts(range: 0..<5)
+        let answers = try prompts.map { try box.answer($0) }
+        let first = try Self.statistics(box, at: "HEAD~1"), second = try Self.statistics(box, at: "HEAD")
+        box.run(["rebase", "--onto-model", HistoryTests.model.appendingPathComponent("model.gguf").path])
+        #expect(try prompts.map { try box.answer($0) } == answers)
+        for (replayed, original) in [(try Self.statistics(box, at: "HEAD~1"), first), (try Self.statistics(box, at: "HEAD"), second)] {
+            #expect(replayed.map(\.count) == original.map(\.count))
+            // The replay edits on the weights its own solve left (Float32 factors); the original
+            // second commit stood on weights rebuilt from the stored (half-precision) deltas.
+            for (a, b) in zip(replayed, original) {
+                let scale = b.mean.map(abs).max() ?? 1
+                #expect((zip(a.mean, b.mean).map { abs($0 - $1) }.max() ?? 0) <= 1e-4 * scale, "layer \(a.layer)")
+            }
+        }
+        box.run(["fsck"])
+    }
 }
