@@ -128,6 +128,27 @@ public struct EditTargets: Sendable, Equatable {
     }
 }
 
+/// UltraEdit's running statistics of one edit layer's features [k ‖ g] after a commit (schema
+/// 005_ultraedit_statistics.sql): how many feature rows were seen, and their mean and population
+/// variance (each of `mean.count` = d_in + d_out entries, the first `keyDimension` for the keys).
+public struct LifelongStatisticsRecord: Sendable, Equatable {
+    public var tensor: String
+    public var layer: Int
+    public var count: Int
+    public var keyDimension: Int
+    public var mean: [Double]
+    public var variance: [Double]
+
+    public init(tensor: String, layer: Int, count: Int, keyDimension: Int, mean: [Double], variance: [Double]) {
+        self.tensor = tensor
+        self.layer = layer
+        self.count = count
+        self.keyDimension = keyDimension
+        self.mean = mean
+        self.variance = variance
+    }
+}
+
 /// Everything a new commit consists of. The id is computed from it (see `CommitIdentity`).
 public struct CommitDraft: Sendable {
     public var parentID: String?
@@ -142,6 +163,8 @@ public struct CommitDraft: Sendable {
     public var editVectors: [EditVectors]
     /// The targets the edit was solved towards (edits made by the solver; nil for reverts).
     public var editTargets: EditTargets?
+    /// UltraEdit's running statistics after this commit, for the layers whose statistics it changes.
+    public var lifelongStatistics: [LifelongStatisticsRecord]
     public var message: String
     public var author: String
     /// Rebase only: the commit being replayed.
@@ -158,7 +181,7 @@ public struct CommitDraft: Sendable {
     public init(parentID: String?, baseModelID: Int64, kind: CommitKind = .edit, method: String,
                 hyperparameters: JSONValue = .object([:]), contextPrefixes: [String] = [], facts: [Fact],
                 deltas: [DeltaInput], editVectors: [EditVectors] = [], editTargets: EditTargets? = nil,
-                message: String, author: String,
+                lifelongStatistics: [LifelongStatisticsRecord] = [], message: String, author: String,
                 sourceCommitID: String? = nil, revertedCommitID: String? = nil, efficacy: Double? = nil,
                 verification: JSONValue? = nil, createdAt: String? = nil) {
         self.parentID = parentID
@@ -171,6 +194,7 @@ public struct CommitDraft: Sendable {
         self.deltas = deltas
         self.editVectors = editVectors
         self.editTargets = editTargets
+        self.lifelongStatistics = lifelongStatistics
         self.message = message
         self.author = author
         self.sourceCommitID = sourceCommitID

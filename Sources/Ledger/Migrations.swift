@@ -19,6 +19,8 @@ public enum Migrations {
         Migration(name: "002_edit_targets.sql", sql: String(decoding: PackageResources._02_edit_targets_sql, as: UTF8.self)),
         Migration(name: "003_verification.sql", sql: String(decoding: PackageResources._03_verification_sql, as: UTF8.self)),
         Migration(name: "004_memory_grams.sql", sql: String(decoding: PackageResources._04_memory_grams_sql, as: UTF8.self)),
+        Migration(name: "005_ultraedit_statistics.sql",
+                  sql: String(decoding: PackageResources._05_ultraedit_statistics_sql, as: UTF8.self)),
     ]
 
     /// The schema version this build writes.

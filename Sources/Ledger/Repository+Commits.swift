@@ -23,9 +23,10 @@ public enum CommitIdentity {
     /// - Throws: `LedgerError.invalidJSON` for non-finite hyperparameters.
     public static func document(parentID: String?, baseModelDigest: String, kind: CommitKind, method: String,
                                 hyperparameters: JSONValue, contextPrefixes: [String], facts: [Fact],
-                                deltas: [DeltaKey], sourceCommitID: String?, revertedCommitID: String?) throws -> String {
+                                deltas: [DeltaKey], sourceCommitID: String?, revertedCommitID: String?,
+                                lifelongStatistics: [DeltaKey] = []) throws -> String {
         let sortedDeltas = deltas.sorted { Array($0.tensor.utf8).lexicographicallyPrecedes(Array($1.tensor.utf8)) }
-        let value = JSONValue.object([
+        var members: [String: JSONValue] = [
             "format": .string("mledit-commit-1"),
             "parent": parentID.map { .string($0) } ?? .null,
             "base_model": .string(baseModelDigest),
@@ -39,17 +40,27 @@ public enum CommitIdentity {
             }),
             "source_commit": sourceCommitID.map { .string($0) } ?? .null,
             "reverted_commit": revertedCommitID.map { .string($0) } ?? .null,
-        ])
-        return try value.canonicalText()
+        ]
+        // Only UltraEdit commits carry statistics; leaving the member out otherwise keeps the ids
+        // of every other commit what they were before migration 5.
+        if !lifelongStatistics.isEmpty {
+            let sorted = lifelongStatistics.sorted { Array($0.tensor.utf8).lexicographicallyPrecedes(Array($1.tensor.utf8)) }
+            members["lifelong_statistics"] = .array(sorted.map {
+                .object(["tensor": .string($0.tensor), "layer": .integer(Int64($0.layer)), "sha256": .string($0.checksum)])
+            })
+        }
+        return try JSONValue.object(members).canonicalText()
     }
 
     /// The id: SHA-256 hex of `document(...)`.
     public static func id(parentID: String?, baseModelDigest: String, kind: CommitKind, method: String,
                           hyperparameters: JSONValue, contextPrefixes: [String], facts: [Fact],
-                          deltas: [DeltaKey], sourceCommitID: String?, revertedCommitID: String?) throws -> String {
+                          deltas: [DeltaKey], sourceCommitID: String?, revertedCommitID: String?,
+                          lifelongStatistics: [DeltaKey] = []) throws -> String {
         SHA256.hash(try document(parentID: parentID, baseModelDigest: baseModelDigest, kind: kind, method: method,
                                  hyperparameters: hyperparameters, contextPrefixes: contextPrefixes, facts: facts,
-                                 deltas: deltas, sourceCommitID: sourceCommitID, revertedCommitID: revertedCommitID)).hex
+                                 deltas: deltas, sourceCommitID: sourceCommitID, revertedCommitID: revertedCommitID,
+                                 lifelongStatistics: lifelongStatistics)).hex
     }
 }
 
@@ -97,6 +108,7 @@ extension Repository {
         var deltas: [(input: DeltaInput, encoded: EncodedDelta)]
         var vectors: [(input: EditVectors, blobs: [[UInt8]], checksum: String)]
         var targets: (input: EditTargets, blobs: [[UInt8]], checksum: String)?
+        var statistics: [(input: LifelongStatisticsRecord, blobs: [[UInt8]], checksum: String)]
     }
 
     private func prepare(_ draft: CommitDraft) throws -> PreparedCommit {
@@ -148,7 +160,13 @@ extension Repository {
             let (blobs, checksum) = try MatrixBlob.encode([t.values], tag: "mledit-targets-1", object: "edit targets")
             targets = (t, blobs, checksum)
         }
-        return PreparedCommit(draft: draft, deltas: deltas, vectors: vectors, targets: targets)
+        seen.removeAll()
+        var statistics: [(LifelongStatisticsRecord, [[UInt8]], String)] = []
+        for record in draft.lifelongStatistics {
+            if !seen.insert(record.tensor).inserted { throw invalid("two sets of UltraEdit statistics for tensor \(record.tensor)") }
+            statistics.append(try Self.encodeLifelongStatistics(record))
+        }
+        return PreparedCommit(draft: draft, deltas: deltas, vectors: vectors, targets: targets, statistics: statistics)
     }
 
     /// Inside a transaction: checks references, inserts the objects (unless the id exists),
@@ -168,10 +186,13 @@ extension Repository {
         }
         if let source = draft.sourceCommitID { try requireCommit(source) }
         let keys = prepared.deltas.map { CommitIdentity.DeltaKey(tensor: $0.input.tensor, layer: $0.input.layer, checksum: $0.encoded.checksum) }
+        let statisticsKeys = prepared.statistics.map {
+            CommitIdentity.DeltaKey(tensor: $0.input.tensor, layer: $0.input.layer, checksum: $0.checksum)
+        }
         let id = try CommitIdentity.id(parentID: draft.parentID, baseModelDigest: base.sha256, kind: draft.kind, method: draft.method,
                                        hyperparameters: draft.hyperparameters, contextPrefixes: draft.contextPrefixes,
                                        facts: draft.facts, deltas: keys, sourceCommitID: draft.sourceCommitID,
-                                       revertedCommitID: draft.revertedCommitID)
+                                       revertedCommitID: draft.revertedCommitID, lifelongStatistics: statisticsKeys)
         if try database.scalarInt("SELECT 1 FROM commits WHERE id = ?1", [.text(id)]) != nil {
             return try commit(id)
         }
@@ -224,6 +245,9 @@ extension Repository {
                 INSERT INTO edit_targets (commit_id, layer, rows, cols, sha256, targets) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
                 """, [.text(id), .integer(Int64(input.layer)), .integer(Int64(input.values.rows)),
                       .integer(Int64(input.values.cols)), .text(checksum), .blob(blobs[0])])
+        }
+        for (input, blobs, checksum) in prepared.statistics {
+            try insertLifelongStatistics(input, blobs: blobs, checksum: checksum, commitID: id)
         }
         // Re-read what was written and check it before COMMIT.
         for problem in try verifyCommit(id) {
@@ -398,7 +422,8 @@ extension Repository {
         return try CommitIdentity.document(parentID: record.parentID, baseModelDigest: record.baseModelDigest, kind: record.kind,
                                            method: record.method, hyperparameters: record.hyperparameters,
                                            contextPrefixes: record.contextPrefixes, facts: try facts(of: id).map(\.fact),
-                                           deltas: keys, sourceCommitID: record.sourceCommitID, revertedCommitID: record.revertedCommitID)
+                                           deltas: keys, sourceCommitID: record.sourceCommitID, revertedCommitID: record.revertedCommitID,
+                                           lifelongStatistics: try lifelongStatisticsKeys(of: id))
     }
 
     /// Recomputes the id of stored commit `id` from its rows.
@@ -443,6 +468,11 @@ extension Repository {
             _ = try editTargets(of: id)
         } catch let error as LedgerError {
             problems.append(FsckProblem(object: "edit targets of \(id)", message: error.description))
+        }
+        do {
+            _ = try lifelongStatistics(of: id)
+        } catch let error as LedgerError {
+            problems.append(FsckProblem(object: "UltraEdit statistics of \(id)", message: error.description))
         }
         return problems
     }

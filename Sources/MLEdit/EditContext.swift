@@ -215,8 +215,13 @@ package struct EditContext {
     /// the new commit supersedes or takes out), as `method` takes it: Σ k kᵀ per layer for MEMIT
     /// and AlphaEdit (accumulated, and cached by the ledger for long histories), the keys
     /// themselves (d_in × p per layer) for EMMET and ROME, which hold each earlier fact exactly.
+    /// UltraEdit keeps no memory of facts, only its running feature statistics at the parent.
     package func memory(layers: [Int], method: EditMethod, excluding excluded: Set<FactReference> = []) throws -> EditMemory {
         guard let parentID else { return EditMemory() }
+        if method == .ultraedit {
+            return EditMemory(lifelongStatistics: try repository.lifelongNormalizers(
+                at: parentID, layers: layers, configuration: model.configuration))
+        }
         if method.holdsEarlierFactsByGram {
             let grams = try repository.memoryGrams(at: parentID, layers: layers, excluding: excluded)
             return EditMemory(grams: grams.mapValues(\.gram))
@@ -240,10 +245,12 @@ package struct EditContext {
     }
 }
 
-/// What the solver preserves of the facts in force: their keys or their accumulated Gram.
+/// What the solver preserves of the facts in force: their keys or their accumulated Gram; for
+/// UltraEdit, the running statistics of its features.
 package struct EditMemory {
     package var keys: [Int: Matrix<Float>] = [:]
     package var grams: [Int: Matrix<Double>] = [:]
+    package var lifelongStatistics: [Int: LifelongNormalizer] = [:]
 }
 
 extension EditHyperparameters {

@@ -73,6 +73,8 @@ package enum HistoryReplay {
         var deltas: [Int: LowRankDelta<Double>]
         var editVectors: [EditVectors]
         var editTargets: EditTargets?
+        /// UltraEdit: the statistics after the re-solved commit (empty for other methods).
+        var lifelongStatistics: [LifelongStatisticsRecord] = []
     }
 
     /// Re-solves `commits` in order on the context's current weights, each with its own method,
@@ -80,7 +82,9 @@ package enum HistoryReplay {
     /// targets z is re-distributed over its layers towards them with every key recomputed on the
     /// weights as they are then (an earlier layer's change reaches the later layers' keys); an
     /// older commit is re-solved layer by layer from its stored keys and values. The new deltas are
-    /// applied to the model as they are solved.
+    /// applied to the model as they are solved. An UltraEdit commit is solved afresh from its
+    /// facts, starting from the statistics in force at the context's version (the replay's parent)
+    /// as updated by the UltraEdit commits replayed before it — as a new commit there would be.
     package static func resolve(_ commits: [CommitRecord], prior: [CommitRecord], context: inout EditContext,
                         corpus: [String]?, session: Session) throws -> [Replayed] {
         var memory = Memory()
@@ -88,16 +92,34 @@ package enum HistoryReplay {
         // Statistics first: computing them moves the model to its base weights and back.
         var statistics: [String: [Int: LayerStatistics]] = [:]
         for commit in commits {
+            if try !method(of: commit).usesPreservationStatistics { continue }
             let h = try hyperparameters(of: commit)
             let layers = try context.repository.editVectors(of: commit.id).map(\.layer)
             statistics[commit.id] = try context.statistics(layers: layers, hyperparameters: h, corpus: corpus, session: session)
         }
         let dimension = context.model.configuration.intermediateSize
+        var lifelong = LifelongState(parentID: context.parentID)
         var results: [Replayed] = []
         for commit in commits {
             let h = try hyperparameters(of: commit)
             let method = try method(of: commit)
             let facts = try context.repository.facts(of: commit.id)
+            if method == .ultraedit {
+                let layers = h.sortedLayers
+                for layer in layers { _ = context.baseWeight(layer: layer) }
+                let result = try EditPlanner.computeEdit(
+                    model: context.model, tokenizer: context.tokenizer, requests: facts.map(EditRequest.init), method: method,
+                    hyperparameters: h, statistics: [:],
+                    lifelongStatistics: try lifelong.normalizers(layers: layers, context: context), apply: true)
+                lifelong.record(result.lifelongStatistics)
+                var deltas: [Int: LowRankDelta<Double>] = [:]
+                for edit in result.layers { deltas[edit.layer] = LowRankDelta(u: edit.u.toDouble(), v: edit.v.toDouble()) }
+                let vectors = result.layers.map(\.editVectors)
+                memory.remember(facts, vectors: vectors)
+                results.append(Replayed(deltas: deltas, editVectors: vectors, editTargets: nil,
+                                        lifelongStatistics: result.lifelongStatisticsRecords))
+                continue
+            }
             let own = Set(facts.map(\.fact.identity))
             let stored = try context.repository.editVectors(of: commit.id)
             for vectors in stored { _ = context.baseWeight(layer: vectors.layer) }
@@ -130,5 +152,35 @@ package enum HistoryReplay {
             results.append(Replayed(deltas: deltas, editVectors: stored, editTargets: nil))
         }
         return results
+    }
+
+    /// UltraEdit's statistics during a replay: those in force at the replay's parent, each layer
+    /// read once, then those of every UltraEdit commit re-solved so far.
+    package struct LifelongState {
+        let parentID: String?
+        private(set) var current: [Int: LifelongNormalizer] = [:]
+        private var read: Set<Int> = []
+
+        package init(parentID: String?) { self.parentID = parentID }
+
+        /// The statistics of `layers` as they stand now (a layer without any is absent).
+        package mutating func normalizers(layers: [Int], context: EditContext) throws -> [Int: LifelongNormalizer] {
+            let unread = layers.filter { !read.contains($0) }
+            if !unread.isEmpty {
+                let stored = try context.repository.lifelongNormalizers(at: parentID, layers: unread,
+                                                                        configuration: context.model.configuration)
+                for layer in unread where current[layer] == nil { current[layer] = stored[layer] }
+                read.formUnion(unread)
+            }
+            return current.filter { layers.contains($0.key) }
+        }
+
+        /// Takes the statistics after a re-solved commit.
+        package mutating func record(_ statistics: [Int: LifelongNormalizer]) {
+            for (layer, normalizer) in statistics {
+                current[layer] = normalizer
+                read.insert(layer)
+            }
+        }
     }
 }

@@ -37,7 +37,8 @@ public struct VerifiedEdit {
             let memory = try memory(facts)
             let result = try EditPlanner.computeEdit(
                 model: model, tokenizer: tokenizer, requests: facts, method: method, hyperparameters: h, statistics: statistics,
-                previousKeys: memory.keys, previousGrams: memory.grams, apply: true, progress: progress)
+                previousKeys: memory.keys, previousGrams: memory.grams, lifelongStatistics: memory.lifelongStatistics,
+                apply: true, progress: progress)
             return (result, try EditVerification.check(model: model, tokenizer: tokenizer, requests: facts))
         }
         var (result, checks) = try attempt(requests, h)

@@ -74,8 +74,9 @@ extension Workspace {
                 session.note("note: NAS reference norm \(String(format: "%.4g", reference.norm)) (\(reference.source))")
                 timer.mark("nas reference")
             }
-            let statistics = try context.statistics(layers: h.sortedLayers, hyperparameters: h, corpus: options.corpus,
-                                                    session: session)
+            let statistics = options.method.usesPreservationStatistics
+                ? try context.statistics(layers: h.sortedLayers, hyperparameters: h, corpus: options.corpus, session: session)
+                : [:]
             timer.mark("statistics")
 
             // Read once: every verification round asks which facts in force its facts replace.
@@ -109,7 +110,7 @@ extension Workspace {
                 hyperparameters: JSONValue(encoding: edit.hyperparameters, field: "hyperparameters"), contextPrefixes: result.prefixes,
                 facts: edit.requests.map(\.ledgerFact), deltas: result.layers.map(\.deltaInput),
                 editVectors: result.layers.map(\.editVectors), editTargets: result.editTargets,
-                message: options.message ?? Self.defaultMessage(edit.requests), author: options.author ?? defaultAuthor,
+                lifelongStatistics: result.lifelongStatisticsRecords, message: options.message ?? Self.defaultMessage(edit.requests), author: options.author ?? defaultAuthor,
                 efficacy: result.efficacy, verification: edit.ledgerValue)
             let record = try repository.writeCommit(draft)
             timer.mark("write")
@@ -139,6 +140,13 @@ extension EditResult {
     package var editTargets: EditTargets? {
         guard let last = layers.last?.layer, targets.cols > 0 else { return nil }
         return EditTargets(layer: last, values: targets.toDouble())
+    }
+}
+
+extension EditResult {
+    /// UltraEdit's statistics after the edit, as the ledger stores them (empty for other methods).
+    package var lifelongStatisticsRecords: [LifelongStatisticsRecord] {
+        lifelongStatistics.keys.sorted().map { lifelongStatistics[$0]!.record(layer: $0) }
     }
 }
 

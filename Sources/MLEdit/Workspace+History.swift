@@ -91,9 +91,11 @@ extension Workspace {
                 return DeltaInput(tensor: TensorNaming.mlpOutputWeight(layer: layer), layer: layer, u: u, v: v)
             }
             let message = options.message ?? "Revert \"\(target.message)\""
+            let statistics = try lifelongStatisticsAfterRevert(headID: headID, replayParentID: plan.replayParentID,
+                                                               solved: solved, context: context)
             let draft = CommitDraft(parentID: headID, baseModelID: target.baseModelID, kind: .revert, method: "revert",
-                                    facts: [], deltas: deltas, message: message, author: options.author ?? defaultAuthor,
-                                    revertedCommitID: targetID)
+                                    facts: [], deltas: deltas, lifelongStatistics: statistics, message: message,
+                                    author: options.author ?? defaultAuthor, revertedCommitID: targetID)
             let record = try repository.writeCommit(draft)
             let revertedFacts = try plan.undone.flatMap { try repository.facts(of: $0) }
             let verification = verifyReplay(options) {
@@ -102,6 +104,23 @@ extension Workspace {
             }
             return RevertOutcome(record: record, revertedID: targetID, resolvedCommits: plan.replayed, deltas: deltas, head: head,
                                  verification: verification)
+        }
+    }
+
+    /// UltraEdit's statistics after a revert, for every layer that has any in the lineage: those
+    /// the re-solved commits left, else those in force at the replay's parent, else empty ones (the
+    /// reverted commit was the only one to touch the layer). Nothing when the lineage has none.
+    private func lifelongStatisticsAfterRevert(headID: String, replayParentID: String?, solved: [HistoryReplay.Replayed],
+                                               context: EditContext) throws -> [LifelongStatisticsRecord] {
+        let layers = try repository.layersWithLifelongStatistics(inLineageOf: headID).sorted()
+        if layers.isEmpty { return [] }
+        let configuration = context.model.configuration
+        let atParent = try repository.lifelongNormalizers(at: replayParentID, layers: layers, configuration: configuration)
+        var byLayer = Dictionary(uniqueKeysWithValues: atParent.map { ($0.key, $0.value.record(layer: $0.key)) })
+        for replayed in solved { for record in replayed.lifelongStatistics { byLayer[record.layer] = record } }
+        return layers.map { layer in
+            byLayer[layer] ?? LifelongNormalizer(keyDimension: configuration.intermediateSize,
+                                                 valueDimension: configuration.hiddenSize).record(layer: layer)
         }
     }
 
@@ -164,11 +183,12 @@ extension Workspace {
     /// The draft of a replayed commit: the source's facts, method, hyperparameters, prefixes,
     /// message and author, with new deltas and edit vectors.
     private func replayDraft(from source: CommitRecord, parentID: String?, baseModelID: Int64, deltas: [DeltaInput],
-                             editVectors: [EditVectors], editTargets: EditTargets?, efficacy: Double?) throws -> CommitDraft {
+                             editVectors: [EditVectors], editTargets: EditTargets?,
+                             lifelongStatistics: [LifelongStatisticsRecord], efficacy: Double?) throws -> CommitDraft {
         CommitDraft(parentID: parentID, baseModelID: baseModelID, kind: .rebase, method: source.method,
                     hyperparameters: source.hyperparameters, contextPrefixes: source.contextPrefixes,
                     facts: try repository.facts(of: source.id).map(\.fact), deltas: deltas, editVectors: editVectors,
-                    editTargets: editTargets, message: source.message, author: source.author, sourceCommitID: source.id, efficacy: efficacy)
+                    editTargets: editTargets, lifelongStatistics: lifelongStatistics, message: source.message, author: source.author, sourceCommitID: source.id, efficacy: efficacy)
     }
 
     /// Re-solves the commits after the merge base onto `upstreamID` from their stored keys and values.
@@ -197,7 +217,8 @@ extension Workspace {
             }
             let record = try repository.storeCommit(replayDraft(from: source, parentID: parent, baseModelID: upstream.baseModelID,
                                                                 deltas: inputs, editVectors: replayed.editVectors,
-                                                                editTargets: replayed.editTargets, efficacy: nil))
+                                                                editTargets: replayed.editTargets,
+                                                                lifelongStatistics: replayed.lifelongStatistics, efficacy: nil))
             out.append((source, record))
             parent = record.id
         }
@@ -224,10 +245,12 @@ extension Workspace {
             let facts = try repository.facts(of: source.id)
             let h = try HistoryReplay.hyperparameters(of: source)
             try h.validate(layerCount: context.model.configuration.layerCount)
-            let statistics = try context.statistics(layers: h.sortedLayers, hyperparameters: h, corpus: options.corpus, session: session)
+            let method = try HistoryReplay.method(of: source)
+            let statistics = method.usesPreservationStatistics
+                ? try context.statistics(layers: h.sortedLayers, hyperparameters: h, corpus: options.corpus, session: session)
+                : [:]
             let factsInForce = try context.parentID.map { try repository.facts(inLineageOf: $0) } ?? []
             let superseded = Lineage.superseded(by: facts.map(\.fact), inForce: factsInForce).compactMap { $0 }
-            let method = try HistoryReplay.method(of: source)
             let memory = try context.memory(layers: h.sortedLayers, method: method, excluding: Set(superseded))
             // Layers not edited so far still hold their base weights: remember them before this edit.
             for layer in h.sortedLayers { _ = context.baseWeight(layer: layer) }
@@ -235,11 +258,13 @@ extension Workspace {
             let result = try EditPlanner.computeEdit(
                 model: context.model, tokenizer: context.tokenizer, requests: facts.map(EditRequest.init), method: method,
                 hyperparameters: h, statistics: statistics, previousKeys: memory.keys, previousGrams: memory.grams,
-                prefixes: source.contextPrefixes, apply: true)
+                prefixes: source.contextPrefixes, lifelongStatistics: memory.lifelongStatistics, apply: true)
             let record = try repository.storeCommit(replayDraft(from: source, parentID: context.parentID, baseModelID: newBase.id,
                                                                 deltas: result.layers.map(\.deltaInput),
                                                                 editVectors: result.layers.map(\.editVectors),
-                                                                editTargets: result.editTargets, efficacy: result.efficacy))
+                                                                editTargets: result.editTargets,
+                                                                lifelongStatistics: result.lifelongStatisticsRecords,
+                                                                efficacy: result.efficacy))
             // The model now carries the applied edit: it stands at the new commit.
             context.parentID = record.id
             out.append((source, record))

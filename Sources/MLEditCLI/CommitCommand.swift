@@ -22,7 +22,7 @@ enum CommitCommand {
         options: [
             WriterLockOption.spec,
             OptionSpec(["--message", "-m"], value: "MSG", help: "Commit message (default: a summary of the facts)."),
-            OptionSpec(["--method"], value: "METHOD", help: "rome, memit, emmet, alphaedit or encore (default memit)."),
+            OptionSpec(["--method"], value: "METHOD", help: "rome, memit, emmet, alphaedit, encore or ultraedit (default memit)."),
             OptionSpec(["--layers"], value: "L,...", help: "Edit layers (default: the model's defaults for the method)."),
             OptionSpec(["--hparams"], value: "FILE", help: "JSON object overriding hyperparameters (see 'mledit show --json' for the names)."),
             OptionSpec(["--author"], value: "NAME", help: "Author (default: $MLEDIT_AUTHOR, else $USER)."),
@@ -40,7 +40,7 @@ enum CommitCommand {
         let factsURL = console.url(forPath: arguments.positionals[0])
         let methodName = arguments.value("--method") ?? EditMethod.memit.rawValue
         guard let method = EditMethod(rawValue: methodName.lowercased()) else {
-            throw UsageError("unknown method '\(methodName)' (rome, memit, emmet, alphaedit, encore)", command: "commit")
+            throw UsageError("unknown method '\(methodName)' (rome, memit, emmet, alphaedit, encore, ultraedit)", command: "commit")
         }
         var options = CommitOptions()
         options.method = method

@@ -16,15 +16,24 @@ public enum EditMethod: String, Codable, Sendable, CaseIterable {
     /// ENCORE (arXiv 2502.01636): MEMIT with a Frobenius-norm penalty on each update
     /// (`update_norm_lambda`) and the most-probable early stop of the targets, for long histories.
     case encore
+    /// UltraEdit (arXiv 2505.14679): no target optimisation and no preservation statistics; one
+    /// forward and backward pass gives each answer token's key and the gradient of the loss with
+    /// respect to the MLP output, standardised with running statistics over every edit so far,
+    /// then one ridge solve per layer.
+    case ultraedit
 
     /// Whether the method keeps earlier facts by Σ kkᵀ per layer (least squares) rather than by
     /// each fact's keys (the equality-constrained EMMET and ROME).
     public var holdsEarlierFactsByGram: Bool {
         switch self {
         case .memit, .alphaedit, .encore: true
-        case .rome, .emmet: false
+        case .rome, .emmet, .ultraedit: false
         }
     }
+
+    /// Whether the method solves against C0 and the memory of the facts in force (every method
+    /// but UltraEdit, which keeps only its running feature statistics).
+    public var usesPreservationStatistics: Bool { self != .ultraedit }
 }
 
 /// Hyperparameters of one edit. JSON names follow the ROME/MEMIT configuration files where one
@@ -83,6 +92,10 @@ public struct EditHyperparameters: Codable, Sendable, Equatable {
     public var nasTargetNorm: Double?
     /// NAS: a fact whose ‖v*‖ exceeds this times `nasTargetNorm` is not edited (δ = 0) and reported.
     public var nasSkipFactor: Double
+    /// UltraEdit: the step size of its pseudo-values v = −lr·‖k̂‖²·ĝ (nil: not an UltraEdit edit).
+    public var ultraEditLearningRate: Double?
+    /// UltraEdit: λ of the ridge solve Δ = Vᵀ(KKᵀ + λI)⁻¹K over the raw keys (nil: not an UltraEdit edit).
+    public var ultraEditRidge: Double?
 
     enum CodingKeys: String, CodingKey {
         case layers
@@ -108,6 +121,8 @@ public struct EditHyperparameters: Codable, Sendable, Equatable {
         case updateNormLambda = "update_norm_lambda"
         case nasTargetNorm = "nas_target_norm"
         case nasSkipFactor = "nas_skip_factor"
+        case ultraEditLearningRate = "ultraedit_lr"
+        case ultraEditRidge = "ultraedit_ridge"
     }
 
     public init(layers: [Int], vLearningRate: Double = 0.5, vSteps: Int = 25, vWeightDecay: Double = 1e-3,
@@ -117,7 +132,7 @@ public struct EditHyperparameters: Codable, Sendable, Equatable {
                 prefixCount: Int = 5, prefixLength: Int = 10, prefixTopK: Int = 5, seed: UInt64 = 0,
                 emmetRidge: Double = 0, nullSpaceThreshold: Double = 1e-2,
                 alphaEditRegularization: Double = 1, updateNormLambda: Double = 0, nasTargetNorm: Double? = nil,
-                nasSkipFactor: Double = 2) {
+                nasSkipFactor: Double = 2, ultraEditLearningRate: Double? = nil, ultraEditRidge: Double? = nil) {
         self.layers = layers
         self.vLearningRate = vLearningRate
         self.vSteps = vSteps
@@ -141,6 +156,8 @@ public struct EditHyperparameters: Codable, Sendable, Equatable {
         self.updateNormLambda = updateNormLambda
         self.nasTargetNorm = nasTargetNorm
         self.nasSkipFactor = nasSkipFactor
+        self.ultraEditLearningRate = ultraEditLearningRate
+        self.ultraEditRidge = ultraEditRidge
     }
 
     /// Decodes, taking any field that is absent from `EditHyperparameters.init` defaults; only
@@ -173,9 +190,11 @@ public struct EditHyperparameters: Codable, Sendable, Equatable {
         updateNormLambda = try c.decodeIfPresent(Double.self, forKey: .updateNormLambda) ?? d.updateNormLambda
         nasTargetNorm = try c.decodeIfPresent(Double.self, forKey: .nasTargetNorm)
         nasSkipFactor = try c.decodeIfPresent(Double.self, forKey: .nasSkipFactor) ?? d.nasSkipFactor
+        ultraEditLearningRate = try c.decodeIfPresent(Double.self, forKey: .ultraEditLearningRate)
+        ultraEditRidge = try c.decodeIfPresent(Double.self, forKey: .ultraEditRidge)
     }
 
-    /// Encodes every field but leaves out the ENCORE and NAS fields at their defaults, so that the
+    /// Encodes every field but leaves out the ENCORE, NAS and UltraEdit fields at their defaults, so that the
     /// stored hyperparameters (and the ids) of commits made without them are what they were.
     public func encode(to encoder: Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
@@ -203,6 +222,8 @@ public struct EditHyperparameters: Codable, Sendable, Equatable {
         if updateNormLambda != d.updateNormLambda { try c.encode(updateNormLambda, forKey: .updateNormLambda) }
         try c.encodeIfPresent(nasTargetNorm, forKey: .nasTargetNorm)
         if nasTargetNorm != nil || nasSkipFactor != d.nasSkipFactor { try c.encode(nasSkipFactor, forKey: .nasSkipFactor) }
+        try c.encodeIfPresent(ultraEditLearningRate, forKey: .ultraEditLearningRate)
+        try c.encodeIfPresent(ultraEditRidge, forKey: .ultraEditRidge)
     }
 
     /// Edit layers in ascending order.
@@ -260,6 +281,8 @@ public struct EditHyperparameters: Codable, Sendable, Equatable {
         if !(updateNormLambda >= 0 && updateNormLambda.isFinite) { throw fail(.updateNormLambda, "must be ≥ 0") }
         if let norm = nasTargetNorm, !(norm > 0 && norm.isFinite) { throw fail(.nasTargetNorm, "must be positive") }
         if !(nasSkipFactor >= 1 && nasSkipFactor.isFinite) { throw fail(.nasSkipFactor, "must be at least 1") }
+        if let lr = ultraEditLearningRate, !(lr > 0 && lr.isFinite) { throw fail(.ultraEditLearningRate, "must be positive") }
+        if let ridge = ultraEditRidge, !(ridge > 0 && ridge.isFinite) { throw fail(.ultraEditRidge, "must be positive") }
     }
 
     /// Canonical JSON (sorted keys), as stored with a commit.

@@ -18,6 +18,8 @@ public enum EditPlanner {
     ///   - previousGrams: Σ k kᵀ of further earlier facts, per layer (d_in × d_in); MEMIT and
     ///     AlphaEdit only (EMMET and ROME hold earlier facts by their keys).
     ///   - prefixes: context prefixes to reuse (e.g. from a stored commit); sampled when nil.
+    ///   - lifelongStatistics: UltraEdit only: the running feature statistics of the edit layers
+    ///     so far (see `UltraEditSolver`); `statistics` and the memory are not used by it.
     ///   - apply: leave the edited weights in `model`.
     /// - Throws: `SolverError` for invalid hyperparameters, missing statistics, facts that cannot be
     ///   tokenized, and singular systems (naming the facts).
@@ -25,8 +27,12 @@ public enum EditPlanner {
                                    method: EditMethod, hyperparameters h: EditHyperparameters,
                                    statistics: [Int: LayerStatistics], previousKeys: [Int: Matrix<Float>] = [:],
                                    previousGrams: [Int: Matrix<Double>] = [:],
-                                   prefixes: [String]? = nil, apply: Bool = false,
-                                   progress: ((EditProgress) -> Void)? = nil) throws -> EditResult {
+                                   prefixes: [String]? = nil, lifelongStatistics: [Int: LifelongNormalizer] = [:],
+                                   apply: Bool = false, progress: ((EditProgress) -> Void)? = nil) throws -> EditResult {
+        if method == .ultraedit {
+            return try UltraEditSolver.computeEdit(model: model, tokenizer: tokenizer, requests: requests, hyperparameters: h,
+                                                   statistics: lifelongStatistics, apply: apply, progress: progress)
+        }
         let config = model.configuration
         try validate(model: model, hyperparameters: h, statistics: statistics, previousKeys: previousKeys,
                      previousGrams: previousGrams)

@@ -92,6 +92,9 @@ public struct EditResult: Sendable {
     public var targets: Matrix<Float>
     /// Whether the edit was left applied to the model.
     public var applied: Bool
+    /// UltraEdit: every edit layer's running feature statistics after this edit (empty for the
+    /// other methods).
+    public var lifelongStatistics: [Int: LifelongNormalizer] = [:]
 
     /// The fraction of facts whose new target is top-1 after the edit.
     public var efficacy: Double {

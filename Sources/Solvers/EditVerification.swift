@@ -77,11 +77,13 @@ public enum EditVerification {
 
 extension EditHyperparameters {
     /// The setting of a commit's second round for facts that did not land: twice the optimisation
-    /// steps and twice the clamp on ‖δ‖, within the limits `validate` enforces.
+    /// steps and twice the clamp on ‖δ‖, within the limits `validate` enforces; for UltraEdit,
+    /// which optimises no δ, twice its step size.
     public func strengthened() -> EditHyperparameters {
         var stronger = self
         stronger.vSteps = min(Self.maxSteps, vSteps * 2)
         stronger.clampNormFactor = clampNormFactor * 2
+        if let rate = ultraEditLearningRate { stronger.ultraEditLearningRate = rate * 2 }
         return stronger
     }
 }

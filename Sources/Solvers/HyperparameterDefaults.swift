@@ -42,6 +42,17 @@ extension EditHyperparameters {
         smolROME.clampNormFactor = 4
         smolROME.prefixCount = 10
         add("smollm2-135m", .llama, 30, 576, [.rome], smolROME)
+        // UltraEdit on SmolLM2 (layers 20–28 by the depth rule), measured through `mledit commit
+        // --no-verify` on 8 CounterFact records from record 1000, each lr from the unedited model:
+        // lr 1e-5 landed 0/8, 3e-4 4/8, 1e-3 8/8 (the published 1e-6 moves nothing). France →
+        // Berlin with Japan → London in one commit at 1e-3: France landed (p 0.71), Japan not (p
+        // 0.08), and the capitals of Germany, Italy, Spain, China and Russia kept their answers; at
+        // 3e-3 Italy's and Spain's changed. Not yet swept on a CounterFact benchmark.
+        var smolUltra = smolMEMIT
+        smolUltra.layers = Array(20...28)
+        smolUltra.ultraEditLearningRate = 1e-3
+        smolUltra.ultraEditRidge = UltraEditSolver.publishedRidge
+        add("smollm2-135m", .llama, 30, 576, [.ultraedit], smolUltra)
 
         // Gemma-3-270M: 18 Gemma-3 blocks, d_model 640, d_ff 2048; targets on the MLP output before
         // the post-feedforward norm. Chosen with `MLEditBench edit-quality` (MLEDIT_BENCH_HPARAMS),
@@ -80,6 +91,19 @@ extension EditHyperparameters {
             statisticsSequenceLength: 64, prefixCount: 5, prefixLength: 5, seed: 0,
             emmetRidge: 0, nullSpaceThreshold: 1e-2, alphaEditRegularization: 0.01)
         add("tiny-facts-gpt2", .gpt2, 4, 128, [.memit, .emmet, .alphaedit, .rome], tinyMEMIT)
+        // UltraEdit on tiny-facts-gpt2, the same benchmark (efficacy / paraphrase / neighbourhood):
+        // the published lr 1e-6 moves nothing (0 / 0 / 0.99 on the first 60 facts), since ‖k̂‖² ≈
+        // d_ff is 512 here against ~14k on the 7B models it was tuned for. All 150 facts, layer
+        // [2] (the depth rule's): lr 4e-3 0.99 / 0.96 / 0.52, 5e-3 0.99 / 0.99 / 0.44; layers
+        // [1, 2] at 2e-3 0.98 / 0.92 / 0.52, 3e-3 0.99 / 0.98 / 0.37. On 60 facts, [2] at 1e-3
+        // 0.22 / 0.11 / 0.99, 3e-3 0.88 / 0.85 / 0.63; a ridge of 100 at 5e-3 cut efficacy to
+        // 0.18. Edits at the answer tokens share their keys with every prompt of the relation, so
+        // neighbourhood pays for efficacy (MEMIT: 0.94 / 0.60 / 0.92).
+        var tinyUltra = tinyMEMIT
+        tinyUltra.layers = [2]
+        tinyUltra.ultraEditLearningRate = 4e-3
+        tinyUltra.ultraEditRidge = UltraEditSolver.publishedRidge
+        add("tiny-facts-gpt2", .gpt2, 4, 128, [.ultraedit], tinyUltra)
 
         // GPT-2 XL: the published ROME and MEMIT configurations.
         let xlMEMIT = EditHyperparameters(
@@ -121,6 +145,7 @@ extension EditHyperparameters {
     /// edit layers at 10–25 % of the depth (ROME: the last of them), never the last block, with
     /// the published λ.
     public static func defaults(for configuration: ModelConfiguration, method: EditMethod) -> EditHyperparameters {
+        if method == .ultraedit { return ultraEditDefaults(for: configuration) }
         if method == .encore {
             // MEMIT's row with a penalty of a tenth of λC0's mean diagonal. ENCORE's published
             // configurations add an absolute 20·I, which on tiny-facts-gpt2 (small keys) cut
@@ -150,6 +175,27 @@ extension EditHyperparameters {
             h.clampNormFactor = 4
             h.prefixCount = 10
         }
+        return h
+    }
+
+    /// UltraEdit's defaults: late layers, as in the reference configurations (GPT-J 18–26 of 28,
+    /// Qwen2.5-7B 18–26 of 28, Phi-4 30–38 of 40: from about two thirds of the depth to the
+    /// last-but-one block), the published ridge, and the published step size except where a row
+    /// below was measured. The target-optimisation and statistics fields are MEMIT's and unused.
+    static func ultraEditDefaults(for configuration: ModelConfiguration) -> EditHyperparameters {
+        if let row = profiles.first(where: {
+            $0.architecture == configuration.architecture && $0.layerCount == configuration.layerCount
+                && $0.hiddenSize == configuration.hiddenSize && $0.method == .ultraedit
+        }) {
+            return row.hyperparameters
+        }
+        var h = defaults(for: configuration, method: .memit)
+        let depth = configuration.layerCount
+        let deepest = max(0, depth - 2)
+        let first = min(deepest, Int((0.65 * Double(depth)).rounded()))
+        h.layers = Array(first...deepest)
+        h.ultraEditLearningRate = UltraEditSolver.publishedLearningRate
+        h.ultraEditRidge = UltraEditSolver.publishedRidge
         return h
     }
 }

@@ -63,6 +63,9 @@ public enum PreservationSolver {
             let projection = try nullSpace ?? NullSpaceProjection(moment: problem.moment,
                                                                   threshold: h.nullSpaceThreshold, layer: problem.layer)
             delta = try alphaEdit(problem, projection: projection, regularization: h.alphaEditRegularization)
+        case .ultraedit:
+            // Its solve needs the answer-token features, not a preservation problem.
+            throw SolverError.invalidHyperparameter(field: "method", reason: "ultraedit is solved from its features (UltraEditSolver), not from keys and values")
         }
         if !(delta.u.values.allSatisfy(\.isFinite) && delta.v.values.allSatisfy(\.isFinite)) {
             throw SolverError.nonFinite(layer: problem.layer, what: "the \(method.rawValue) update")

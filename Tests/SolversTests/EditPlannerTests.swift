@@ -31,8 +31,10 @@ struct TinyFactsEditTests {
         #expect(EditHyperparameters.defaults(for: configuration, method: .memit).layers == [0])
     }
 
+    // UltraEdit optimises no δ and solves per answer token (rank ≠ facts, no prefixes); its run
+    // over the same facts, with its own measured bounds, is in UltraEditTests.
     @Test("all 150 facts by every method in batches of 10: efficacy ≥ 0.9, neighbourhood ≥ 0.8",
-          arguments: EditMethod.allCases)
+          arguments: EditMethod.allCases.filter { $0 != .ultraedit })
     func batches(method: EditMethod) throws {
         let (model, tokenizer) = try SolverFixtures.tinyFactsModel()
         let stats = try Self.statistics(model: model, tokenizer: tokenizer)
@@ -185,7 +187,11 @@ struct DefaultModelEditTests {
         }
         #expect(argmax() != target[0])
         let before = SolverFixtures.neighborhoodArgmax(model: model, tokenizer: tokenizer, requests: [fact])
-        let result = try EditPlanner.computeEdit(model: model, tokenizer: tokenizer, requests: [fact], method: method,
+        // UltraEdit standardises its features with the statistics of the edits so far: a first
+        // edit of one single-token fact has features equal to their own mean, so nothing moves.
+        // Both facts go in one edit instead (two answer tokens).
+        let requests = method == .ultraedit ? Self.facts : [fact]
+        let result = try EditPlanner.computeEdit(model: model, tokenizer: tokenizer, requests: requests, method: method,
                                                  hyperparameters: h, statistics: stats, apply: true)
         let after = SolverFixtures.neighborhoodArgmax(model: model, tokenizer: tokenizer, requests: [fact])
         print("SmolLM2 \(method.rawValue): \(result.facts[0]) neighbourhood \(SolverFixtures.agreement(before, after))")

@@ -160,23 +160,26 @@ extension Benchmarks {
                                memory: inout [Int: Matrix<Float>], clock: StageClock,
                                keysSeconds: inout Double, plannerTop1: inout Int) throws {
         var unused: [Int: Matrix<Double>] = [:]
+        var lifelong: [Int: LifelongNormalizer] = [:]
         try applyInBatches(bench, facts: facts, method: method, batch: batch, hyperparameters: h, statistics: statistics,
-                           memory: &memory, grams: &unused, keepGrams: false, clock: clock, keysSeconds: &keysSeconds,
-                           plannerTop1: &plannerTop1)
+                           memory: &memory, grams: &unused, keepGrams: false, lifelong: &lifelong, clock: clock,
+                           keysSeconds: &keysSeconds, plannerTop1: &plannerTop1)
     }
 
     /// As above; with `keepGrams` the earlier facts are carried as Σ kkᵀ per layer in `grams`
-    /// instead of their keys in `memory`.
+    /// instead of their keys in `memory`. UltraEdit carries its running statistics in `lifelong`.
     static func applyInBatches(_ bench: QualityBench, facts: [EditRequest], method: EditMethod, batch: Int,
                                hyperparameters h: EditHyperparameters, statistics: [Int: LayerStatistics],
                                memory: inout [Int: Matrix<Float>], grams: inout [Int: Matrix<Double>], keepGrams: Bool,
+                               lifelong: inout [Int: LifelongNormalizer],
                                clock: StageClock, keysSeconds: inout Double, plannerTop1: inout Int) throws {
         for start in stride(from: 0, to: facts.count, by: batch) {
             let chunk = Array(facts[start ..< min(start + batch, facts.count)])
             let result = try EditPlanner.computeEdit(model: bench.model, tokenizer: bench.tokenizer, requests: chunk, method: method,
                                                      hyperparameters: h, statistics: statistics, previousKeys: memory,
-                                                     previousGrams: grams, apply: true,
+                                                     previousGrams: grams, lifelongStatistics: lifelong, apply: true,
                                                      progress: { clock.observe($0) })
+            lifelong = result.lifelongStatistics
             if keepGrams {
                 for edit in result.layers {
                     let keys = edit.keys.toDouble()

@@ -97,6 +97,7 @@ extension Benchmarks {
             }
             var memory: [Int: Matrix<Float>] = [:]
             var grams: [Int: Matrix<Double>] = [:]
+            var lifelong: [Int: LifelongNormalizer] = [:]
             var rows: [[String: Any]] = [["facts": 0, "probe_perplexity": baseProbe, "edit_seconds_so_far": 0.0]]
             var editSeconds = 0.0, done = 0
             let clock = StageClock()
@@ -108,7 +109,8 @@ extension Benchmarks {
                     let (_, seconds) = try Measure.seconds {
                         try applyInBatches(bench, facts: Array(bench.facts[done ..< next]), method: method, batch: batch,
                                            hyperparameters: h, statistics: statistics, memory: &memory,
-                                           grams: &grams, keepGrams: method.holdsEarlierFactsByGram, clock: clock,
+                                           grams: &grams, keepGrams: method.holdsEarlierFactsByGram, lifelong: &lifelong,
+                                           clock: clock,
                                            keysSeconds: &keysSeconds, plannerTop1: &plannerTop1)
                     }
                     editSeconds += seconds
