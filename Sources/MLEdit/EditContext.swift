@@ -251,6 +251,13 @@ package struct EditMemory {
     package var keys: [Int: Matrix<Float>] = [:]
     package var grams: [Int: Matrix<Double>] = [:]
     package var lifelongStatistics: [Int: LifelongNormalizer] = [:]
+
+    package init(keys: [Int: Matrix<Float>] = [:], grams: [Int: Matrix<Double>] = [:],
+                 lifelongStatistics: [Int: LifelongNormalizer] = [:]) {
+        self.keys = keys
+        self.grams = grams
+        self.lifelongStatistics = lifelongStatistics
+    }
 }
 
 extension EditHyperparameters {

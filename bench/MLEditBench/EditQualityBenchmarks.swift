@@ -7,6 +7,7 @@
 import Checkpoints
 import Foundation
 import Ledger
+import MLEdit
 import Models
 import Solvers
 import Tensors
@@ -21,12 +22,15 @@ struct QualityBench {
     /// Unedited MLP output weights of every layer any method may change.
     let baseWeights: [Int: Matrix<Float>]
 
-    init(arguments: [String], factCount: Int, methods: [EditMethod]) throws {
+    /// `skip`: facts with distinct subjects passed over before the `factCount` taken, so that a
+    /// slice used to choose defaults and a held-out slice never share a record or a subject.
+    init(arguments: [String], factCount: Int, skip: Int = 0, methods: [EditMethod]) throws {
         modelURL = Benchmarks.modelURL(arguments)
         model = try ModelLoader.load(url: modelURL)
         tokenizer = try Tokenizer(gguf: GGUFFile(contentsOf: modelURL))
         factsPath = CounterFactRecords.url(arguments).path
-        facts = try QualityBench.distinctSubjects(FactsFile.load(path: factsPath, allowDuplicates: true), count: factCount, file: factsPath)
+        facts = Array(try QualityBench.distinctSubjects(FactsFile.load(path: factsPath, allowDuplicates: true),
+                                                        count: skip + factCount, file: factsPath).dropFirst(skip))
         var layers = Set<Int>()
         for method in methods { layers.formUnion(try QualityBench.hyperparameters(for: model.configuration, method: method).layers) }
         var weights: [Int: Matrix<Float>] = [:]
@@ -119,7 +123,31 @@ struct QualityBench {
         return ["n": report.count, "efficacy": value(report.efficacy), "efficacy_magnitude": value(report.efficacyMagnitude),
                 "paraphrase": value(report.paraphrase), "paraphrase_magnitude": value(report.paraphraseMagnitude),
                 "neighborhood": value(report.neighborhood), "neighborhood_magnitude": value(report.neighborhoodMagnitude),
-                "top1": value(report.top1), "seconds": seconds]
+                "top1": value(report.top1), "paraphrase_top1": value(Self.paraphraseTop1(report)), "seconds": seconds]
+    }
+
+    /// The share of paraphrase prompts whose greedy answer is the whole new target.
+    static func paraphraseTop1(_ report: EvaluationReport) -> Double? {
+        let verdicts = report.facts.flatMap { $0.paraphrases.map(\.newIsTop1) }
+        return verdicts.isEmpty ? nil : Double(verdicts.filter { $0 }.count) / Double(verdicts.count)
+    }
+}
+
+/// What the verification of `mledit commit` found over the batches of one run.
+final class VerificationTally {
+    private(set) var landedFirstRound = 0, landedAfterRetry = 0, leftOut = 0, rounds = 0, batches = 0
+
+    func record(_ edit: VerifiedEdit, batch: Int) {
+        landedAfterRetry += edit.checks.filter(\.retried).count
+        landedFirstRound += edit.checks.filter { $0.landed && !$0.retried }.count
+        leftOut += edit.leftOut.count
+        rounds += edit.rounds
+        batches += 1
+    }
+
+    var figures: [String: Any] {
+        ["landed_first_round": landedFirstRound, "landed_after_retry": landedAfterRetry, "left_out": leftOut,
+         "rounds": rounds, "batches": batches]
     }
 }
 
@@ -172,13 +200,32 @@ extension Benchmarks {
                                hyperparameters h: EditHyperparameters, statistics: [Int: LayerStatistics],
                                memory: inout [Int: Matrix<Float>], grams: inout [Int: Matrix<Double>], keepGrams: Bool,
                                lifelong: inout [Int: LifelongNormalizer],
-                               clock: StageClock, keysSeconds: inout Double, plannerTop1: inout Int) throws {
+                               clock: StageClock, keysSeconds: inout Double, plannerTop1: inout Int,
+                               verification: VerificationTally? = nil) throws {
         for start in stride(from: 0, to: facts.count, by: batch) {
             let chunk = Array(facts[start ..< min(start + batch, facts.count)])
-            let result = try EditPlanner.computeEdit(model: bench.model, tokenizer: bench.tokenizer, requests: chunk, method: method,
+            let result: EditResult
+            if let verification {
+                // As `mledit commit --allow-partial` solves a batch: verified, a second round for the
+                // facts that did not land, those still not landed left out (they stay unedited and
+                // count as misses in the scores of all facts).
+                let (currentKeys, currentGrams, currentLifelong) = (memory, grams, lifelong)
+                let edit = try VerifiedEdit.solve(
+                    requests: chunk, method: method, hyperparameters: h, statistics: statistics,
+                    memory: { _ in EditMemory(keys: currentKeys, grams: currentGrams, lifelongStatistics: currentLifelong) },
+                    model: bench.model, tokenizer: bench.tokenizer, allowPartial: true, retry: true,
+                    progress: { clock.observe($0) })
+                result = edit.result
+                for layer in result.layers {
+                    bench.model.setMLPOutputWeight(layer: layer.layer, layer.applied(to: bench.model.mlpOutputWeight(layer: layer.layer)))
+                }
+                verification.record(edit, batch: chunk.count)
+            } else {
+                result = try EditPlanner.computeEdit(model: bench.model, tokenizer: bench.tokenizer, requests: chunk, method: method,
                                                      hyperparameters: h, statistics: statistics, previousKeys: memory,
                                                      previousGrams: grams, lifelongStatistics: lifelong, apply: true,
                                                      progress: { clock.observe($0) })
+            }
             lifelong = result.lifelongStatistics
             if keepGrams {
                 for edit in result.layers {
@@ -208,9 +255,14 @@ extension Benchmarks {
     /// memit-64,emmet-64,memit-8,emmet-8,rome-1,memit-1,emmet-1; ROME always one fact at a time)
     /// starting from the unedited model; CounterFact scores before and after, seconds per stage.
     /// Set MLEDIT_BENCH_REUSE_STATISTICS=1 to read cached statistics instead of timing their
-    /// computation, MLEDIT_BENCH_HPARAMS to override the defaults. Arguments: model, facts file.
+    /// computation, MLEDIT_BENCH_HPARAMS to override the defaults, MLEDIT_BENCH_QUALITY_SKIP to
+    /// pass over that many facts first (a held-out slice), MLEDIT_BENCH_QUALITY_VERIFY=1 to solve
+    /// every batch as `mledit commit --allow-partial` does (verified, a second round, facts that
+    /// still do not land left out). Arguments: model, facts file (CounterFact or zsRE).
     static func editQuality(_ arguments: [String]) throws -> [String: Any] {
         let count = integerEnvironment("MLEDIT_BENCH_QUALITY_FACTS", 64)
+        let skip = integerEnvironment("MLEDIT_BENCH_QUALITY_SKIP", 0)
+        let verify = ProcessInfo.processInfo.environment["MLEDIT_BENCH_QUALITY_VERIFY"] == "1"
         let spec = ProcessInfo.processInfo.environment["MLEDIT_BENCH_QUALITY_RUNS"]
             ?? "memit-64,emmet-64,memit-8,emmet-8,rome-1,memit-1,emmet-1"
         var runs: [QualityRun] = []
@@ -222,7 +274,7 @@ extension Benchmarks {
             runs.append(QualityRun(method: method, batch: method == .rome ? 1 : batch))
         }
         let (bench, loadSeconds) = try Measure.seconds {
-            try QualityBench(arguments: arguments, factCount: count, methods: runs.map(\.method))
+            try QualityBench(arguments: arguments, factCount: count, skip: skip, methods: runs.map(\.method))
         }
         let config = bench.model.configuration
         let allLayers = Array(bench.baseWeights.keys).sorted()
@@ -244,16 +296,19 @@ extension Benchmarks {
             h.layers = h.sortedLayers
             let clock = StageClock()
             var memory: [Int: Matrix<Float>] = [:], keysSeconds = 0.0, plannerTop1 = 0
+            var unusedGrams: [Int: Matrix<Double>] = [:], lifelong: [Int: LifelongNormalizer] = [:]
+            let tally = verify ? VerificationTally() : nil
             let (_, editSeconds) = try Measure.seconds {
                 try applyInBatches(bench, facts: bench.facts, method: run.method, batch: run.batch, hyperparameters: h,
-                                   statistics: statistics, memory: &memory, clock: clock, keysSeconds: &keysSeconds,
-                                   plannerTop1: &plannerTop1)
+                                   statistics: statistics, memory: &memory, grams: &unusedGrams, keepGrams: false,
+                                   lifelong: &lifelong, clock: clock, keysSeconds: &keysSeconds,
+                                   plannerTop1: &plannerTop1, verification: tally)
             }
             let after = try bench.evaluate(bench.facts)
             let stage = clock.seconds
             let layersSeconds = stage[.layers] ?? 0
-            let figures: [String: Any] = [
-                "method": run.method.rawValue, "batch": run.batch, "edits": (count + run.batch - 1) / run.batch,
+            var figures: [String: Any] = [
+                "method": run.method.rawValue, "batch": run.batch, "edit_seconds_per_fact": editSeconds / Double(count), "edits": (count + run.batch - 1) / run.batch,
                 "layers": h.sortedLayers, "preservation_weight": h.preservationWeight, "clamp_norm_factor": h.clampNormFactor,
                 "after": after, "edit_seconds": editSeconds,
                 "prefixes_seconds": stage[.prefixes] ?? 0, "targets_seconds": stage[.targets] ?? 0,
@@ -262,14 +317,16 @@ extension Benchmarks {
                 "planner_check_seconds": stage[.evaluation] ?? 0,
                 "targets_seconds_per_fact": (stage[.targets] ?? 0) / Double(count),
                 "top1_right_after_own_batch": Double(plannerTop1) / Double(count),
+                "hyperparameters": (try? JSONSerialization.jsonObject(with: JSONEncoder().encode(h))) ?? NSNull(),
             ]
+            if let tally { figures["verification"] = tally.figures }
             results[run.name] = figures
             stderr("edit-quality: \(run.name) \(jsonLine(figures))")
         }
         bench.restoreBase()
         return [
             "model": bench.modelURL.path, "facts_file": bench.factsPath, "facts": count,
-            "first_case_line": bench.facts.first?.line ?? 0, "load_seconds": loadSeconds,
+            "first_case_line": bench.facts.first?.line ?? 0, "skipped": skip, "verified": verify, "load_seconds": loadSeconds,
             "statistics": statisticsFigures, "before": before, "runs": results, "order": runs.map(\.name),
         ]
     }
