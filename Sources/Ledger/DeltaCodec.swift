@@ -166,11 +166,25 @@ public enum DeltaCodec {
     }
 }
 
-/// Lossless f64 blobs for matrices that are inputs to later solves: edit vectors and
-/// preservation statistics.
+/// Lossless blobs for matrices that are inputs to later solves: edit vectors and preservation
+/// statistics. Each matrix is stored as f64 unless a narrower type is asked for that holds all of
+/// its elements exactly; the checksum is over the f64 elements either way.
 enum MatrixBlob {
-    /// Encodes `matrices` into one blob each and one checksum over `tag` ‖ all shapes ‖ all elements.
-    static func encode(_ matrices: [Matrix<Double>], tag: String, object: String) throws -> (blobs: [[UInt8]], checksum: String) {
+    /// The narrowest of f16, f32 and f64 that holds every element of `matrix` exactly.
+    static func narrowestExactType(_ matrix: Matrix<Double>) -> ElementType {
+        var fitsHalf = true
+        for value in matrix.values {
+            let single = Float(value)
+            if Double(single) != value { return .f64 }
+            if fitsHalf && HalfPrecision.floatFromHalf(HalfPrecision.halfFromFloat(single)) != single { fitsHalf = false }
+        }
+        return fitsHalf ? .f16 : .f32
+    }
+
+    /// Encodes `matrices` into one blob each (element types `types`, f64 where not given) and one
+    /// checksum over `tag` ‖ all shapes ‖ all elements as f64.
+    static func encode(_ matrices: [Matrix<Double>], types: [ElementType] = [], tag: String,
+                       object: String) throws -> (blobs: [[UInt8]], checksum: String) {
         var header = Array("\(tag)\0".utf8)
         for m in matrices {
             BlobCodec.appendUInt64(m.rows, to: &header)
@@ -185,15 +199,21 @@ enum MatrixBlob {
             }
             let bytes = BlobCodec.elementBytes(m.values)
             hasher.update(bytes)
-            blobs.append(try BlobCodec.pack(bytes, type: .f64, object: object))
+            let type = i < types.count ? types[i] : .f64
+            if type != .f64 && narrowestExactType(m).byteCount > type.byteCount {
+                throw LedgerError.invalidMatrix(object: "\(object) matrix \(i)", reason: "not exactly representable as \(type.rawValue)")
+            }
+            let stored = type == .f64 ? bytes : BlobCodec.elementBytes(m.values.map(Float.init), as: type)
+            blobs.append(try BlobCodec.pack(stored, type: type, object: object))
         }
         return (blobs, hasher.finalize().hex)
     }
 
-    /// Decodes blobs of the given shapes and verifies the checksum.
+    /// Decodes blobs of the given shapes (element types `types`, f64 where not given) and
+    /// verifies the checksum.
     /// - Throws: `LedgerError.malformedBlob` or `LedgerError.checksumMismatch` naming `object`.
-    static func decode(_ blobs: [[UInt8]], shapes: [(rows: Int, cols: Int)], tag: String, checksum: String,
-                       object: String) throws -> [Matrix<Double>] {
+    static func decode(_ blobs: [[UInt8]], shapes: [(rows: Int, cols: Int)], types: [ElementType] = [], tag: String,
+                       checksum: String, object: String) throws -> [Matrix<Double>] {
         var header = Array("\(tag)\0".utf8)
         for s in shapes {
             BlobCodec.appendUInt64(s.rows, to: &header)
@@ -202,14 +222,16 @@ enum MatrixBlob {
         var hasher = SHA256()
         hasher.update(header)
         var out: [Matrix<Double>] = []
-        for (blob, shape) in zip(blobs, shapes) {
+        for (i, (blob, shape)) in zip(blobs, shapes).enumerated() {
             let (count, overflow) = shape.rows.multipliedReportingOverflow(by: shape.cols)
             guard !overflow, shape.rows >= 0, shape.cols >= 0 else {
                 throw LedgerError.malformedBlob(object: object, reason: "shape \(shape.rows)×\(shape.cols)")
             }
-            let bytes = try BlobCodec.unpack(blob, count: count, type: .f64, object: object)
-            hasher.update(bytes)
-            out.append(Matrix(rows: shape.rows, cols: shape.cols, values: BlobCodec.doubles(from: bytes)))
+            let type = i < types.count ? types[i] : .f64
+            let bytes = try BlobCodec.unpack(blob, count: count, type: type, object: object)
+            let values = type == .f64 ? BlobCodec.doubles(from: bytes) : BlobCodec.floats(from: bytes, type: type).map(Double.init)
+            hasher.update(type == .f64 ? bytes : BlobCodec.elementBytes(values))
+            out.append(Matrix(rows: shape.rows, cols: shape.cols, values: values))
         }
         let actual = hasher.finalize().hex
         guard actual == checksum else { throw LedgerError.checksumMismatch(object: object, expected: checksum, actual: actual) }

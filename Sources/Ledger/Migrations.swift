@@ -21,6 +21,8 @@ public enum Migrations {
         Migration(name: "004_memory_grams.sql", sql: String(decoding: PackageResources._04_memory_grams_sql, as: UTF8.self)),
         Migration(name: "005_ultraedit_statistics.sql",
                   sql: String(decoding: PackageResources._05_ultraedit_statistics_sql, as: UTF8.self)),
+        Migration(name: "006_edit_vector_types.sql",
+                  sql: String(decoding: PackageResources._06_edit_vector_types_sql, as: UTF8.self)),
     ]
 
     /// The schema version this build writes.

@@ -106,7 +106,7 @@ extension Repository {
     struct PreparedCommit {
         var draft: CommitDraft
         var deltas: [(input: DeltaInput, encoded: EncodedDelta)]
-        var vectors: [(input: EditVectors, blobs: [[UInt8]], checksum: String)]
+        var vectors: [(input: EditVectors, types: [ElementType], blobs: [[UInt8]], checksum: String)]
         var targets: (input: EditTargets, blobs: [[UInt8]], checksum: String)?
         var statistics: [(input: LifelongStatisticsRecord, blobs: [[UInt8]], checksum: String)]
     }
@@ -142,14 +142,16 @@ extension Repository {
             if d.tensor.isEmpty || d.layer < 0 { throw invalid("delta with empty tensor name or negative layer \(d.layer)") }
             deltas.append((d, try DeltaCodec.encode(u: d.u, v: d.v, precision: d.precision, object: "delta \(d.tensor)")))
         }
-        var vectors: [(EditVectors, [[UInt8]], String)] = []
+        var vectors: [(EditVectors, [ElementType], [[UInt8]], String)] = []
         for e in draft.editVectors {
             if e.tensor.isEmpty || e.layer < 0 { throw invalid("edit vectors with empty tensor name or negative layer \(e.layer)") }
             if e.keys.cols != e.values.cols {
                 throw invalid("edit vectors of \(e.tensor): \(e.keys.cols) key columns but \(e.values.cols) value columns")
             }
-            let (blobs, checksum) = try MatrixBlob.encode([e.keys, e.values], tag: "mledit-vectors-1", object: "edit vectors \(e.tensor)")
-            vectors.append((e, blobs, checksum))
+            let types = [MatrixBlob.narrowestExactType(e.keys), MatrixBlob.narrowestExactType(e.values)]
+            let (blobs, checksum) = try MatrixBlob.encode([e.keys, e.values], types: types, tag: "mledit-vectors-1",
+                                                          object: "edit vectors \(e.tensor)")
+            vectors.append((e, types, blobs, checksum))
         }
         var targets: (EditTargets, [[UInt8]], String)?
         if let t = draft.editTargets {
@@ -232,13 +234,18 @@ extension Repository {
                       .real(encoded.norm), .text(encoded.checksum), .blob(encoded.uBlob), .blob(encoded.vBlob),
                       .integer(Int64(encoded.storedBytes))])
         }
-        for (input, blobs, checksum) in prepared.vectors {
+        for vector in prepared.vectors {
+            let input = vector.input
+            let shape: [SQLValue] = [.integer(Int64(input.keys.rows)), .integer(Int64(input.keys.cols)),
+                                     .integer(Int64(input.values.rows)), .integer(Int64(input.values.cols))]
+            let columns: [SQLValue] = [.text(id), .text(input.tensor), .integer(Int64(input.layer))] + shape
+                + [.text(vector.checksum), .blob(vector.blobs[0]), .blob(vector.blobs[1]),
+                   .text(vector.types[0].rawValue), .text(vector.types[1].rawValue)]
             try database.execute("""
-                INSERT INTO edit_vectors (commit_id, tensor, layer, key_rows, key_cols, value_rows, value_cols, sha256, keys, target_values)
-                VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
-                """, [.text(id), .text(input.tensor), .integer(Int64(input.layer)), .integer(Int64(input.keys.rows)),
-                      .integer(Int64(input.keys.cols)), .integer(Int64(input.values.rows)), .integer(Int64(input.values.cols)),
-                      .text(checksum), .blob(blobs[0]), .blob(blobs[1])])
+                INSERT INTO edit_vectors (commit_id, tensor, layer, key_rows, key_cols, value_rows, value_cols, sha256, keys,
+                                          target_values, key_dtype, value_dtype)
+                VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
+                """, columns)
         }
         if let (input, blobs, checksum) = prepared.targets {
             try database.execute("""
@@ -390,13 +397,19 @@ extension Repository {
     /// - Throws: `LedgerError.checksumMismatch`, `.malformedBlob`.
     public func editVectors(of id: String) throws -> [EditVectors] {
         try database.query("""
-            SELECT tensor, layer, key_rows, key_cols, value_rows, value_cols, sha256, keys, target_values
+            SELECT tensor, layer, key_rows, key_cols, value_rows, value_cols, sha256, keys, target_values, key_dtype, value_dtype
             FROM edit_vectors WHERE commit_id = ?1 ORDER BY tensor
             """, [.text(id)]) { row in
             let tensor = try row.string(0)
+            let types = try [row.string(9), row.string(10)].map { name in
+                guard let type = ElementType(rawValue: name), type != .bf16 else {
+                    throw LedgerError.malformedBlob(object: "edit vectors \(id.prefix(12))/\(tensor)", reason: "element type '\(name)'")
+                }
+                return type
+            }
             let matrices = try MatrixBlob.decode([try row.blob(7), try row.blob(8)],
                                                  shapes: [(try row.int(2), try row.int(3)), (try row.int(4), try row.int(5))],
-                                                 tag: "mledit-vectors-1", checksum: try row.string(6),
+                                                 types: types, tag: "mledit-vectors-1", checksum: try row.string(6),
                                                  object: "edit vectors \(id.prefix(12))/\(tensor)")
             return EditVectors(tensor: tensor, layer: try row.int(1), keys: matrices[0], values: matrices[1])
         }

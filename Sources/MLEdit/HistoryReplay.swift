@@ -114,7 +114,7 @@ package enum HistoryReplay {
                 lifelong.record(result.lifelongStatistics)
                 var deltas: [Int: LowRankDelta<Double>] = [:]
                 for edit in result.layers { deltas[edit.layer] = LowRankDelta(u: edit.u.toDouble(), v: edit.v.toDouble()) }
-                let vectors = result.layers.map(\.editVectors)
+                let vectors = result.storedEditVectors
                 memory.remember(facts, vectors: vectors)
                 results.append(Replayed(deltas: deltas, editVectors: vectors, editTargets: nil,
                                         lifelongStatistics: result.lifelongStatisticsRecords))
@@ -132,7 +132,7 @@ package enum HistoryReplay {
                     prefixes: commit.contextPrefixes, targets: targets.values.toFloat())
                 var deltas: [Int: LowRankDelta<Double>] = [:]
                 for edit in edits { deltas[edit.layer] = LowRankDelta(u: edit.u.toDouble(), v: edit.v.toDouble()) }
-                let vectors = edits.map(\.editVectors)
+                let vectors = edits.map { $0.editVectors(keepingValues: false) }   // replayed towards its targets again
                 memory.remember(facts, vectors: vectors)
                 results.append(Replayed(deltas: deltas, editVectors: vectors, editTargets: targets))
                 continue

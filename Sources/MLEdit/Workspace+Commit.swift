@@ -5,6 +5,7 @@ import Foundation
 import Ledger
 import Models
 import Solvers
+import Tensors
 
 /// How a commit is made; every field has the command line's default.
 public struct CommitOptions {
@@ -109,7 +110,7 @@ extension Workspace {
                 parentID: head.commitID, baseModelID: context.baseModel.id, kind: .edit, method: options.method.rawValue,
                 hyperparameters: JSONValue(encoding: edit.hyperparameters, field: "hyperparameters"), contextPrefixes: result.prefixes,
                 facts: edit.requests.map(\.ledgerFact), deltas: result.layers.map(\.deltaInput),
-                editVectors: result.layers.map(\.editVectors), editTargets: result.editTargets,
+                editVectors: result.storedEditVectors, editTargets: result.editTargets,
                 lifelongStatistics: result.lifelongStatisticsRecords, message: options.message ?? Self.defaultMessage(edit.requests), author: options.author ?? defaultAuthor,
                 efficacy: result.efficacy, verification: edit.ledgerValue)
             let record = try repository.writeCommit(draft)
@@ -155,7 +156,30 @@ extension LayerEdit {
         DeltaInput(tensor: TensorNaming.mlpOutputWeight(layer: layer), layer: layer, u: u.toDouble(), v: v.toDouble())
     }
 
-    package var editVectors: EditVectors {
-        EditVectors(tensor: TensorNaming.mlpOutputWeight(layer: layer), layer: layer, keys: keys.toDouble(), values: values.toDouble())
+    /// The keys (at f16 precision when they fit its range, which the ledger then stores in two
+    /// bytes) and, with `keepingValues`, the target values, as the ledger stores them. Every later
+    /// use of the keys — the memory of the facts in force, a replay — reads these rounded keys,
+    /// so a commit solved now and the same commit replayed later see the same numbers.
+    package func editVectors(keepingValues: Bool) -> EditVectors {
+        let values = keepingValues ? self.values.toDouble() : Matrix<Double>(rows: 0, cols: keys.cols)
+        return EditVectors(tensor: TensorNaming.mlpOutputWeight(layer: layer), layer: layer,
+                           keys: Self.roundedToHalfPrecision(keys).toDouble(), values: values)
+    }
+
+    /// `keys` rounded to the nearest f16 when every element is within its range, else unchanged.
+    static func roundedToHalfPrecision(_ keys: Matrix<Float>) -> Matrix<Float> {
+        guard keys.values.allSatisfy({ $0.isFinite && abs($0) <= 65504 }) else { return keys }
+        return Matrix(rows: keys.rows, cols: keys.cols,
+                      values: keys.values.map { HalfPrecision.floatFromHalf(HalfPrecision.halfFromFloat($0)) })
+    }
+}
+
+extension EditResult {
+    /// The edit vectors the ledger stores for this edit. The target values are kept only when a
+    /// replay would need them: a commit with targets z is replayed towards z, an UltraEdit commit
+    /// from its facts, so neither stores them.
+    package var storedEditVectors: [EditVectors] {
+        let keepValues = editTargets == nil && method != .ultraedit
+        return layers.map { $0.editVectors(keepingValues: keepValues) }
     }
 }

@@ -261,7 +261,7 @@ extension Workspace {
                 prefixes: source.contextPrefixes, lifelongStatistics: memory.lifelongStatistics, apply: true)
             let record = try repository.storeCommit(replayDraft(from: source, parentID: context.parentID, baseModelID: newBase.id,
                                                                 deltas: result.layers.map(\.deltaInput),
-                                                                editVectors: result.layers.map(\.editVectors),
+                                                                editVectors: result.storedEditVectors,
                                                                 editTargets: result.editTargets,
                                                                 lifelongStatistics: result.lifelongStatisticsRecords,
                                                                 efficacy: result.efficacy))

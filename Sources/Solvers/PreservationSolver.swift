@@ -266,6 +266,11 @@ extension PreservationSolver {
     public static func resolveStored(_ method: EditMethod, layer: Int, weight: inout Matrix<Double>, keys: Matrix<Double>,
                                      values: Matrix<Double>, previousKeys: Matrix<Double>, moment: Matrix<Double>,
                                      labels: [String], hyperparameters h: EditHyperparameters) throws -> LowRankDelta<Double> {
+        guard values.cols == keys.cols, values.rows == weight.rows, keys.rows == weight.cols else {
+            throw SolverError.shapeMismatch(what: "stored keys and values of layer \(layer)",
+                                            expected: "\(weight.cols) × n keys and \(weight.rows) × n values",
+                                            actual: "\(keys.rows) × \(keys.cols) keys and \(values.rows) × \(values.cols) values")
+        }
         let groups: [Range<Int>] = method == .rome ? (0..<keys.cols).map { $0..<($0 + 1) } : [0..<keys.cols]
         var previous = previousKeys
         var us: [Matrix<Double>] = [], vs: [Matrix<Double>] = []

@@ -119,4 +119,27 @@ struct DeltaCodecTests {
             try MatrixBlob.decode(blobs, shapes: [(40, 3), (30, 3), (5, 0)], tag: "t", checksum: String(repeating: "0", count: 64), object: "m")
         }
     }
+
+    @Test("a matrix blob takes the narrowest exact type, decodes to the same numbers and keeps its checksum")
+    func narrowestMatrixBlob() throws {
+        let (a, _) = Self.factors(seed: 15)
+        let single = Matrix(rows: a.rows, cols: a.cols, values: a.values.map { Double(Float($0)) })
+        let half = Matrix(rows: a.rows, cols: a.cols, values: a.values.map {
+            Double(HalfPrecision.floatFromHalf(HalfPrecision.halfFromFloat(Float($0))))
+        })
+        #expect(MatrixBlob.narrowestExactType(a) == .f64)
+        #expect(MatrixBlob.narrowestExactType(single) == .f32)
+        #expect(MatrixBlob.narrowestExactType(half) == .f16)
+        #expect(MatrixBlob.narrowestExactType(Matrix<Double>(rows: 3, cols: 0)) == .f16)
+        let wide = try MatrixBlob.encode([half, single], tag: "t", object: "m")
+        let narrow = try MatrixBlob.encode([half, single], types: [.f16, .f32], tag: "t", object: "m")
+        #expect(narrow.checksum == wide.checksum)
+        #expect(narrow.blobs[0].count < wide.blobs[0].count)
+        let back = try MatrixBlob.decode(narrow.blobs, shapes: [(half.rows, half.cols), (single.rows, single.cols)],
+                                         types: [.f16, .f32], tag: "t", checksum: narrow.checksum, object: "m")
+        #expect(back == [half, single])
+        // A type that would round is refused rather than silently losing digits.
+        #expect(throws: LedgerError.self) { try MatrixBlob.encode([single], types: [.f16], tag: "t", object: "m") }
+        #expect(throws: LedgerError.self) { try MatrixBlob.encode([a], types: [.f32], tag: "t", object: "m") }
+    }
 }

@@ -1,7 +1,7 @@
 // The MLEdit library called directly, no argv: commit, revert, rebase, diff and export on the
 // tiny-facts GPT-2 fixture (4 layers, knows 300 invented facts), so every edit really runs.
 import Foundation
-import Ledger
+@testable import Ledger
 @testable import MLEdit
 import Models
 import Solvers
@@ -157,8 +157,20 @@ struct WorkspaceTests {
         let first = try box.workspace.commit(facts: a, options: Self.options(.rome, message: "A"))
         let second = try box.workspace.commit(facts: b, options: Self.options(.rome, message: "B"))
         let bAnswers = try box.answers(b.map(\.filledPrompt))
-        // Ledgers from before edit targets were stored hold only keys and values.
+        // Ledgers from before edit targets were stored hold only keys and values (today's commits
+        // store no values): rewrite the second commit that way. ROME edits one layer, whose target
+        // values are the targets z.
         let database = box.workspace.repository.database
+        let targets = try #require(try box.workspace.repository.editTargets(of: second.record.id))
+        let stored = try #require(try box.workspace.repository.editVectors(of: second.record.id).first)
+        #expect(stored.values.rows == 0, "a commit with targets stores no target values")
+        let (blobs, checksum) = try MatrixBlob.encode([stored.keys, targets.values], tag: "mledit-vectors-1", object: "test")
+        try database.execute("DROP TRIGGER edit_vectors_are_immutable")
+        try database.execute("""
+            UPDATE edit_vectors SET value_rows = ?1, value_cols = ?2, sha256 = ?3, keys = ?4, target_values = ?5,
+                                    key_dtype = 'f64', value_dtype = 'f64' WHERE commit_id = ?6
+            """, [.integer(Int64(targets.values.rows)), .integer(Int64(targets.values.cols)), .text(checksum),
+                  .blob(blobs[0]), .blob(blobs[1]), .text(second.record.id)])
         try database.execute("DROP TRIGGER edit_targets_are_permanent")
         try database.execute("DELETE FROM edit_targets WHERE commit_id = ?", [.text(second.record.id)])
         #expect(try box.workspace.repository.editTargets(of: second.record.id) == nil)
