@@ -4,6 +4,9 @@
 chart, sequential.svg, written next to the results file); every other benchmark a figure/value
 table. Per-method parts of `sequential` (sequential-METHOD.json, merged by bench/run.sh) are not
 rendered on their own. Usage: render.py OUT_DIR RESULTS.md MACHINE
+
+`render.py --lifelong-chart OUT.svg RUN.jsonl...` draws the same chart from the checkpoint rows a
+long `sequential` run writes (MLEDIT_BENCH_SEQUENTIAL_OUT), one series per file, named after it.
 """
 import datetime
 import html
@@ -295,4 +298,17 @@ def main():
     results_path.write_text(text)
 
 
-main()
+def lifelong_chart(out_path, run_paths):
+    methods = {}
+    for path in run_paths:
+        rows = [json.loads(line) for line in pathlib.Path(path).read_text().splitlines() if line.strip()]
+        name = pathlib.Path(path).stem.removeprefix("sequential-")
+        methods[name] = {"rows": rows}
+    figures = {"methods": methods, "model": "SmolLM2-135M-Instruct.Q4_1.gguf", "batch": 100, "probe_tokens": 300}
+    pathlib.Path(out_path).write_text(sequential_chart(figures))
+
+
+if len(sys.argv) > 1 and sys.argv[1] == "--lifelong-chart":
+    lifelong_chart(sys.argv[2], sys.argv[3:])
+else:
+    main()

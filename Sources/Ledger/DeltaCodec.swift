@@ -167,11 +167,30 @@ public enum DeltaCodec {
 }
 
 /// Lossless blobs for matrices that are inputs to later solves: edit vectors and preservation
-/// statistics. Each matrix is stored as f64 unless a narrower type is asked for that holds all of
-/// its elements exactly; the checksum is over the f64 elements either way.
+/// statistics. Each matrix is stored as f64 unless a narrower storage is asked for that holds all
+/// of its elements exactly; the checksum is over the f64 elements whatever the storage.
 enum MatrixBlob {
-    /// The narrowest of f16, f32 and f64 that holds every element of `matrix` exactly.
-    static func narrowestExactType(_ matrix: Matrix<Double>) -> ElementType {
+    /// How one matrix's elements are stored (the dtype columns of edit_vectors).
+    enum Storage: String, CaseIterable {
+        /// Column blocks of 32 signed bytes with an f16 scale (ColumnBlockQ8).
+        case q8 = "q8_0"
+        case f16, f32, f64
+
+        var elementType: ElementType? {
+            switch self {
+            case .q8: nil
+            case .f16: .f16
+            case .f32: .f32
+            case .f64: .f64
+            }
+        }
+    }
+
+    /// The narrowest storage that holds every element of `matrix` exactly (q8 only when allowed,
+    /// and when its blocks take fewer bytes than f16 would).
+    static func narrowestExactStorage(_ matrix: Matrix<Double>, allowingQ8: Bool = false) -> Storage {
+        if allowingQ8 && ColumnBlockQ8.byteCount(rows: matrix.rows, cols: matrix.cols) < 2 * matrix.values.count
+            && ColumnBlockQ8.encode(matrix) != nil { return .q8 }
         var fitsHalf = true
         for value in matrix.values {
             let single = Float(value)
@@ -181,9 +200,9 @@ enum MatrixBlob {
         return fitsHalf ? .f16 : .f32
     }
 
-    /// Encodes `matrices` into one blob each (element types `types`, f64 where not given) and one
+    /// Encodes `matrices` into one blob each (storage `storages`, f64 where not given) and one
     /// checksum over `tag` ‖ all shapes ‖ all elements as f64.
-    static func encode(_ matrices: [Matrix<Double>], types: [ElementType] = [], tag: String,
+    static func encode(_ matrices: [Matrix<Double>], storages: [Storage] = [], tag: String,
                        object: String) throws -> (blobs: [[UInt8]], checksum: String) {
         var header = Array("\(tag)\0".utf8)
         for m in matrices {
@@ -199,20 +218,26 @@ enum MatrixBlob {
             }
             let bytes = BlobCodec.elementBytes(m.values)
             hasher.update(bytes)
-            let type = i < types.count ? types[i] : .f64
-            if type != .f64 && narrowestExactType(m).byteCount > type.byteCount {
-                throw LedgerError.invalidMatrix(object: "\(object) matrix \(i)", reason: "not exactly representable as \(type.rawValue)")
+            let storage = i < storages.count ? storages[i] : .f64
+            let inexact = LedgerError.invalidMatrix(object: "\(object) matrix \(i)", reason: "not exactly representable as \(storage.rawValue)")
+            switch storage.elementType {
+            case nil:
+                guard let encoded = ColumnBlockQ8.encode(m) else { throw inexact }
+                blobs.append(try BlobCodec.compress(encoded, object: object))
+            case .f64?:
+                blobs.append(try BlobCodec.pack(bytes, type: .f64, object: object))
+            case let type?:
+                if narrowestExactStorage(m).elementType!.byteCount > type.byteCount { throw inexact }
+                blobs.append(try BlobCodec.pack(BlobCodec.elementBytes(m.values.map(Float.init), as: type), type: type, object: object))
             }
-            let stored = type == .f64 ? bytes : BlobCodec.elementBytes(m.values.map(Float.init), as: type)
-            blobs.append(try BlobCodec.pack(stored, type: type, object: object))
         }
         return (blobs, hasher.finalize().hex)
     }
 
-    /// Decodes blobs of the given shapes (element types `types`, f64 where not given) and
-    /// verifies the checksum.
+    /// Decodes blobs of the given shapes (storage `storages`, f64 where not given) and verifies
+    /// the checksum.
     /// - Throws: `LedgerError.malformedBlob` or `LedgerError.checksumMismatch` naming `object`.
-    static func decode(_ blobs: [[UInt8]], shapes: [(rows: Int, cols: Int)], types: [ElementType] = [], tag: String,
+    static func decode(_ blobs: [[UInt8]], shapes: [(rows: Int, cols: Int)], storages: [Storage] = [], tag: String,
                        checksum: String, object: String) throws -> [Matrix<Double>] {
         var header = Array("\(tag)\0".utf8)
         for s in shapes {
@@ -227,11 +252,23 @@ enum MatrixBlob {
             guard !overflow, shape.rows >= 0, shape.cols >= 0 else {
                 throw LedgerError.malformedBlob(object: object, reason: "shape \(shape.rows)×\(shape.cols)")
             }
-            let type = i < types.count ? types[i] : .f64
-            let bytes = try BlobCodec.unpack(blob, count: count, type: type, object: object)
-            let values = type == .f64 ? BlobCodec.doubles(from: bytes) : BlobCodec.floats(from: bytes, type: type).map(Double.init)
-            hasher.update(type == .f64 ? bytes : BlobCodec.elementBytes(values))
-            out.append(Matrix(rows: shape.rows, cols: shape.cols, values: values))
+            let storage = i < storages.count ? storages[i] : .f64
+            let matrix: Matrix<Double>
+            switch storage.elementType {
+            case nil:
+                let expected = ColumnBlockQ8.byteCount(rows: shape.rows, cols: shape.cols)
+                let bytes = try BlobCodec.decompress(blob, expectedCount: expected, object: object)
+                guard let decoded = ColumnBlockQ8.decode(bytes, rows: shape.rows, cols: shape.cols) else {
+                    throw LedgerError.malformedBlob(object: object, reason: "\(bytes.count) bytes of q8_0 for \(shape.rows)×\(shape.cols)")
+                }
+                matrix = decoded
+            case let type?:
+                let bytes = try BlobCodec.unpack(blob, count: count, type: type, object: object)
+                let values = type == .f64 ? BlobCodec.doubles(from: bytes) : BlobCodec.floats(from: bytes, type: type).map(Double.init)
+                matrix = Matrix(rows: shape.rows, cols: shape.cols, values: values)
+            }
+            hasher.update(BlobCodec.elementBytes(matrix.values))
+            out.append(matrix)
         }
         let actual = hasher.finalize().hex
         guard actual == checksum else { throw LedgerError.checksumMismatch(object: object, expected: checksum, actual: actual) }

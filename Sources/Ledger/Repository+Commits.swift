@@ -106,7 +106,7 @@ extension Repository {
     struct PreparedCommit {
         var draft: CommitDraft
         var deltas: [(input: DeltaInput, encoded: EncodedDelta)]
-        var vectors: [(input: EditVectors, types: [ElementType], blobs: [[UInt8]], checksum: String)]
+        var vectors: [(input: EditVectors, storages: [MatrixBlob.Storage], blobs: [[UInt8]], checksum: String)]
         var targets: (input: EditTargets, blobs: [[UInt8]], checksum: String)?
         var statistics: [(input: LifelongStatisticsRecord, blobs: [[UInt8]], checksum: String)]
     }
@@ -142,16 +142,17 @@ extension Repository {
             if d.tensor.isEmpty || d.layer < 0 { throw invalid("delta with empty tensor name or negative layer \(d.layer)") }
             deltas.append((d, try DeltaCodec.encode(u: d.u, v: d.v, precision: d.precision, object: "delta \(d.tensor)")))
         }
-        var vectors: [(EditVectors, [ElementType], [[UInt8]], String)] = []
+        var vectors: [(EditVectors, [MatrixBlob.Storage], [[UInt8]], String)] = []
         for e in draft.editVectors {
             if e.tensor.isEmpty || e.layer < 0 { throw invalid("edit vectors with empty tensor name or negative layer \(e.layer)") }
             if e.keys.cols != e.values.cols {
                 throw invalid("edit vectors of \(e.tensor): \(e.keys.cols) key columns but \(e.values.cols) value columns")
             }
-            let types = [MatrixBlob.narrowestExactType(e.keys), MatrixBlob.narrowestExactType(e.values)]
-            let (blobs, checksum) = try MatrixBlob.encode([e.keys, e.values], types: types, tag: "mledit-vectors-1",
+            // Keys rounded to column blocks of signed bytes by the caller are stored that way.
+            let storages = [MatrixBlob.narrowestExactStorage(e.keys, allowingQ8: true), MatrixBlob.narrowestExactStorage(e.values)]
+            let (blobs, checksum) = try MatrixBlob.encode([e.keys, e.values], storages: storages, tag: "mledit-vectors-1",
                                                           object: "edit vectors \(e.tensor)")
-            vectors.append((e, types, blobs, checksum))
+            vectors.append((e, storages, blobs, checksum))
         }
         var targets: (EditTargets, [[UInt8]], String)?
         if let t = draft.editTargets {
@@ -240,7 +241,7 @@ extension Repository {
                                      .integer(Int64(input.values.rows)), .integer(Int64(input.values.cols))]
             let columns: [SQLValue] = [.text(id), .text(input.tensor), .integer(Int64(input.layer))] + shape
                 + [.text(vector.checksum), .blob(vector.blobs[0]), .blob(vector.blobs[1]),
-                   .text(vector.types[0].rawValue), .text(vector.types[1].rawValue)]
+                   .text(vector.storages[0].rawValue), .text(vector.storages[1].rawValue)]
             try database.execute("""
                 INSERT INTO edit_vectors (commit_id, tensor, layer, key_rows, key_cols, value_rows, value_cols, sha256, keys,
                                           target_values, key_dtype, value_dtype)
@@ -401,15 +402,15 @@ extension Repository {
             FROM edit_vectors WHERE commit_id = ?1 ORDER BY tensor
             """, [.text(id)]) { row in
             let tensor = try row.string(0)
-            let types = try [row.string(9), row.string(10)].map { name in
-                guard let type = ElementType(rawValue: name), type != .bf16 else {
+            let storages = try [row.string(9), row.string(10)].map { name in
+                guard let storage = MatrixBlob.Storage(rawValue: name) else {
                     throw LedgerError.malformedBlob(object: "edit vectors \(id.prefix(12))/\(tensor)", reason: "element type '\(name)'")
                 }
-                return type
+                return storage
             }
             let matrices = try MatrixBlob.decode([try row.blob(7), try row.blob(8)],
                                                  shapes: [(try row.int(2), try row.int(3)), (try row.int(4), try row.int(5))],
-                                                 types: types, tag: "mledit-vectors-1", checksum: try row.string(6),
+                                                 storages: storages, tag: "mledit-vectors-1", checksum: try row.string(6),
                                                  object: "edit vectors \(id.prefix(12))/\(tensor)")
             return EditVectors(tensor: tensor, layer: try row.int(1), keys: matrices[0], values: matrices[1])
         }

@@ -156,21 +156,14 @@ extension LayerEdit {
         DeltaInput(tensor: TensorNaming.mlpOutputWeight(layer: layer), layer: layer, u: u.toDouble(), v: v.toDouble())
     }
 
-    /// The keys (at f16 precision when they fit its range, which the ledger then stores in two
-    /// bytes) and, with `keepingValues`, the target values, as the ledger stores them. Every later
-    /// use of the keys — the memory of the facts in force, a replay — reads these rounded keys,
-    /// so a commit solved now and the same commit replayed later see the same numbers.
+    /// The keys (rounded to column blocks of signed bytes, ColumnBlockQ8, which the ledger stores
+    /// in about a byte a number) and, with `keepingValues`, the target values, as the ledger stores
+    /// them. Every later use of the keys — the memory of the facts in force, a replay — reads these
+    /// rounded keys, so a commit solved now and the same commit replayed later see the same numbers.
     package func editVectors(keepingValues: Bool) -> EditVectors {
         let values = keepingValues ? self.values.toDouble() : Matrix<Double>(rows: 0, cols: keys.cols)
         return EditVectors(tensor: TensorNaming.mlpOutputWeight(layer: layer), layer: layer,
-                           keys: Self.roundedToHalfPrecision(keys).toDouble(), values: values)
-    }
-
-    /// `keys` rounded to the nearest f16 when every element is within its range, else unchanged.
-    static func roundedToHalfPrecision(_ keys: Matrix<Float>) -> Matrix<Float> {
-        guard keys.values.allSatisfy({ $0.isFinite && abs($0) <= 65504 }) else { return keys }
-        return Matrix(rows: keys.rows, cols: keys.cols,
-                      values: keys.values.map { HalfPrecision.floatFromHalf(HalfPrecision.halfFromFloat($0)) })
+                           keys: ColumnBlockQ8.rounded(keys).toDouble(), values: values)
     }
 }
 

@@ -127,19 +127,50 @@ struct DeltaCodecTests {
         let half = Matrix(rows: a.rows, cols: a.cols, values: a.values.map {
             Double(HalfPrecision.floatFromHalf(HalfPrecision.halfFromFloat(Float($0))))
         })
-        #expect(MatrixBlob.narrowestExactType(a) == .f64)
-        #expect(MatrixBlob.narrowestExactType(single) == .f32)
-        #expect(MatrixBlob.narrowestExactType(half) == .f16)
-        #expect(MatrixBlob.narrowestExactType(Matrix<Double>(rows: 3, cols: 0)) == .f16)
+        #expect(MatrixBlob.narrowestExactStorage(a) == .f64)
+        #expect(MatrixBlob.narrowestExactStorage(single) == .f32)
+        #expect(MatrixBlob.narrowestExactStorage(half) == .f16)
+        #expect(MatrixBlob.narrowestExactStorage(Matrix<Double>(rows: 3, cols: 0)) == .f16)
         let wide = try MatrixBlob.encode([half, single], tag: "t", object: "m")
-        let narrow = try MatrixBlob.encode([half, single], types: [.f16, .f32], tag: "t", object: "m")
+        let narrow = try MatrixBlob.encode([half, single], storages: [.f16, .f32], tag: "t", object: "m")
         #expect(narrow.checksum == wide.checksum)
         #expect(narrow.blobs[0].count < wide.blobs[0].count)
         let back = try MatrixBlob.decode(narrow.blobs, shapes: [(half.rows, half.cols), (single.rows, single.cols)],
-                                         types: [.f16, .f32], tag: "t", checksum: narrow.checksum, object: "m")
+                                         storages: [.f16, .f32], tag: "t", checksum: narrow.checksum, object: "m")
         #expect(back == [half, single])
         // A type that would round is refused rather than silently losing digits.
-        #expect(throws: LedgerError.self) { try MatrixBlob.encode([single], types: [.f16], tag: "t", object: "m") }
-        #expect(throws: LedgerError.self) { try MatrixBlob.encode([a], types: [.f32], tag: "t", object: "m") }
+        #expect(throws: LedgerError.self) { try MatrixBlob.encode([single], storages: [.f16], tag: "t", object: "m") }
+        #expect(throws: LedgerError.self) { try MatrixBlob.encode([a], storages: [.f32], tag: "t", object: "m") }
+    }
+
+    @Test("q8_0 keys: rounding is idempotent, within 1/254 of each block's largest element, stored exactly in a third of f16")
+    func q8Keys() throws {
+        var generator = SeededGenerator(seed: 21)
+        var keys = Matrix<Float>(rows: 100, cols: 7)            // a short last block of 4 rows
+        for i in keys.values.indices { keys.values[i] = Float.random(in: -3...3, using: &generator) }
+        keys[5, 2] = 40                                          // an outlier sets its block's scale only
+        keys.values.replaceSubrange(0..<7, with: [Float](repeating: 0, count: 7))
+        let rounded = ColumnBlockQ8.rounded(keys)
+        #expect(ColumnBlockQ8.rounded(rounded) == rounded)
+        for c in 0..<keys.cols {
+            for start in stride(from: 0, to: keys.rows, by: ColumnBlockQ8.blockSize) {
+                let rows = start..<min(start + ColumnBlockQ8.blockSize, keys.rows)
+                let largest = rows.map { abs(keys[$0, c]) }.max()!
+                #expect(rows.allSatisfy { abs(rounded[$0, c] - keys[$0, c]) <= largest / 254 * 1.01 })
+            }
+        }
+        let exact = rounded.toDouble()
+        #expect(MatrixBlob.narrowestExactStorage(exact, allowingQ8: true) == .q8)
+        #expect(MatrixBlob.narrowestExactStorage(exact) != .q8)
+        #expect(ColumnBlockQ8.encode(keys.toDouble()) == nil, "unrounded keys are not q8_0")
+        let q8 = try MatrixBlob.encode([exact], storages: [.q8], tag: "t", object: "m")
+        let f64 = try MatrixBlob.encode([exact], tag: "t", object: "m")
+        #expect(q8.checksum == f64.checksum)
+        let back = try MatrixBlob.decode(q8.blobs, shapes: [(100, 7)], storages: [.q8], tag: "t", checksum: q8.checksum, object: "m")
+        #expect(back == [exact])
+        #expect(throws: LedgerError.self) { try MatrixBlob.encode([keys.toDouble()], storages: [.q8], tag: "t", object: "m") }
+        #expect(throws: LedgerError.self) {
+            try MatrixBlob.decode(q8.blobs, shapes: [(99, 7)], storages: [.q8], tag: "t", checksum: q8.checksum, object: "m")
+        }
     }
 }

@@ -53,23 +53,28 @@ struct RepositoryTests {
         #expect(try repository.recomputeID(of: record.id) == record.id)
     }
 
-    @Test("edit vectors are stored in the narrowest exact type: f16 keys take two bytes, no values none")
-    func editVectorTypes() throws {
+    @Test("edit vectors are stored in the narrowest exact storage: q8_0 or f16 keys, and no values at all")
+    func editVectorStorage() throws {
         let directory = try TemporaryDirectory()
         let repository = try Sample.repository(in: directory)
         var draft = Sample.draft(parent: nil, facts: [Sample.fact(3), Sample.fact(4)], seed: 5)
+        var generator = SeededGenerator(seed: 6)
         for i in draft.editVectors.indices {
-            let keys = draft.editVectors[i].keys
-            draft.editVectors[i].keys = Matrix(rows: keys.rows, cols: keys.cols, values: keys.values.map {
-                Double(HalfPrecision.floatFromHalf(HalfPrecision.halfFromFloat(Float($0))))
-            })
+            let keys = Matrix<Double>.gaussian(rows: 64, cols: 2, generator: &generator).toFloat()
+            // The first tensor's keys rounded as commits round them, the second's only to f16.
+            draft.editVectors[i].keys = i == 0 ? ColumnBlockQ8.rounded(keys).toDouble()
+                : Matrix(rows: keys.rows, cols: keys.cols, values: keys.values.map {
+                    Double(HalfPrecision.floatFromHalf(HalfPrecision.halfFromFloat($0)))
+                })
             draft.editVectors[i].values = Matrix(rows: 0, cols: keys.cols)
         }
         let record = try repository.writeCommit(draft)
         #expect(try repository.editVectors(of: record.id) == draft.editVectors)
-        let types = try repository.database.query("SELECT key_dtype, value_dtype FROM edit_vectors WHERE commit_id = ?1",
-                                                  [.text(record.id)]) { [try $0.string(0), try $0.string(1)] }
-        #expect(types.count == 2 && types.allSatisfy { $0 == ["f16", "f16"] })
+        let storages = try repository.database.query(
+            "SELECT key_dtype, value_dtype FROM edit_vectors WHERE commit_id = ?1 ORDER BY tensor", [.text(record.id)]) {
+            [try $0.string(0), try $0.string(1)]
+        }
+        #expect(storages == [["q8_0", "f16"], ["f16", "f16"]])
         #expect(try repository.fsck().isEmpty)
     }
 

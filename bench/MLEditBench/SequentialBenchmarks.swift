@@ -66,9 +66,16 @@ extension Benchmarks {
         }
         let (bench, loadSeconds) = try Measure.seconds { try QualityBench(arguments: arguments, factCount: total, methods: methods) }
         let config = bench.model.configuration
-        let layers = Array(bench.baseWeights.keys).sorted()
+        // C0 only for the layers of methods that use it (UltraEdit keeps its own running statistics).
+        var layerSet = Set<Int>()
+        for method in methods where method.usesPreservationStatistics {
+            layerSet.formUnion(try QualityBench.hyperparameters(for: config, method: method).layers)
+        }
+        let layers = layerSet.sorted()
         let statisticsHyperparameters = EditHyperparameters.defaults(for: config, method: methods.first ?? .memit)
-        let (statistics, statisticsFigures) = try bench.statistics(layers: layers, hyperparameters: statisticsHyperparameters, recompute: false)
+        let (statistics, statisticsFigures) = layers.isEmpty
+            ? ([:], ["source": "none: no method here uses C0"])
+            : try bench.statistics(layers: layers, hyperparameters: statisticsHyperparameters, recompute: false)
         stderr("sequential: statistics \(jsonLine(statisticsFigures))")
         let probe = try probeTokens(bench.tokenizer, count: integerEnvironment("MLEDIT_BENCH_PROBE_TOKENS", 300))
         bench.restoreBase()
