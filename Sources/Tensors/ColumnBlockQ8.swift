@@ -3,7 +3,9 @@
 // commit keeps for the memory of the facts in force, where a relative error of 1/254 of a block's
 // largest element is far below what the preservation term can tell apart. `rounded` is the one
 // rounding rule; `encode` accepts exactly the matrices it produces, so what is stored decodes to
-// the very numbers every solve used.
+// the very numbers every solve used. Unlike ggml's quantize_row_q8_0 (Checkpoints' Quantization,
+// which must match ggml's bytes), the scale is rounded to f16 before dividing by it, which is what
+// makes decoding give back exactly the rounded numbers.
 
 public enum ColumnBlockQ8 {
     public static let blockSize = 32
