@@ -20,6 +20,6 @@ run() {  # name file facts skip runs
   echo "$(date -u +%H:%M:%S) end $side-$1 rc $? load $(cut -d' ' -f1 /proc/loadavg)" >> bench/runs/heldout-12.log
 }
 HP=$hp
-run cf256 $CF 256 2000 memit-64,emmet-64,memit-10,emmet-10,rome-1
+run cf256 $CF 256 2000 memit-64,emmet-64,memit-10,emmet-10
 run zsre64 $ZS 64 0 memit-64,emmet-64,memit-10,emmet-10,rome-1
-run cf64-batch1 $CF 64 2000 memit-1,emmet-1
+run cf64-batch1 $CF 64 2000 memit-1,emmet-1,rome-1

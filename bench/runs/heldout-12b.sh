@@ -1,0 +1,22 @@
+#!/bin/bash
+# The rest of the held-out table of issue 12, beside the CounterFact-256 runs of heldout-12.sh:
+# zsRE and single-fact edits, in the same two settings. Usage: heldout-12b.sh before|after BINARY
+side=$1; BIN=$2
+cd /work/main
+M=~/.cache/mledit/SmolLM2-135M-Instruct.Q4_1.gguf
+CF=/work/shared/data/counterfact-partial.json
+ZS=/work/shared/data/zsre-sample.json
+if [ "$side" = before ]; then
+  verify=0; HP='{"clamp_norm_factor": 0.75, "v_top1_max_nll": null, "v_num_grad_steps": 25}'
+else
+  verify=1; HP='{}'
+fi
+run() {  # name file facts skip runs
+  echo "$(date -u +%H:%M:%S) start $side-$1 load $(cut -d' ' -f1 /proc/loadavg)" >> bench/runs/heldout-12.log
+  env -u OPENBLAS_CORETYPE MLEDIT_THREADS=1 MLEDIT_BENCH_QUALITY_FACTS=$3 MLEDIT_BENCH_QUALITY_SKIP=$4 \
+    MLEDIT_BENCH_QUALITY_VERIFY=$verify MLEDIT_BENCH_QUALITY_RUNS=$5 MLEDIT_BENCH_REUSE_STATISTICS=1 \
+    MLEDIT_BENCH_HPARAMS="$HP" $BIN edit-quality $M $2 > bench/runs/heldout-12-$side-$1.json 2> bench/runs/heldout-12-$side-$1.err
+  echo "$(date -u +%H:%M:%S) end $side-$1 rc $? load $(cut -d' ' -f1 /proc/loadavg)" >> bench/runs/heldout-12.log
+}
+run zsre64 $ZS 64 0 memit-64,memit-10,rome-1,emmet-64,emmet-10
+run cf64-batch1 $CF 64 2000 memit-1,rome-1,emmet-1
