@@ -1,8 +1,8 @@
 #!/bin/bash
 # Held-out table of issue 12: one side (before = the first wave's defaults, one unverified round;
 # after = today's defaults, each batch verified as `mledit commit --allow-partial`).
-# Usage: heldout-12.sh before|after BINARY
-side=$1; BIN=$2
+# Usage: heldout-12.sh before|after BINARY [cf256|rest]; the two parts ran side by side.
+side=$1; BIN=$2; part=${3:-all}
 cd /work/main
 M=~/.cache/mledit/SmolLM2-135M-Instruct.Q4_1.gguf
 CF=/work/shared/data/counterfact-partial.json
@@ -20,6 +20,10 @@ run() {  # name file facts skip runs
   echo "$(date -u +%H:%M:%S) end $side-$1 rc $? load $(cut -d' ' -f1 /proc/loadavg)" >> bench/runs/heldout-12.log
 }
 HP=$hp
-run cf256 $CF 256 2000 memit-64,emmet-64,memit-10,emmet-10
-run zsre64 $ZS 64 0 memit-64,emmet-64,memit-10,emmet-10,rome-1
-run cf64-batch1 $CF 64 2000 memit-1,emmet-1,rome-1
+if [ "$part" != rest ]; then
+  run cf256 $CF 256 2000 memit-64,emmet-64,memit-10,emmet-10
+fi
+if [ "$part" != cf256 ]; then
+  run zsre64 $ZS 64 0 memit-64,memit-10,rome-1,emmet-64,emmet-10
+  run cf64-batch1 $CF 64 2000 memit-1,rome-1,emmet-1
+fi
