@@ -1,8 +1,11 @@
 // A commit's edit as the user expects it: solved, then checked on the edited weights — does the
 // greedy answer to each rewrite prompt give the new target? — and, when some fact does not land,
-// solved once more with a stronger setting (EditHyperparameters.strengthened), keeping whichever
-// round lands more facts. Facts that still do not land refuse the commit, or with
-// `--allow-partial` are left out and the rest solved again on their own. Nothing is written here.
+// a second round: the targets of the facts that did not land are optimised again on the edited
+// weights with a stronger setting (EditHyperparameters.strengthened), so that they overshoot by
+// what the first solve fell short of, and the batch is solved again from the same weights with
+// the landed facts' targets kept; whichever round lands more facts is kept. Facts that still do
+// not land refuse the commit, or with `--allow-partial` are left out and the rest solved again
+// towards their targets. Nothing is written here.
 import Foundation
 import Ledger
 import Models
@@ -30,15 +33,19 @@ public struct VerifiedEdit {
                       statistics: [Int: LayerStatistics], memory: ([EditRequest]) throws -> EditMemory,
                       model: EditableModel, tokenizer: Tokenizer, allowPartial: Bool, retry: Bool = true,
                       progress: @escaping (EditProgress) -> Void) throws -> VerifiedEdit {
-        func attempt(_ facts: [EditRequest], _ h: EditHyperparameters) throws -> (EditResult, [FactCheck]) {
-            let layers = h.sortedLayers
-            let saved = layers.map { model.mlpOutputWeight(layer: $0) }
-            defer { for (layer, weight) in zip(layers, saved) { model.setMLPOutputWeight(layer: layer, weight) } }
+        let layers = h.sortedLayers
+        let saved = layers.map { model.mlpOutputWeight(layer: $0) }
+        func restore() { for (layer, weight) in zip(layers, saved) { model.setMLPOutputWeight(layer: layer, weight) } }
+        defer { restore() }
+        /// Solves `facts` from the saved weights and checks them; the weights stay edited until the next round.
+        func attempt(_ facts: [EditRequest], _ h: EditHyperparameters, prefixes: [String]? = nil,
+                     targets: [TargetValue]? = nil) throws -> (EditResult, [FactCheck]) {
+            restore()
             let memory = try memory(facts)
             let result = try EditPlanner.computeEdit(
                 model: model, tokenizer: tokenizer, requests: facts, method: method, hyperparameters: h, statistics: statistics,
-                previousKeys: memory.keys, previousGrams: memory.grams, lifelongStatistics: memory.lifelongStatistics,
-                apply: true, progress: progress)
+                previousKeys: memory.keys, previousGrams: memory.grams, prefixes: prefixes, presetTargets: targets,
+                lifelongStatistics: memory.lifelongStatistics, apply: true, progress: progress)
             return (result, try EditVerification.check(model: model, tokenizer: tokenizer, requests: facts))
         }
         var (result, checks) = try attempt(requests, h)
@@ -48,7 +55,17 @@ public struct VerifiedEdit {
         }
         if checks.contains(where: { !$0.landed }) {
             let stronger = h.strengthened()
-            let (second, secondChecks) = try attempt(requests, stronger)
+            let (second, secondChecks): (EditResult, [FactCheck])
+            if method == .ultraedit {
+                (second, secondChecks) = try attempt(requests, stronger)
+            } else {
+                let failing = checks.indices.filter { !checks[$0].landed }
+                let retargeted = try EditPlanner.retarget(model: model, tokenizer: tokenizer, requests: failing.map { requests[$0] },
+                                                          prefixes: result.prefixes, hyperparameters: stronger)
+                var targets = result.targetValues
+                for (index, target) in zip(failing, retargeted) { targets[index] = target }
+                (second, secondChecks) = try attempt(requests, stronger, prefixes: result.prefixes, targets: targets)
+            }
             rounds = 2
             if secondChecks.filter(\.landed).count > checks.filter(\.landed).count {
                 var marked = secondChecks
@@ -62,14 +79,17 @@ public struct VerifiedEdit {
         }
         let listed = failing.prefix(5).map(describe).joined(separator: "; ") + (failing.count > 5 ? "; …" : "")
         guard allowPartial else {
-            throw MLEditError(.editFailed, "\(failing.count) of \(requests.count) fact\(requests.count == 1 ? "" : "s") did not land, even with a second round of twice the steps and clamp: \(listed); nothing was written (--allow-partial records the others)")
+            throw MLEditError(.editFailed, "\(failing.count) of \(requests.count) fact\(requests.count == 1 ? "" : "s") did not land, even with a second round of targets optimised again with twice the steps and clamp: \(listed); nothing was written (--allow-partial records the others)")
         }
-        let kept = zip(requests, checks).filter(\.1.landed).map(\.0)
-        guard !kept.isEmpty else {
+        let keptIndices = checks.indices.filter { checks[$0].landed }
+        guard !keptIndices.isEmpty else {
             throw MLEditError(.editFailed, "none of the \(requests.count) facts landed: \(listed); nothing was written")
         }
+        let kept = keptIndices.map { requests[$0] }
+        let keptTargets = method == .ultraedit ? nil : keptIndices.map { result.targetValues[$0] }
+        var (keptResult, keptChecks) = try attempt(kept, used, prefixes: method == .ultraedit ? nil : result.prefixes,
+                                                   targets: keptTargets)
         let retried = Set(checks.filter(\.retried).map(\.fact))
-        var (keptResult, keptChecks) = try attempt(kept, used)
         for index in keptChecks.indices where retried.contains(keptChecks[index].fact) { keptChecks[index].retried = true }
         return VerifiedEdit(requests: kept, hyperparameters: used, result: keptResult, checks: keptChecks,
                             leftOut: failing, rounds: rounds + 1)

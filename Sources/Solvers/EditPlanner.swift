@@ -18,6 +18,8 @@ public enum EditPlanner {
     ///   - previousGrams: Σ k kᵀ of further earlier facts, per layer (d_in × d_in); MEMIT and
     ///     AlphaEdit only (EMMET and ROME hold earlier facts by their keys).
     ///   - prefixes: context prefixes to reuse (e.g. from a stored commit); sampled when nil.
+    ///   - presetTargets: one target per request, already optimised (by an earlier solve of the
+    ///     same facts, or by `retarget`): no target optimisation runs.
     ///   - lifelongStatistics: UltraEdit only: the running feature statistics of the edit layers
     ///     so far (see `UltraEditSolver`); `statistics` and the memory are not used by it.
     ///   - apply: leave the edited weights in `model`.
@@ -27,7 +29,8 @@ public enum EditPlanner {
                                    method: EditMethod, hyperparameters h: EditHyperparameters,
                                    statistics: [Int: LayerStatistics], previousKeys: [Int: Matrix<Float>] = [:],
                                    previousGrams: [Int: Matrix<Double>] = [:],
-                                   prefixes: [String]? = nil, lifelongStatistics: [Int: LifelongNormalizer] = [:],
+                                   prefixes: [String]? = nil, presetTargets: [TargetValue]? = nil,
+                                   lifelongStatistics: [Int: LifelongNormalizer] = [:],
                                    apply: Bool = false, progress: ((EditProgress) -> Void)? = nil) throws -> EditResult {
         if method == .ultraedit {
             return try UltraEditSolver.computeEdit(model: model, tokenizer: tokenizer, requests: requests, hyperparameters: h,
@@ -38,6 +41,10 @@ public enum EditPlanner {
                      previousGrams: previousGrams)
         let layers = h.sortedLayers
         if requests.isEmpty { throw SolverError.invalidHyperparameter(field: "facts", reason: "no facts to edit") }
+        if let presetTargets, presetTargets.count != requests.count || presetTargets.contains(where: { $0.target.count != config.hiddenSize }) {
+            throw SolverError.shapeMismatch(what: "preset targets", expected: "\(requests.count) of \(config.hiddenSize)",
+                                            actual: "\(presetTargets.count)")
+        }
 
         let original = Dictionary(uniqueKeysWithValues: layers.map { ($0, model.mlpOutputWeight(layer: $0)) })
         var keepEdits = false
@@ -60,12 +67,14 @@ public enum EditPlanner {
         var targets: [TargetValue] = []
         if method == .rome {
             edits = try oneFactAtATime(requests.count, previousKeys: previousKeys) { i, memory in
-                let step = try plan.editBatch([requests[i]], previousKeys: memory, targetOffset: i, targetTotal: requests.count)
+                let step = try plan.editBatch([requests[i]], preset: presetTargets.map { [$0[i]] }, previousKeys: memory,
+                                              targetOffset: i, targetTotal: requests.count)
                 targets += step.targets
                 return step.edits
             }
         } else {
-            let step = try plan.editBatch(requests, previousKeys: previousKeys, targetOffset: 0, targetTotal: requests.count)
+            let step = try plan.editBatch(requests, preset: presetTargets, previousKeys: previousKeys, targetOffset: 0,
+                                          targetTotal: requests.count)
             targets = step.targets
             edits = step.edits
         }
@@ -87,7 +96,22 @@ public enum EditPlanner {
         for (i, t) in targets.enumerated() { z.setColumn(i, t.target) }
         keepEdits = apply
         return EditResult(method: method, hyperparameters: h, prefixes: contextPrefixes, layers: edits, facts: outcomes,
-                          targets: z, applied: apply)
+                          targets: z, targetValues: targets, applied: apply)
+    }
+
+    /// Optimises the targets of `requests` at the last edit layer on the model's current weights
+    /// (NAS-aligned when the setting asks for it): z = h + δ from where these weights leave each
+    /// fact, so on weights that already carry an edit of the same facts, the new z overshoots by
+    /// what that edit's solve fell short of.
+    public static func retarget(model: EditableModel, tokenizer: Tokenizer, requests: [EditRequest], prefixes: [String],
+                                hyperparameters h: EditHyperparameters,
+                                progress: (@Sendable (Int) -> Void)? = nil) throws -> [TargetValue] {
+        let lastLayer = h.sortedLayers[h.sortedLayers.count - 1]
+        let targets = try TargetValueOptimizer.optimize(model: model, tokenizer: tokenizer, requests: requests, prefixes: prefixes,
+                                                        layer: lastLayer, hyperparameters: h, progress: progress)
+        guard let norm = h.nasTargetNorm else { return targets }
+        return try NormAlignedTargets.align(model: model, tokenizer: tokenizer, requests: requests, targets: targets,
+                                            layer: lastLayer, norm: norm, skipFactor: h.nasSkipFactor)
     }
 
     /// Checks hyperparameters, statistics and earlier keys against the model's shapes.
@@ -223,20 +247,15 @@ private struct Plan {
         self.progress = progress
     }
 
-    /// Targets, then the layer-by-layer distribution, for one batch; leaves the edits applied.
-    mutating func editBatch(_ requests: [EditRequest], previousKeys: [Int: Matrix<Float>], targetOffset: Int,
-                            targetTotal: Int) throws -> (targets: [TargetValue], edits: [LayerEdit]) {
-        let h = hyperparameters
-        let lastLayer = layers[layers.count - 1]
+    /// Targets (optimised, unless `preset`), then the layer-by-layer distribution, for one batch;
+    /// leaves the edits applied.
+    mutating func editBatch(_ requests: [EditRequest], preset: [TargetValue]?, previousKeys: [Int: Matrix<Float>],
+                            targetOffset: Int, targetTotal: Int) throws -> (targets: [TargetValue], edits: [LayerEdit]) {
         progress?(EditProgress(stage: .targets, completed: targetOffset, total: targetTotal))
         nonisolated(unsafe) let report = progress
-        var targets = try TargetValueOptimizer.optimize(
-            model: model, tokenizer: tokenizer, requests: requests, prefixes: prefixes, layer: lastLayer, hyperparameters: h,
+        let targets = try preset ?? EditPlanner.retarget(
+            model: model, tokenizer: tokenizer, requests: requests, prefixes: prefixes, hyperparameters: hyperparameters,
             progress: { done in report?(EditProgress(stage: .targets, completed: targetOffset + done, total: targetTotal)) })
-        if let norm = h.nasTargetNorm {
-            targets = try NormAlignedTargets.align(model: model, tokenizer: tokenizer, requests: requests, targets: targets,
-                                                   layer: lastLayer, norm: norm, skipFactor: h.nasSkipFactor)
-        }
         progress?(EditProgress(stage: .targets, completed: targetOffset + requests.count, total: targetTotal))
         var z = Matrix<Double>(rows: model.configuration.hiddenSize, cols: requests.count)   // targets as columns
         for (i, t) in targets.enumerated() { z.setColumn(i, t.target.map(Double.init)) }

@@ -90,6 +90,9 @@ public struct EditResult: Sendable {
     /// z = h + δ per fact: the residual stream after the last edit layer that the edit aims at
     /// (d_model × n, a column per fact).
     public var targets: Matrix<Float>
+    /// The optimised targets in full, one per request (empty for UltraEdit, which has none):
+    /// what a later solve of the same facts can reuse instead of optimising again.
+    public var targetValues: [TargetValue] = []
     /// Whether the edit was left applied to the model.
     public var applied: Bool
     /// UltraEdit: every edit layer's running feature statistics after this edit (empty for the

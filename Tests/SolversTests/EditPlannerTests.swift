@@ -141,6 +141,54 @@ struct TinyFactsEditTests {
         #expect((kept[true] ?? 0) >= (kept[false] ?? 0), "memory kept \(kept[true] ?? -1), none kept \(kept[false] ?? -1)")
         #expect(one.memory()[0]?.cols == 8 && one.memory(appendingTo: one.memory())[1]?.cols == 16)
     }
+
+    @Test("preset targets give the same edit without optimising; retargeting on edited weights starts from them",
+          arguments: [EditMethod.memit, .rome])
+    func presetAndRetargetedTargets(method: EditMethod) throws {
+        let (model, tokenizer) = try SolverFixtures.tinyFactsModel()
+        let stats = try Self.statistics(model: model, tokenizer: tokenizer)
+        let facts = Array(try SolverFixtures.tinyFacts()[40..<44])
+        let h = EditHyperparameters.defaults(for: model.configuration, method: method)
+        let originals = h.layers.map { model.mlpOutputWeight(layer: $0) }
+        func restore() { for (layer, weight) in zip(h.layers, originals) { model.setMLPOutputWeight(layer: layer, weight) } }
+        defer { restore() }
+        let solved = try EditPlanner.computeEdit(model: model, tokenizer: tokenizer, requests: facts, method: method,
+                                                 hyperparameters: h, statistics: stats, apply: true)
+        #expect(solved.targetValues.count == facts.count)
+        #expect(solved.targetValues.enumerated().allSatisfy { solved.targets.column($0.offset) == $0.element.target })
+        let edited = h.layers.map { model.mlpOutputWeight(layer: $0) }
+
+        let lastLayer = h.sortedLayers[h.sortedLayers.count - 1]
+        let retargeted = try EditPlanner.retarget(model: model, tokenizer: tokenizer, requests: facts, prefixes: solved.prefixes,
+                                                  hyperparameters: h)
+        let editedBases = model.editValues(prompts: try facts.map { try FactTokenization.prompt($0, tokenizer: tokenizer).ids },
+                                           positions: try facts.map { try FactTokenization.prompt($0, tokenizer: tokenizer).subjectPosition },
+                                           layer: lastLayer)
+        func distance(_ a: [Float], _ b: [Float]) -> Float { zip(a, b).map { abs($0 - $1) }.max() ?? .infinity }
+        for (i, target) in retargeted.enumerated() {
+            let moved = distance(solved.targetValues[i].base, editedBases.row(i))
+            #expect(moved > 1e-3, "fact \(i): the edit moved h")
+            #expect(distance(target.base, editedBases.row(i)) < moved * 1e-3, "fact \(i): the retargeted h is the edited weights' value")
+        }
+
+        restore()
+        let again = try EditPlanner.computeEdit(model: model, tokenizer: tokenizer, requests: facts, method: method,
+                                                hyperparameters: h, statistics: stats, prefixes: solved.prefixes,
+                                                presetTargets: solved.targetValues, apply: true)
+        #expect(h.layers.map { model.mlpOutputWeight(layer: $0) } == edited)
+        #expect(again.targets == solved.targets && again.facts.map(\.optimizationSteps) == solved.facts.map(\.optimizationSteps))
+        restore()
+        let towardsRetargeted = try EditPlanner.computeEdit(
+            model: model, tokenizer: tokenizer, requests: facts, method: method, hyperparameters: h, statistics: stats,
+            prefixes: solved.prefixes, presetTargets: retargeted)
+        #expect(retargeted.indices.allSatisfy { towardsRetargeted.targets.column($0) == retargeted[$0].target })
+        #expect(towardsRetargeted.targets != solved.targets)
+        #expect(h.layers.map { model.mlpOutputWeight(layer: $0) } == originals)
+        #expect(throws: SolverError.self) {
+            _ = try EditPlanner.computeEdit(model: model, tokenizer: tokenizer, requests: facts, method: method, hyperparameters: h,
+                                            statistics: stats, presetTargets: Array(solved.targetValues.dropLast()))
+        }
+    }
 }
 
 @Suite("Edits of the default model (SmolLM2-135M)", .serialized)

@@ -145,6 +145,13 @@ final class VerificationTally {
         batches += 1
     }
 
+    /// A batch none of whose facts landed: `mledit commit --allow-partial` refuses it, so it stays unedited.
+    func recordRefused(_ count: Int) {
+        leftOut += count
+        rounds += 2
+        batches += 1
+    }
+
     var figures: [String: Any] {
         ["landed_first_round": landedFirstRound, "landed_after_retry": landedAfterRetry, "left_out": leftOut,
          "rounds": rounds, "batches": batches]
@@ -210,11 +217,17 @@ extension Benchmarks {
                 // facts that did not land, those still not landed left out (they stay unedited and
                 // count as misses in the scores of all facts).
                 let (currentKeys, currentGrams, currentLifelong) = (memory, grams, lifelong)
-                let edit = try VerifiedEdit.solve(
-                    requests: chunk, method: method, hyperparameters: h, statistics: statistics,
-                    memory: { _ in EditMemory(keys: currentKeys, grams: currentGrams, lifelongStatistics: currentLifelong) },
-                    model: bench.model, tokenizer: bench.tokenizer, allowPartial: true, retry: true,
-                    progress: { clock.observe($0) })
+                let edit: VerifiedEdit
+                do {
+                    edit = try VerifiedEdit.solve(
+                        requests: chunk, method: method, hyperparameters: h, statistics: statistics,
+                        memory: { _ in EditMemory(keys: currentKeys, grams: currentGrams, lifelongStatistics: currentLifelong) },
+                        model: bench.model, tokenizer: bench.tokenizer, allowPartial: true, retry: true,
+                        progress: { clock.observe($0) })
+                } catch let error as MLEditError where error.kind == .editFailed {
+                    verification.recordRefused(chunk.count)
+                    continue
+                }
                 result = edit.result
                 for layer in result.layers {
                     bench.model.setMLPOutputWeight(layer: layer.layer, layer.applied(to: bench.model.mlpOutputWeight(layer: layer.layer)))
