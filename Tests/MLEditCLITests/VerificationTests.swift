@@ -27,6 +27,26 @@ struct VerificationTests {
         #expect(facts?.first?["p_new"] as? Double ?? 0 > 0.3)
     }
 
+    @Test("facts too weak for the first round land after the second, which optimises them again on the edited weights")
+    func landedAfterRetry() throws {
+        let box = try HistoryTests.Sandbox()
+        defer { CLIHarness.cleanUp(box.directory) }
+        box.run(["init", "--model", HistoryTests.model.path])
+        try HistoryTests.writeFacts(range: 0..<12, to: box.directory.appendingPathComponent("twelve.jsonl"))
+        // Three steps and a tight clamp: the first round falls short for most facts, the second
+        // starts where the first left them.
+        try #"{"v_num_grad_steps": 3, "clamp_norm_factor": 0.3}"#.write(to: box.directory.appendingPathComponent("short.json"), atomically: true, encoding: .utf8)
+        let commit = box.run(["commit", "twelve.jsonl", "--hparams", "short.json", "--allow-partial", "--no-health"])
+        let retried = commit.stdout.split(separator: "\n").filter { $0.hasPrefix(" landed after retry") }
+        #expect(!retried.isEmpty, "\(commit.stdout)")
+        let show = try JSONSerialization.jsonObject(with: Data(box.run(["show", "--json"]).stdout.utf8)) as? [String: Any]
+        let verification = show?["verification"] as? [String: Any]
+        let facts = verification?["facts"] as? [[String: Any]] ?? []
+        #expect(verification?["rounds"] as? Int ?? 0 >= 2)
+        #expect(facts.filter { $0["retried"] as? Bool == true }.count == retried.count)
+        #expect(facts.count + (verification?["left_out"] as? [Any] ?? []).count == 12)
+    }
+
     @Test("a fact that cannot land refuses the commit with nothing written; --allow-partial records the others")
     func refusedAndPartial() throws {
         let box = try HistoryTests.Sandbox()
