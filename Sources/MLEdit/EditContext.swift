@@ -281,8 +281,9 @@ extension EditHyperparameters {
             }
             var merged = try JSONSerialization.jsonObject(with: JSONEncoder().encode(h)) as? [String: Any] ?? [:]
             for key in overrides.keys.sorted() {
-                guard merged[key] != nil else {
-                    throw MLEditError(.invalidInput, "\(file.path): field '\(key)': unknown hyperparameter (known: \(merged.keys.sorted().joined(separator: ", ")))")
+                guard merged[key] != nil || EditHyperparameters.optionalFields.contains(key) else {
+                    let known = Set(merged.keys).union(EditHyperparameters.optionalFields).sorted()
+                    throw MLEditError(.invalidInput, "\(file.path): field '\(key)': unknown hyperparameter (known: \(known.joined(separator: ", ")))")
                 }
                 if let number = overrides[key] as? Double, !number.isFinite {
                     throw MLEditError(.invalidInput, "\(file.path): field '\(key)': \(number) is not a finite number")

@@ -62,6 +62,10 @@ public struct EditHyperparameters: Codable, Sendable, Equatable {
     public var vTop1MaxNLL: Double?
     /// The prompt of the KL term, `{}` for the subject.
     public var klPrompt: String
+    /// The bare prompt's share of each fact's key, the rest split evenly over the prefixed prompts
+    /// (nil = every prompt alike). A subject that opens the text has a key unlike the same subject
+    /// after a context, and the bare prompt is the one a user asks.
+    public var keyBareWeight: Double?
     /// λ: weight of the preservation term λ·C0 (MEMIT; mom2_update_weight).
     public var preservationWeight: Double
     /// Tokens of ordinary text in the preservation statistics C0.
@@ -108,6 +112,7 @@ public struct EditHyperparameters: Codable, Sendable, Equatable {
         case vStopAtTop1 = "v_stop_at_top1"
         case vTop1MaxNLL = "v_top1_max_nll"
         case klPrompt = "kl_prompt"
+        case keyBareWeight = "key_bare_weight"
         case preservationWeight = "mom2_update_weight"
         case statisticsTokenCount = "mom2_n_tokens"
         case statisticsSequenceLength = "mom2_sequence_length"
@@ -127,7 +132,8 @@ public struct EditHyperparameters: Codable, Sendable, Equatable {
 
     public init(layers: [Int], vLearningRate: Double = 0.5, vSteps: Int = 25, vWeightDecay: Double = 1e-3,
                 klFactor: Double = 0.0625, clampNormFactor: Double = 0.75, vLossThreshold: Double = 0.05,
-                vStopAtTop1: Bool = true, vTop1MaxNLL: Double? = nil, klPrompt: String = "{} is a", preservationWeight: Double = 15000,
+                vStopAtTop1: Bool = true, vTop1MaxNLL: Double? = nil, klPrompt: String = "{} is a",
+                keyBareWeight: Double? = nil, preservationWeight: Double = 15000,
                 statisticsTokenCount: Int = 100_000, statisticsSequenceLength: Int = 128,
                 prefixCount: Int = 5, prefixLength: Int = 10, prefixTopK: Int = 5, seed: UInt64 = 0,
                 emmetRidge: Double = 0, nullSpaceThreshold: Double = 1e-2,
@@ -143,6 +149,7 @@ public struct EditHyperparameters: Codable, Sendable, Equatable {
         self.vStopAtTop1 = vStopAtTop1
         self.vTop1MaxNLL = vTop1MaxNLL
         self.klPrompt = klPrompt
+        self.keyBareWeight = keyBareWeight
         self.preservationWeight = preservationWeight
         self.statisticsTokenCount = statisticsTokenCount
         self.statisticsSequenceLength = statisticsSequenceLength
@@ -175,6 +182,7 @@ public struct EditHyperparameters: Codable, Sendable, Equatable {
         vStopAtTop1 = try c.decodeIfPresent(Bool.self, forKey: .vStopAtTop1) ?? d.vStopAtTop1
         vTop1MaxNLL = try c.decodeIfPresent(Double.self, forKey: .vTop1MaxNLL)
         klPrompt = try c.decodeIfPresent(String.self, forKey: .klPrompt) ?? d.klPrompt
+        keyBareWeight = try c.decodeIfPresent(Double.self, forKey: .keyBareWeight)
         preservationWeight = try c.decodeIfPresent(Double.self, forKey: .preservationWeight) ?? d.preservationWeight
         statisticsTokenCount = try c.decodeIfPresent(Int.self, forKey: .statisticsTokenCount) ?? d.statisticsTokenCount
         statisticsSequenceLength = try c.decodeIfPresent(Int.self, forKey: .statisticsSequenceLength)
@@ -208,6 +216,7 @@ public struct EditHyperparameters: Codable, Sendable, Equatable {
         try c.encode(vStopAtTop1, forKey: .vStopAtTop1)
         try c.encodeIfPresent(vTop1MaxNLL, forKey: .vTop1MaxNLL)
         try c.encode(klPrompt, forKey: .klPrompt)
+        try c.encodeIfPresent(keyBareWeight, forKey: .keyBareWeight)
         try c.encode(preservationWeight, forKey: .preservationWeight)
         try c.encode(statisticsTokenCount, forKey: .statisticsTokenCount)
         try c.encode(statisticsSequenceLength, forKey: .statisticsSequenceLength)
@@ -230,6 +239,9 @@ public struct EditHyperparameters: Codable, Sendable, Equatable {
     public var sortedLayers: [Int] { Array(Set(layers)).sorted() }
 
     /// The fields that take whole numbers (`layers`: an array of them).
+    /// Fields a hyperparameters file may set although the defaults leave them out (nil).
+    public static let optionalFields: Set<String> = [CodingKeys.keyBareWeight.rawValue]
+
     public static let wholeNumberFields: Set<String> = [
         CodingKeys.layers, .vSteps, .statisticsTokenCount, .statisticsSequenceLength, .prefixCount, .prefixLength,
         .prefixTopK, .seed,
@@ -262,6 +274,7 @@ public struct EditHyperparameters: Codable, Sendable, Equatable {
         if !(vLossThreshold >= 0 && vLossThreshold.isFinite) { throw fail(.vLossThreshold, "must be ≥ 0") }
         if let margin = vTop1MaxNLL, !(margin >= 0 && margin.isFinite) { throw fail(.vTop1MaxNLL, "must be ≥ 0") }
         if !klPrompt.contains("{}") { throw fail(.klPrompt, "must contain {} for the subject") }
+        if let weight = keyBareWeight, !(weight > 0 && weight <= 1) { throw fail(.keyBareWeight, "must be in (0, 1]") }
         if !(preservationWeight >= 0 && preservationWeight.isFinite) { throw fail(.preservationWeight, "must be ≥ 0") }
         if !(1...Self.maxStatisticsTokens).contains(statisticsTokenCount) {
             throw fail(.statisticsTokenCount, "must be from 1 to \(Self.maxStatisticsTokens)")

@@ -309,8 +309,9 @@ private struct Plan {
         return edits
     }
 
-    /// Each fact's key at `layer`, averaged over its bare and prefixed prompts (d_in × n), from
-    /// `stream` (the same prompts, flattened in order).
+    /// Each fact's key at `layer`, averaged over its bare and prefixed prompts (d_in × n) with
+    /// the bare prompt's share `keyBareWeight`, from `stream` (the same prompts, flattened in
+    /// order, each group's bare prompt first).
     func averagedKeys(stream: ResidualStream, prompts: [[SubjectPrompt]], layer: Int) -> Matrix<Double> {
         let flat = prompts.flatMap { $0 }
         let keys = stream.keys(layer: layer, positions: flat.map(\.subjectPosition))
@@ -319,11 +320,21 @@ private struct Plan {
         var row = 0
         for (i, group) in prompts.enumerated() {
             var sum = [Double](repeating: 0, count: d)
-            for _ in group {
-                for c in 0..<d { sum[c] += Double(keys[row, c]) }
-                row += 1
+            if let bareWeight = hyperparameters.keyBareWeight, group.count > 1 {
+                let otherWeight = (1 - bareWeight) / Double(group.count - 1)
+                for index in group.indices {
+                    let weight = index == 0 ? bareWeight : otherWeight
+                    for c in 0..<d { sum[c] += weight * Double(keys[row, c]) }
+                    row += 1
+                }
+            } else {
+                for _ in group {
+                    for c in 0..<d { sum[c] += Double(keys[row, c]) }
+                    row += 1
+                }
+                sum = sum.map { $0 / Double(group.count) }
             }
-            out.setColumn(i, sum.map { $0 / Double(group.count) })
+            out.setColumn(i, sum)
         }
         return out
     }

@@ -142,6 +142,44 @@ struct TinyFactsEditTests {
         #expect(one.memory()[0]?.cols == 8 && one.memory(appendingTo: one.memory())[1]?.cols == 16)
     }
 
+    @Test("a fact's key is the mean over its prompts, or with key_bare_weight the bare prompt's share of it")
+    func bareKeyWeight() throws {
+        let (model, tokenizer) = try SolverFixtures.tinyFactsModel()
+        let stats = try Self.statistics(model: model, tokenizer: tokenizer)
+        let facts = Array(try SolverFixtures.tinyFacts()[50..<52])
+        var h = EditHyperparameters.defaults(for: model.configuration, method: .memit)
+        let first = h.sortedLayers[0]
+        func keys(_ weight: Double?) throws -> (edit: Matrix<Float>, prompts: [[Float]]) {
+            h.keyBareWeight = weight
+            let result = try EditPlanner.computeEdit(model: model, tokenizer: tokenizer, requests: facts, method: .memit,
+                                                     hyperparameters: h, statistics: stats)
+            let prompts = try facts.map { fact in
+                try ([""] + result.prefixes).map { try FactTokenization.prompt(fact, prefix: $0, tokenizer: tokenizer) }
+            }
+            // The first edit layer's keys come from the unedited weights.
+            let perPrompt = prompts.map { group in
+                model.keys(prompts: group.map(\.ids), positions: group.map(\.subjectPosition), layer: first)
+            }
+            return (result.layers[0].keys, perPrompt.flatMap { m in (0..<m.rows).map { m.row($0) } })
+        }
+        func close(_ a: [Float], _ b: [Float]) -> Bool { zip(a, b).allSatisfy { abs($0 - $1) <= 1e-4 * max(1, abs($1)) } }
+        let groupSize = h.prefixCount + 1
+        let (mean, rows) = try keys(nil)
+        let (bare, _) = try keys(1)
+        let (half, _) = try keys(0.5)
+        for fact in facts.indices {
+            let group = Array(rows[(fact * groupSize)..<((fact + 1) * groupSize)])
+            let average = (0..<group[0].count).map { c in group.map { $0[c] }.reduce(0, +) / Float(groupSize) }
+            let others = (0..<group[0].count).map { c in group.dropFirst().map { $0[c] }.reduce(0, +) / Float(groupSize - 1) }
+            #expect(close(mean.column(fact), average))
+            #expect(close(bare.column(fact), group[0]))
+            #expect(close(half.column(fact), zip(group[0], others).map { 0.5 * $0 + 0.5 * $1 }))
+            #expect(!close(bare.column(fact), average))
+        }
+        h.keyBareWeight = 0
+        #expect(throws: SolverError.self) { try h.validate(layerCount: model.configuration.layerCount) }
+    }
+
     @Test("preset targets give the same edit without optimising; retargeting on edited weights starts from them",
           arguments: [EditMethod.memit, .rome])
     func presetAndRetargetedTargets(method: EditMethod) throws {
