@@ -48,6 +48,8 @@ public struct VerifiedEdit {
                 lifelongStatistics: memory.lifelongStatistics, apply: true, progress: progress)
             return (result, try EditVerification.check(model: model, tokenizer: tokenizer, requests: facts))
         }
+        // UltraEdit optimises no targets, so its rounds are solved afresh.
+        let reusesTargets = method != .ultraedit
         var (result, checks) = try attempt(requests, h)
         var used = h, rounds = 1
         guard retry else {
@@ -56,7 +58,7 @@ public struct VerifiedEdit {
         if checks.contains(where: { !$0.landed }) {
             let stronger = h.strengthened()
             let (second, secondChecks): (EditResult, [FactCheck])
-            if method == .ultraedit {
+            if !reusesTargets {
                 (second, secondChecks) = try attempt(requests, stronger)
             } else {
                 let failing = checks.indices.filter { !checks[$0].landed }
@@ -86,9 +88,8 @@ public struct VerifiedEdit {
             throw MLEditError(.editFailed, "none of the \(requests.count) facts landed: \(listed); nothing was written")
         }
         let kept = keptIndices.map { requests[$0] }
-        let keptTargets = method == .ultraedit ? nil : keptIndices.map { result.targetValues[$0] }
-        var (keptResult, keptChecks) = try attempt(kept, used, prefixes: method == .ultraedit ? nil : result.prefixes,
-                                                   targets: keptTargets)
+        var (keptResult, keptChecks) = try attempt(kept, used, prefixes: reusesTargets ? result.prefixes : nil,
+                                                   targets: reusesTargets ? keptIndices.map { result.targetValues[$0] } : nil)
         let retried = Set(checks.filter(\.retried).map(\.fact))
         for index in keptChecks.indices where retried.contains(keptChecks[index].fact) { keptChecks[index].retried = true }
         return VerifiedEdit(requests: kept, hyperparameters: used, result: keptResult, checks: keptChecks,

@@ -238,10 +238,10 @@ public struct EditHyperparameters: Codable, Sendable, Equatable {
     /// Edit layers in ascending order.
     public var sortedLayers: [Int] { Array(Set(layers)).sorted() }
 
-    /// The fields that take whole numbers (`layers`: an array of them).
     /// Fields a hyperparameters file may set although the defaults leave them out (nil).
     public static let optionalFields: Set<String> = [CodingKeys.keyBareWeight.rawValue]
 
+    /// The fields that take whole numbers (`layers`: an array of them).
     public static let wholeNumberFields: Set<String> = [
         CodingKeys.layers, .vSteps, .statisticsTokenCount, .statisticsSequenceLength, .prefixCount, .prefixLength,
         .prefixTopK, .seed,

@@ -78,15 +78,14 @@ public enum EditVerification {
 extension EditHyperparameters {
     /// The setting of a commit's second round for facts that did not land: twice the optimisation
     /// steps and twice the clamp on ‖δ‖, within the limits `validate` enforces, and keys that give
-    /// the bare prompt at least `strengthenedKeyBareWeight` (a fact that lands after a context but
+    /// the bare prompt the share `strengthenedKeyBareWeight` (a fact that lands after a context but
     /// not as the user asks it has a bare key unlike its average); for UltraEdit, which optimises
     /// no δ, twice its step size.
     public func strengthened() -> EditHyperparameters {
         var stronger = self
         stronger.vSteps = min(Self.maxSteps, vSteps * 2)
         stronger.clampNormFactor = clampNormFactor * 2
-        let uniformBareWeight = 1 / Double(prefixCount + 1)
-        stronger.keyBareWeight = max(keyBareWeight ?? uniformBareWeight, Self.strengthenedKeyBareWeight)
+        stronger.keyBareWeight = Self.strengthenedKeyBareWeight
         if let rate = ultraEditLearningRate { stronger.ultraEditLearningRate = rate * 2 }
         return stronger
     }
