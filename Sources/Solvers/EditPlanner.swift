@@ -278,7 +278,8 @@ private struct Plan {
         let stream = model.residualStream(prompts: flat.map(\.ids))
         for (j, layer) in layers.enumerated() {
             progress?(EditProgress(stage: .layers, completed: j, total: layers.count))
-            let keys = averagedKeys(stream: stream, prompts: prompts, layer: layer)    // d_in × n
+            let promptKeys = stream.keys(layer: layer, positions: flat.map(\.subjectPosition))
+            let keys = averagedKeys(promptKeys, prompts: prompts, bareWeight: h.keyBareWeight)   // d_in × n
             let current = model.editValues(prompts: bare.map(\.ids), positions: bare.map(\.subjectPosition),
                                            layer: lastLayer).toDouble().transposed()  // d_model × n
             let residual = (1.0 / Double(layers.count - j)) * (z - current)
@@ -299,9 +300,14 @@ private struct Plan {
             let keysFloat = keys.toFloat()
             var values = weight.multiplied(by: keysFloat)
             values = values + residual.toFloat()
-            let edit = LayerEdit(layer: layer, u: delta.u.toFloat(), v: delta.v.toFloat(), keys: keysFloat, values: values)
+            var edit = LayerEdit(layer: layer, u: delta.u.toFloat(), v: delta.v.toFloat(), keys: keysFloat, values: values)
             let updated = edit.applied(to: weight)
             if !updated.values.allSatisfy(\.isFinite) { throw SolverError.nonFinite(layer: layer, what: "the edited weight") }
+            if let memoryWeight = h.memoryBareWeight {
+                // What later commits hold: the edited layer's output at the memory's keys.
+                edit.keys = averagedKeys(promptKeys, prompts: prompts, bareWeight: memoryWeight).toFloat()
+                edit.values = updated.multiplied(by: edit.keys)
+            }
             model.setMLPOutputWeight(layer: layer, updated)
             edits.append(edit)
         }
@@ -309,18 +315,16 @@ private struct Plan {
         return edits
     }
 
-    /// Each fact's key at `layer`, averaged over its bare and prefixed prompts (d_in × n) with
-    /// the bare prompt's share `keyBareWeight`, from `stream` (the same prompts, flattened in
-    /// order, each group's bare prompt first).
-    func averagedKeys(stream: ResidualStream, prompts: [[SubjectPrompt]], layer: Int) -> Matrix<Double> {
-        let flat = prompts.flatMap { $0 }
-        let keys = stream.keys(layer: layer, positions: flat.map(\.subjectPosition))
+    /// Each fact's key, averaged over its bare and prefixed prompts (d_in × n) with the bare
+    /// prompt's share `bareWeight` (nil: every prompt alike), from `keys`, a row per prompt of
+    /// `prompts` flattened in order, each group's bare prompt first.
+    func averagedKeys(_ keys: Matrix<Float>, prompts: [[SubjectPrompt]], bareWeight: Double?) -> Matrix<Double> {
         let d = keys.cols
         var out = Matrix<Double>(rows: d, cols: prompts.count)
         var row = 0
         for (i, group) in prompts.enumerated() {
             var sum = [Double](repeating: 0, count: d)
-            if let bareWeight = hyperparameters.keyBareWeight, group.count > 1 {
+            if let bareWeight, group.count > 1 {
                 let otherWeight = (1 - bareWeight) / Double(group.count - 1)
                 for index in group.indices {
                     let weight = index == 0 ? bareWeight : otherWeight

@@ -180,6 +180,51 @@ struct TinyFactsEditTests {
         #expect(throws: SolverError.self) { try h.validate(layerCount: model.configuration.layerCount) }
     }
 
+    @Test("memory_bare_weight chooses the keys a commit leaves in the memory, and a later EMMET edit holds them exactly")
+    func memoryBareKeys() throws {
+        let (model, tokenizer) = try SolverFixtures.tinyFactsModel()
+        let stats = try Self.statistics(model: model, tokenizer: tokenizer)
+        let all = try SolverFixtures.tinyFacts()
+        let (earlier, later) = (Array(all[50..<53]), Array(all[60..<63]))
+        var h = EditHyperparameters.defaults(for: model.configuration, method: .emmet)
+        let originals = h.sortedLayers.map { model.mlpOutputWeight(layer: $0) }
+        func restore() { for (layer, weight) in zip(h.sortedLayers, originals) { model.setMLPOutputWeight(layer: layer, weight) } }
+        defer { restore() }
+        func close(_ a: [Float], _ b: [Float]) -> Bool { zip(a, b).allSatisfy { abs($0 - $1) <= 1e-4 * max(1, abs($1)) } }
+
+        let solvedKeys = try EditPlanner.computeEdit(model: model, tokenizer: tokenizer, requests: earlier, method: .emmet,
+                                                     hyperparameters: h, statistics: stats)
+        h.memoryBareWeight = 1
+        let first = try EditPlanner.computeEdit(model: model, tokenizer: tokenizer, requests: earlier, method: .emmet,
+                                                hyperparameters: h, statistics: stats, apply: true)
+        // The memory's keys do not change the commit's own solve.
+        #expect(zip(first.layers, solvedKeys.layers).allSatisfy { $0.u == $1.u && $0.v == $1.v })
+        let bare = try earlier.map { try FactTokenization.prompt($0, tokenizer: tokenizer) }
+        let firstLayer = h.sortedLayers[0]
+        let bareKeys = model.keys(prompts: bare.map(\.ids), positions: bare.map(\.subjectPosition), layer: firstLayer)
+        for fact in earlier.indices {
+            #expect(close(first.layers[0].keys.column(fact), bareKeys.row(fact)))
+            #expect(!close(solvedKeys.layers[0].keys.column(fact), bareKeys.row(fact)))
+        }
+        for edit in first.layers {
+            let edited = model.mlpOutputWeight(layer: edit.layer)
+            let held = edited.multiplied(by: edit.keys)
+            #expect((0..<edit.values.cols).allSatisfy { close(held.column($0), edit.values.column($0)) })
+        }
+
+        let before = h.sortedLayers.map { model.mlpOutputWeight(layer: $0) }
+        _ = try EditPlanner.computeEdit(model: model, tokenizer: tokenizer, requests: later, method: .emmet, hyperparameters: h,
+                                        statistics: stats, previousKeys: first.memory(), apply: true)
+        for (edit, weight) in zip(first.layers, before) {
+            let change = model.mlpOutputWeight(layer: edit.layer) - weight
+            let moved = change.multiplied(by: edit.keys)
+            let scale = weight.multiplied(by: edit.keys).values.map(abs).max() ?? 1
+            #expect((moved.values.map(abs).max() ?? .infinity) <= 1e-3 * scale, "layer \(edit.layer)")
+        }
+        h.memoryBareWeight = 1.5
+        #expect(throws: SolverError.self) { try h.validate(layerCount: model.configuration.layerCount) }
+    }
+
     @Test("preset targets give the same edit without optimising; retargeting on edited weights starts from them",
           arguments: [EditMethod.memit, .rome])
     func presetAndRetargetedTargets(method: EditMethod) throws {
