@@ -1,11 +1,12 @@
 // A commit's edit as the user expects it: solved, then checked on the edited weights — does the
 // greedy answer to each rewrite prompt give the new target? — and, when some fact does not land,
-// a second round: the targets of the facts that did not land are optimised again on the edited
-// weights with a stronger setting (EditHyperparameters.strengthened), so that they overshoot by
-// what the first solve fell short of, and the batch is solved again from the same weights with
-// the landed facts' targets kept; whichever round lands more facts is kept. Facts that still do
-// not land refuse the commit, or with `--allow-partial` are left out and the rest solved again
-// towards their targets. Nothing is written here.
+// further rounds (at most `retryRounds`, while each lands more facts than the one before): the
+// targets of the facts that did not land are optimised again on the edited weights with a
+// stronger setting (EditHyperparameters.strengthened), so that they overshoot by what the solve
+// fell short of, and the batch is solved again from the same weights with the landed facts'
+// targets kept. Facts that still do not land refuse the commit, or with `--allow-partial` are
+// left out and the rest solved again towards their targets (with further rounds for any that
+// no longer land). Nothing is written here.
 import Foundation
 import Ledger
 import Models
@@ -50,51 +51,67 @@ public struct VerifiedEdit {
         }
         // UltraEdit optimises no targets, so its rounds are solved afresh.
         let reusesTargets = method != .ultraedit
-        var (result, checks) = try attempt(requests, h)
-        var used = h, rounds = 1
+        let stronger = h.strengthened()
+        /// Further rounds for the facts of `current` that did not land, while a round lands more
+        /// than the one before it and at most `retryRounds` of them; the weights hold `current`'s edit.
+        func retried(_ facts: [EditRequest], _ current: (EditResult, [FactCheck]), used: EditHyperparameters)
+            throws -> (result: EditResult, checks: [FactCheck], used: EditHyperparameters, rounds: Int) {
+            var (result, checks) = current
+            var used = used, rounds = 0
+            // UltraEdit's stronger round is the same solve each time: one is enough.
+            while rounds < (reusesTargets ? Self.retryRounds : 1), checks.contains(where: { !$0.landed }) {
+                let (next, nextChecks): (EditResult, [FactCheck])
+                if !reusesTargets {
+                    (next, nextChecks) = try attempt(facts, stronger)
+                } else {
+                    let failing = checks.indices.filter { !checks[$0].landed }
+                    let retargeted = try EditPlanner.retarget(model: model, tokenizer: tokenizer, requests: failing.map { facts[$0] },
+                                                              prefixes: result.prefixes, hyperparameters: stronger)
+                    var targets = result.targetValues
+                    for (index, target) in zip(failing, retargeted) { targets[index] = target }
+                    (next, nextChecks) = try attempt(facts, stronger, prefixes: result.prefixes, targets: targets)
+                }
+                rounds += 1
+                guard nextChecks.filter(\.landed).count > checks.filter(\.landed).count else { break }
+                var marked = nextChecks
+                for index in marked.indices where marked[index].landed && (checks[index].retried || !checks[index].landed) {
+                    marked[index].retried = true
+                }
+                (result, checks, used) = (next, marked, stronger)
+            }
+            return (result, checks, used, rounds)
+        }
+        let first = try attempt(requests, h)
         guard retry else {
-            return VerifiedEdit(requests: requests, hyperparameters: h, result: result, checks: checks, leftOut: [], rounds: 1)
+            return VerifiedEdit(requests: requests, hyperparameters: h, result: first.0, checks: first.1, leftOut: [], rounds: 1)
         }
-        if checks.contains(where: { !$0.landed }) {
-            let stronger = h.strengthened()
-            let (second, secondChecks): (EditResult, [FactCheck])
-            if !reusesTargets {
-                (second, secondChecks) = try attempt(requests, stronger)
-            } else {
-                let failing = checks.indices.filter { !checks[$0].landed }
-                let retargeted = try EditPlanner.retarget(model: model, tokenizer: tokenizer, requests: failing.map { requests[$0] },
-                                                          prefixes: result.prefixes, hyperparameters: stronger)
-                var targets = result.targetValues
-                for (index, target) in zip(failing, retargeted) { targets[index] = target }
-                (second, secondChecks) = try attempt(requests, stronger, prefixes: result.prefixes, targets: targets)
-            }
-            rounds = 2
-            if secondChecks.filter(\.landed).count > checks.filter(\.landed).count {
-                var marked = secondChecks
-                for index in marked.indices where marked[index].landed && !checks[index].landed { marked[index].retried = true }
-                (result, checks, used) = (second, marked, stronger)
-            }
-        }
+        let (result, checks, used, extra) = try retried(requests, first, used: h)
+        let rounds = 1 + extra
         let failing = checks.filter { !$0.landed }
         if failing.isEmpty {
             return VerifiedEdit(requests: requests, hyperparameters: used, result: result, checks: checks, leftOut: [], rounds: rounds)
         }
         let listed = failing.prefix(5).map(describe).joined(separator: "; ") + (failing.count > 5 ? "; …" : "")
         guard allowPartial else {
-            throw MLEditError(.editFailed, "\(failing.count) of \(requests.count) fact\(requests.count == 1 ? "" : "s") did not land, even with a second round of targets optimised again with twice the steps and clamp: \(listed); nothing was written (--allow-partial records the others)")
+            throw MLEditError(.editFailed, "\(failing.count) of \(requests.count) fact\(requests.count == 1 ? "" : "s") did not land, even with further rounds of targets optimised again with twice the steps and clamp: \(listed); nothing was written (--allow-partial records the others)")
         }
         let keptIndices = checks.indices.filter { checks[$0].landed }
         guard !keptIndices.isEmpty else {
             throw MLEditError(.editFailed, "none of the \(requests.count) facts landed: \(listed); nothing was written")
         }
+        // The kept facts solved again towards their targets without the others; any that no
+        // longer land get the further rounds as well.
         let kept = keptIndices.map { requests[$0] }
-        var (keptResult, keptChecks) = try attempt(kept, used, prefixes: reusesTargets ? result.prefixes : nil,
-                                                   targets: reusesTargets ? keptIndices.map { result.targetValues[$0] } : nil)
-        let retried = Set(checks.filter(\.retried).map(\.fact))
-        for index in keptChecks.indices where retried.contains(keptChecks[index].fact) { keptChecks[index].retried = true }
-        return VerifiedEdit(requests: kept, hyperparameters: used, result: keptResult, checks: keptChecks,
-                            leftOut: failing, rounds: rounds + 1)
+        var keptAttempt = try attempt(kept, used, prefixes: reusesTargets ? result.prefixes : nil,
+                                      targets: reusesTargets ? keptIndices.map { result.targetValues[$0] } : nil)
+        for (index, original) in keptIndices.enumerated() where checks[original].retried { keptAttempt.1[index].retried = true }
+        let final = try retried(kept, keptAttempt, used: used)
+        return VerifiedEdit(requests: kept, hyperparameters: final.used, result: final.result, checks: final.checks,
+                            leftOut: failing, rounds: rounds + 1 + final.rounds)
     }
+
+    /// At most this many rounds after the first, for the facts that did not land.
+    public static let retryRounds = 2
 
     /// `line 3 "France" (top-1 " French", p(new) 0.013, p(true) 0.915)`.
     public static func describe(_ check: FactCheck) -> String {

@@ -21,7 +21,7 @@ public struct CommitOptions {
     public var corpus: [String]?
     /// Record the facts that land and leave out those that do not.
     public var allowPartial = false
-    /// Verify, and solve a second round when a fact does not land.
+    /// Verify, and solve further rounds when a fact does not land.
     public var verify = true
     /// NAS: align every target to the lineage's reference norm (measured on the base model at
     /// its first such commit) unless the hyperparameters give `nas_target_norm`.

@@ -27,7 +27,7 @@ enum CommitCommand {
             OptionSpec(["--hparams"], value: "FILE", help: "JSON object overriding hyperparameters (see 'mledit show --json' for the names)."),
             OptionSpec(["--author"], value: "NAME", help: "Author (default: $MLEDIT_AUTHOR, else $USER)."),
             OptionSpec(["--corpus"], value: "PATH", repeatable: true, help: "Text or JSONL corpus for preservation statistics (default: the Wikipedia sample from scripts/fetch-corpus)."),
-            OptionSpec(["--allow-partial"], help: "Record the facts that land and leave out, listed, those that do not even after the second round (default: refuse the commit)."),
+            OptionSpec(["--allow-partial"], help: "Record the facts that land and leave out, listed, those that do not even after further rounds (default: refuse the commit)."),
             OptionSpec(["--nas"], help: "Norm-aligned targets (NAS): every target scaled to the lineage's reference norm, measured on the base model at its first such commit; facts far above it are skipped and reported."),
             OptionSpec(["--no-verify"], help: "One round, recorded whether or not every fact lands (the verdicts are still reported and stored)."),
             OptionSpec(["--batch-size"], value: "N", help: "Commit the facts as a series of commits of N facts each (resumable)."),

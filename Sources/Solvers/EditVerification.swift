@@ -11,7 +11,7 @@ public struct FactCheck: Sendable, Equatable, Codable {
     public var fact: String
     /// The greedy answer to the rewrite prompt is the whole new target.
     public var landed: Bool
-    /// It landed only in the second round.
+    /// It landed only in a later round.
     public var retried: Bool
     /// p(target_new | prompt) and p(target_true | prompt), over all their tokens.
     public var probabilityNew: Double

@@ -70,8 +70,13 @@ struct HistoryTests {
     }
 
     static func writeFacts(range: Range<Int>, to url: URL) throws {
+        try writeFacts(indices: Array(range), to: url)
+    }
+
+    static func writeFacts(indices: [Int], to url: URL) throws {
         var lines: [String] = []
-        for record in try facts()[range] {
+        let all = try facts()
+        for record in indices.map({ all[$0] }) {
             let rewrite = try #require(record["requested_rewrite"] as? [String: Any])
             let line: [String: Any] = [
                 "prompt": rewrite["prompt"] as Any, "subject": rewrite["subject"] as Any,

@@ -47,6 +47,24 @@ struct VerificationTests {
         #expect(facts.count + (verification?["left_out"] as? [Any] ?? []).count == 12)
     }
 
+    @Test("a round is followed by another while it lands more facts: facts too weak for two rounds land in the third")
+    func landedInThirdRound() throws {
+        let box = try HistoryTests.Sandbox()
+        defer { CLIHarness.cleanUp(box.directory) }
+        box.run(["init", "--model", HistoryTests.model.path])
+        // The first twelve facts but "Pireland", which does not land at this setting in any round.
+        try HistoryTests.writeFacts(indices: Array(0..<7) + Array(8..<12), to: box.directory.appendingPathComponent("eleven.jsonl"))
+        try #"{"v_num_grad_steps": 2, "clamp_norm_factor": 0.5}"#.write(to: box.directory.appendingPathComponent("short.json"), atomically: true, encoding: .utf8)
+        box.run(["commit", "eleven.jsonl", "--hparams", "short.json", "--no-health"])
+        let show = try JSONSerialization.jsonObject(with: Data(box.run(["show", "--json"]).stdout.utf8)) as? [String: Any]
+        let verification = show?["verification"] as? [String: Any]
+        let facts = verification?["facts"] as? [[String: Any]] ?? []
+        // The rounds stop once every fact has landed, so a third round means the second fell short.
+        #expect(verification?["rounds"] as? Int == 3)
+        #expect(facts.count == 11 && facts.allSatisfy { $0["landed"] as? Bool == true })
+        #expect(facts.contains { $0["retried"] as? Bool == true })
+    }
+
     @Test("a fact that cannot land refuses the commit with nothing written; --allow-partial records the others")
     func refusedAndPartial() throws {
         let box = try HistoryTests.Sandbox()
@@ -58,11 +76,11 @@ struct VerificationTests {
             try Self.line(["prompt": "{} works as a", "subject": "Ziovrula Masosson", "target_new": "pilot"]),
             try Self.line(["prompt": "The capital of {} is", "subject": "Brazothia", "target_new": "Gouvur"]),
         ]
-        // One step and almost no room for δ: no fact can move far enough, even with the second round.
+        // One step and almost no room for δ: no fact can move far enough, even with further rounds.
         try #"{"v_num_grad_steps": 1, "clamp_norm_factor": 0.01}"#.write(to: box.directory.appendingPathComponent("weak.json"), atomically: true, encoding: .utf8)
         try facts.joined(separator: "\n").write(to: box.directory.appendingPathComponent("mixed.jsonl"), atomically: true, encoding: .utf8)
         let refused = box.run(["commit", "mixed.jsonl", "--hparams", "weak.json"], expecting: 1)
-        #expect(refused.stderr.contains("did not land, even with a second round") && refused.stderr.contains("nothing was written"),
+        #expect(refused.stderr.contains("did not land, even with further rounds") && refused.stderr.contains("nothing was written"),
                 "\(refused.stderr)")
         #expect(try Repository.open(at: box.directory).allCommits().isEmpty)
         #expect(try Repository.open(at: box.directory).head().commitID == nil)
