@@ -223,6 +223,21 @@ struct TinyFactsEditTests {
         }
         h.memoryBareWeight = 1.5
         #expect(throws: SolverError.self) { try h.validate(layerCount: model.configuration.layerCount) }
+
+        // MEMIT holds the memory by least squares: the later edit changes with the memory's keys.
+        restore()
+        var memit = EditHyperparameters.defaults(for: model.configuration, method: .memit)
+        func laterDelta(_ weight: Double?) throws -> [Matrix<Float>] {
+            defer { restore() }
+            memit.memoryBareWeight = weight
+            let one = try EditPlanner.computeEdit(model: model, tokenizer: tokenizer, requests: earlier, method: .memit,
+                                                  hyperparameters: memit, statistics: stats, apply: true)
+            let two = try EditPlanner.computeEdit(model: model, tokenizer: tokenizer, requests: later, method: .memit,
+                                                  hyperparameters: memit, statistics: stats, previousKeys: one.memory(), apply: true)
+            return two.layers.map(\.delta)
+        }
+        let (meanHeld, bareHeld) = (try laterDelta(nil), try laterDelta(1))
+        #expect(zip(meanHeld, bareHeld).contains { $0.values != $1.values })
     }
 
     @Test("preset targets give the same edit without optimising; retargeting on edited weights starts from them",
