@@ -70,6 +70,10 @@ public struct EditHyperparameters: Codable, Sendable, Equatable {
     /// preserve (nil = the key it was solved with). Later commits hold an earlier fact's output
     /// only at this key, and the bare prompt is the one a user asks.
     public var memoryBareWeight: Double?
+    /// How strongly MEMIT, ENCORE and AlphaEdit hold the facts in force against a new edit: the
+    /// weight of ‖Δ K_p‖² beside the new facts' ‖(W+Δ)K_E − V_E‖² (nil = 1, the recursive least
+    /// squares of one solve over all facts). EMMET and ROME hold them by equality.
+    public var memoryWeight: Double?
     /// λ: weight of the preservation term λ·C0 (MEMIT; mom2_update_weight).
     public var preservationWeight: Double
     /// Tokens of ordinary text in the preservation statistics C0.
@@ -118,6 +122,7 @@ public struct EditHyperparameters: Codable, Sendable, Equatable {
         case klPrompt = "kl_prompt"
         case keyBareWeight = "key_bare_weight"
         case memoryBareWeight = "memory_bare_weight"
+        case memoryWeight = "memory_weight"
         case preservationWeight = "mom2_update_weight"
         case statisticsTokenCount = "mom2_n_tokens"
         case statisticsSequenceLength = "mom2_sequence_length"
@@ -138,7 +143,7 @@ public struct EditHyperparameters: Codable, Sendable, Equatable {
     public init(layers: [Int], vLearningRate: Double = 0.5, vSteps: Int = 25, vWeightDecay: Double = 1e-3,
                 klFactor: Double = 0.0625, clampNormFactor: Double = 0.75, vLossThreshold: Double = 0.05,
                 vStopAtTop1: Bool = true, vTop1MaxNLL: Double? = nil, klPrompt: String = "{} is a",
-                keyBareWeight: Double? = nil, memoryBareWeight: Double? = nil, preservationWeight: Double = 15000,
+                keyBareWeight: Double? = nil, memoryBareWeight: Double? = nil, memoryWeight: Double? = nil, preservationWeight: Double = 15000,
                 statisticsTokenCount: Int = 100_000, statisticsSequenceLength: Int = 128,
                 prefixCount: Int = 5, prefixLength: Int = 10, prefixTopK: Int = 5, seed: UInt64 = 0,
                 emmetRidge: Double = 0, nullSpaceThreshold: Double = 1e-2,
@@ -156,6 +161,7 @@ public struct EditHyperparameters: Codable, Sendable, Equatable {
         self.klPrompt = klPrompt
         self.keyBareWeight = keyBareWeight
         self.memoryBareWeight = memoryBareWeight
+        self.memoryWeight = memoryWeight
         self.preservationWeight = preservationWeight
         self.statisticsTokenCount = statisticsTokenCount
         self.statisticsSequenceLength = statisticsSequenceLength
@@ -190,6 +196,7 @@ public struct EditHyperparameters: Codable, Sendable, Equatable {
         klPrompt = try c.decodeIfPresent(String.self, forKey: .klPrompt) ?? d.klPrompt
         keyBareWeight = try c.decodeIfPresent(Double.self, forKey: .keyBareWeight)
         memoryBareWeight = try c.decodeIfPresent(Double.self, forKey: .memoryBareWeight)
+        memoryWeight = try c.decodeIfPresent(Double.self, forKey: .memoryWeight)
         preservationWeight = try c.decodeIfPresent(Double.self, forKey: .preservationWeight) ?? d.preservationWeight
         statisticsTokenCount = try c.decodeIfPresent(Int.self, forKey: .statisticsTokenCount) ?? d.statisticsTokenCount
         statisticsSequenceLength = try c.decodeIfPresent(Int.self, forKey: .statisticsSequenceLength)
@@ -225,6 +232,7 @@ public struct EditHyperparameters: Codable, Sendable, Equatable {
         try c.encode(klPrompt, forKey: .klPrompt)
         try c.encodeIfPresent(keyBareWeight, forKey: .keyBareWeight)
         try c.encodeIfPresent(memoryBareWeight, forKey: .memoryBareWeight)
+        try c.encodeIfPresent(memoryWeight, forKey: .memoryWeight)
         try c.encode(preservationWeight, forKey: .preservationWeight)
         try c.encode(statisticsTokenCount, forKey: .statisticsTokenCount)
         try c.encode(statisticsSequenceLength, forKey: .statisticsSequenceLength)
@@ -247,7 +255,9 @@ public struct EditHyperparameters: Codable, Sendable, Equatable {
     public var sortedLayers: [Int] { Array(Set(layers)).sorted() }
 
     /// Fields a hyperparameters file may set although the defaults leave them out (nil).
-    public static let optionalFields: Set<String> = [CodingKeys.keyBareWeight.rawValue, CodingKeys.memoryBareWeight.rawValue]
+    public static let optionalFields: Set<String> = [
+        CodingKeys.keyBareWeight.rawValue, CodingKeys.memoryBareWeight.rawValue, CodingKeys.memoryWeight.rawValue,
+    ]
 
     /// The fields that take whole numbers (`layers`: an array of them).
     public static let wholeNumberFields: Set<String> = [
@@ -284,6 +294,7 @@ public struct EditHyperparameters: Codable, Sendable, Equatable {
         if !klPrompt.contains("{}") { throw fail(.klPrompt, "must contain {} for the subject") }
         if let weight = keyBareWeight, !(weight > 0 && weight <= 1) { throw fail(.keyBareWeight, "must be in (0, 1]") }
         if let weight = memoryBareWeight, !(weight > 0 && weight <= 1) { throw fail(.memoryBareWeight, "must be in (0, 1]") }
+        if let weight = memoryWeight, !(weight > 0 && weight.isFinite) { throw fail(.memoryWeight, "must be positive") }
         if !(preservationWeight >= 0 && preservationWeight.isFinite) { throw fail(.preservationWeight, "must be ≥ 0") }
         if !(1...Self.maxStatisticsTokens).contains(statisticsTokenCount) {
             throw fail(.statisticsTokenCount, "must be from 1 to \(Self.maxStatisticsTokens)")

@@ -52,17 +52,18 @@ public enum PreservationSolver {
         let delta: LowRankDelta<Double>
         switch method {
         case .memit:
-            delta = try memit(problem, preservationWeight: h.preservationWeight)
+            delta = try memit(problem, preservationWeight: h.preservationWeight, memoryWeight: h.memoryWeight ?? 1)
         case .encore:
-            delta = try memit(problem, preservationWeight: h.preservationWeight, updateNorm: h.updateNormLambda,
-                              method: "ENCORE")
+            delta = try memit(problem, preservationWeight: h.preservationWeight, memoryWeight: h.memoryWeight ?? 1,
+                              updateNorm: h.updateNormLambda, method: "ENCORE")
         case .emmet, .rome:
             precondition(problem.previousGram == nil, "\(method.rawValue) holds earlier facts by their keys, not their Gram")
             delta = try emmet(problem, ridge: h.emmetRidge, method: method.rawValue.uppercased())
         case .alphaedit:
             let projection = try nullSpace ?? NullSpaceProjection(moment: problem.moment,
                                                                   threshold: h.nullSpaceThreshold, layer: problem.layer)
-            delta = try alphaEdit(problem, projection: projection, regularization: h.alphaEditRegularization)
+            delta = try alphaEdit(problem, projection: projection, regularization: h.alphaEditRegularization,
+                                  memoryWeight: h.memoryWeight ?? 1)
         case .ultraedit:
             // Its solve needs the answer-token features, not a preservation problem.
             throw SolverError.invalidHyperparameter(field: "method", reason: "ultraedit is solved from its features (UltraEditSolver), not from keys and values")
@@ -73,15 +74,15 @@ public enum PreservationSolver {
         return delta
     }
 
-    /// MEMIT: min λ‖ΔK0‖²/N + ‖ΔK_p‖² + ‖(W+Δ)K_E − V_E‖², so
-    /// Δ = R K_Eᵀ A⁻¹ with A = λC0 + G + K_p K_pᵀ + K_E K_Eᵀ (G: `previousGram`): U = R, V = A⁻¹ K_E.
-    /// Solving batch after batch with the earlier keys in K_p gives the one-shot solution for
-    /// the union of the batches (recursive least squares). ENCORE adds μ‖Δ‖²_F to the objective,
+    /// MEMIT: min λ‖ΔK0‖²/N + w‖ΔK_p‖² + ‖(W+Δ)K_E − V_E‖², so
+    /// Δ = R K_Eᵀ A⁻¹ with A = λC0 + w(G + K_p K_pᵀ) + K_E K_Eᵀ (G: `previousGram`, w: `memoryWeight`):
+    /// U = R, V = A⁻¹ K_E. With w = 1, solving batch after batch with the earlier keys in K_p gives
+    /// the one-shot solution for the union of the batches (recursive least squares). ENCORE adds μ‖Δ‖²_F to the objective,
     /// μ = `updateNorm` × the mean diagonal of λC0, so A gains μI: every update is shrunk towards zero, most along the key
     /// directions ordinary text rarely uses, which bounds how the edited weight's norm grows over
     /// a long history.
-    public static func memit(_ p: PreservationProblem, preservationWeight lambda: Double, updateNorm: Double = 0,
-                             method: String = "MEMIT") throws -> LowRankDelta<Double> {
+    public static func memit(_ p: PreservationProblem, preservationWeight lambda: Double, memoryWeight: Double = 1,
+                             updateNorm: Double = 0, method: String = "MEMIT") throws -> LowRankDelta<Double> {
         var a = lambda * p.moment
         if updateNorm > 0 {
             // In units of λ·mean diag(C0), so that one μ means the same on models whose keys differ in scale.
@@ -90,8 +91,8 @@ public enum PreservationSolver {
             meanDiagonal /= Double(max(1, a.rows))
             for i in 0..<a.rows { a[i, i] += updateNorm * meanDiagonal }
         }
-        if let gram = p.previousGram { a.add(gram) }
-        a.addProduct(p.previousKeys, p.previousKeys, transposeB: true)
+        if let gram = p.previousGram { a.add(memoryWeight == 1 ? gram : memoryWeight * gram) }
+        a.addProduct(p.previousKeys, p.previousKeys, transposeB: true, alpha: memoryWeight)
         a.addProduct(p.keys, p.keys, transposeB: true)
         let factor: CholeskyFactorization
         do {
@@ -147,12 +148,12 @@ public enum PreservationSolver {
 
     /// AlphaEdit: Δ = R K_Eᵀ P (K_p K_pᵀ P + K_E K_Eᵀ P + αI)⁻¹ with P = Q Qᵀ the projector onto
     /// the null space of C0. Because P commutes with P M P + αI, this equals
-    /// R (Q (Qᵀ M Q + αI)⁻¹ Qᵀ K_E)ᵀ with M = G + K_p K_pᵀ + K_E K_Eᵀ: U = R, V = Q (Qᵀ M Q + αI)⁻¹ Qᵀ K_E,
+    /// R (Q (Qᵀ M Q + αI)⁻¹ Qᵀ K_E)ᵀ with M = w(G + K_p K_pᵀ) + K_E K_Eᵀ (w: `memoryWeight`): U = R, V = Q (Qᵀ M Q + αI)⁻¹ Qᵀ K_E,
     /// an r × r Cholesky solve. Keys in the span of C0's large eigenvectors are left unchanged
     /// exactly; earlier facts are kept by the K_p K_pᵀ term (as AlphaEdit's sequential cache).
     /// α is `regularization` times the mean of ‖Qᵀ k‖² over the batch.
     public static func alphaEdit(_ p: PreservationProblem, projection: NullSpaceProjection,
-                                 regularization: Double) throws -> LowRankDelta<Double> {
+                                 regularization: Double, memoryWeight: Double = 1) throws -> LowRankDelta<Double> {
         let q = projection.basis                      // d_in × r
         let r = q.cols
         if r == 0 {
@@ -163,8 +164,11 @@ public enum PreservationSolver {
         let qk = q.multiplied(by: p.keys, transposeSelf: true)            // r × n
         let qkp = q.multiplied(by: p.previousKeys, transposeSelf: true)   // r × p
         var g = qk.multiplied(by: qk, transposeOther: true)              // r × r
-        g.addProduct(qkp, qkp, transposeB: true)
-        if let gram = p.previousGram { g.add(q.multiplied(by: gram.multiplied(by: q), transposeSelf: true)) }
+        g.addProduct(qkp, qkp, transposeB: true, alpha: memoryWeight)
+        if let gram = p.previousGram {
+            let projected = q.multiplied(by: gram.multiplied(by: q), transposeSelf: true)
+            g.add(memoryWeight == 1 ? projected : memoryWeight * projected)
+        }
         var meanNorm = 0.0
         for j in 0..<qk.cols { for i in 0..<r { meanNorm += qk[i, j] * qk[i, j] } }
         meanNorm /= Double(max(1, qk.cols))

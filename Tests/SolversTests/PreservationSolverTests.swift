@@ -86,6 +86,34 @@ struct PreservationSolverTests {
         #expect(gradient.frobeniusNorm < 1e-10 * scale, "gradient norm \(gradient.frobeniusNorm) of scale \(scale)")
     }
 
+    @Test("memory_weight w scales ‖ΔK_p‖² in MEMIT's objective: its gradient vanishes, and a larger w holds the earlier keys closer")
+    func memitMemoryWeight() throws {
+        var data = RandomEditData(seed: 5)
+        let k = data.keys(4), v = data.values(4), previous = data.keys(3)
+        let p = problem(data, keys: k, values: v, previous: previous)
+        var held: [Double] = []
+        for weight in [1.0, 10, 1000] {
+            var h = hyper
+            h.memoryWeight = weight
+            let delta = try PreservationSolver.solve(.memit, p, hyperparameters: h).dense()
+            // ½∇ = Δ(λC0 + w K_p K_pᵀ) + ((W+Δ)K_E − V_E) K_Eᵀ
+            var preservation = hyper.preservationWeight * data.c0
+            preservation.addProduct(previous, previous, transposeB: true, alpha: weight)
+            var gradient = delta.multiplied(by: preservation)
+            gradient.addProduct((data.w + delta).multiplied(by: k) - v, k, transposeB: true)
+            let scale = p.residual.multiplied(by: k, transposeOther: true).frobeniusNorm * weight
+            #expect(gradient.frobeniusNorm < 1e-10 * scale, "w \(weight): gradient norm \(gradient.frobeniusNorm)")
+            held.append(delta.multiplied(by: previous).frobeniusNorm)
+        }
+        #expect(held[0] > held[1] && held[1] > held[2], "‖ΔK_p‖ over w = 1, 10, 1000: \(held)")
+        var unweighted = hyper
+        unweighted.memoryWeight = 1
+        #expect(try PreservationSolver.solve(.memit, p, hyperparameters: unweighted).dense()
+                == PreservationSolver.solve(.memit, p, hyperparameters: hyper).dense())
+        unweighted.memoryWeight = 0
+        #expect(throws: SolverError.self) { try unweighted.validate(layerCount: 4) }
+    }
+
     @Test("factored U Vᵀ equals the dense formula for MEMIT, EMMET and AlphaEdit")
     func factoredEqualsDense() throws {
         var data = RandomEditData(seed: 4)
