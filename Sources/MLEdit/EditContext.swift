@@ -251,12 +251,15 @@ package struct EditMemory {
     package var keys: [Int: Matrix<Float>] = [:]
     package var grams: [Int: Matrix<Double>] = [:]
     package var lifelongStatistics: [Int: LifelongNormalizer] = [:]
+    /// Keys at the other positions of earlier facts' bare prompts (`memory_context_weight`).
+    package var contextKeys: [Int: Matrix<Float>] = [:]
 
     package init(keys: [Int: Matrix<Float>] = [:], grams: [Int: Matrix<Double>] = [:],
-                 lifelongStatistics: [Int: LifelongNormalizer] = [:]) {
+                 lifelongStatistics: [Int: LifelongNormalizer] = [:], contextKeys: [Int: Matrix<Float>] = [:]) {
         self.keys = keys
         self.grams = grams
         self.lifelongStatistics = lifelongStatistics
+        self.contextKeys = contextKeys
     }
 }
 

@@ -45,7 +45,8 @@ public struct VerifiedEdit {
             let memory = try memory(facts)
             let result = try EditPlanner.computeEdit(
                 model: model, tokenizer: tokenizer, requests: facts, method: method, hyperparameters: h, statistics: statistics,
-                previousKeys: memory.keys, previousGrams: memory.grams, prefixes: prefixes, presetTargets: targets,
+                previousKeys: memory.keys, previousGrams: memory.grams, previousContextKeys: memory.contextKeys,
+                prefixes: prefixes, presetTargets: targets,
                 lifelongStatistics: memory.lifelongStatistics, apply: true, progress: progress)
             return (result, try EditVerification.check(model: model, tokenizer: tokenizer, requests: facts))
         }

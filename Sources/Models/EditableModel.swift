@@ -143,4 +143,7 @@ public protocol ResidualStream: AnyObject {
     /// Keys of `layer` (the inputs of its MLP output projection) at `positions[i]` of prompt i
     /// (n × d_ff). Layers must be asked for in ascending order.
     func keys(layer: Int, positions: [Int]) -> Matrix<Float>
+    /// Keys of `layer` at every position of `positions[i]` in prompt i, prompt after prompt
+    /// ((Σ counts) × d_ff). May be asked for the layer of the last `keys` call again.
+    func keys(layer: Int, positionsPerPrompt: [[Int]]) -> Matrix<Float>
 }

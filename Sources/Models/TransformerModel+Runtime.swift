@@ -230,9 +230,17 @@ final class RuntimeResidualStream<M: DecoderStack>: ResidualStream {
     @_specialize(where M == GPT2Model<Float>)
     @_specialize(where M == Gemma3Model<Float>)
     func keys(layer: Int, positions: [Int]) -> Matrix<Float> {
+        precondition(positions.count == prompts.count, "\(positions.count) positions for \(prompts.count) prompts")
+        return keys(layer: layer, positionsPerPrompt: positions.map { [$0] })
+    }
+
+    @_specialize(where M == LlamaModel<Float>)
+    @_specialize(where M == GPT2Model<Float>)
+    @_specialize(where M == Gemma3Model<Float>)
+    func keys(layer: Int, positionsPerPrompt: [[Int]]) -> Matrix<Float> {
         let configuration = model.configuration
         precondition(layer >= nextBlock && layer < configuration.layerCount, "layer \(layer): the stream is at block \(nextBlock)")
-        precondition(positions.count == prompts.count, "\(positions.count) positions for \(prompts.count) prompts")
+        precondition(positionsPerPrompt.count == prompts.count, "positions for \(positionsPerPrompt.count) prompts, not \(prompts.count)")
         while nextBlock < layer {
             model.blockForward(layer: nextBlock, x.pointer, context, activations)
             nextBlock += 1
@@ -241,8 +249,14 @@ final class RuntimeResidualStream<M: DecoderStack>: ResidualStream {
         let scratch = ScalarBuffer<S>(count: context.rows * C)
         scratch.pointer.update(from: x.pointer, count: context.rows * C)
         model.blockForward(layer: layer, scratch.pointer, context, activations)
-        return model.gather(activations.key.pointer, width: F, rows: model.rows(context, positions: positions))
-            .floatMatrix(rows: prompts.count, cols: F)
+        var rows: [Int] = []
+        for (segment, positions) in zip(context.segments, positionsPerPrompt) {
+            for position in positions {
+                precondition(segment.lowerBound + position < segment.upperBound, "position \(position) is past its prompt")
+                rows.append(segment.lowerBound + position)
+            }
+        }
+        return model.gather(activations.key.pointer, width: F, rows: rows).floatMatrix(rows: rows.count, cols: F)
     }
 }
 

@@ -74,6 +74,11 @@ public struct EditHyperparameters: Codable, Sendable, Equatable {
     /// weight of ‖Δ K_p‖² beside the new facts' ‖(W+Δ)K_E − V_E‖² (nil = 1, the recursive least
     /// squares of one solve over all facts). EMMET and ROME hold them by equality.
     public var memoryWeight: Double?
+    /// The weight, beside a fact's own key, of the keys at every other position of its bare
+    /// prompt in the memory that later commits preserve (nil = the fact's key alone). A later
+    /// edit that holds only the subject's key can still change what the earlier prompt's other
+    /// tokens carry into its answer through attention.
+    public var memoryContextWeight: Double?
     /// λ: weight of the preservation term λ·C0 (MEMIT; mom2_update_weight).
     public var preservationWeight: Double
     /// Tokens of ordinary text in the preservation statistics C0.
@@ -123,6 +128,7 @@ public struct EditHyperparameters: Codable, Sendable, Equatable {
         case keyBareWeight = "key_bare_weight"
         case memoryBareWeight = "memory_bare_weight"
         case memoryWeight = "memory_weight"
+        case memoryContextWeight = "memory_context_weight"
         case preservationWeight = "mom2_update_weight"
         case statisticsTokenCount = "mom2_n_tokens"
         case statisticsSequenceLength = "mom2_sequence_length"
@@ -197,6 +203,7 @@ public struct EditHyperparameters: Codable, Sendable, Equatable {
         keyBareWeight = try c.decodeIfPresent(Double.self, forKey: .keyBareWeight)
         memoryBareWeight = try c.decodeIfPresent(Double.self, forKey: .memoryBareWeight)
         memoryWeight = try c.decodeIfPresent(Double.self, forKey: .memoryWeight)
+        memoryContextWeight = try c.decodeIfPresent(Double.self, forKey: .memoryContextWeight)
         preservationWeight = try c.decodeIfPresent(Double.self, forKey: .preservationWeight) ?? d.preservationWeight
         statisticsTokenCount = try c.decodeIfPresent(Int.self, forKey: .statisticsTokenCount) ?? d.statisticsTokenCount
         statisticsSequenceLength = try c.decodeIfPresent(Int.self, forKey: .statisticsSequenceLength)
@@ -233,6 +240,7 @@ public struct EditHyperparameters: Codable, Sendable, Equatable {
         try c.encodeIfPresent(keyBareWeight, forKey: .keyBareWeight)
         try c.encodeIfPresent(memoryBareWeight, forKey: .memoryBareWeight)
         try c.encodeIfPresent(memoryWeight, forKey: .memoryWeight)
+        try c.encodeIfPresent(memoryContextWeight, forKey: .memoryContextWeight)
         try c.encode(preservationWeight, forKey: .preservationWeight)
         try c.encode(statisticsTokenCount, forKey: .statisticsTokenCount)
         try c.encode(statisticsSequenceLength, forKey: .statisticsSequenceLength)
@@ -257,6 +265,7 @@ public struct EditHyperparameters: Codable, Sendable, Equatable {
     /// Fields a hyperparameters file may set although the defaults leave them out (nil).
     public static let optionalFields: Set<String> = [
         CodingKeys.keyBareWeight.rawValue, CodingKeys.memoryBareWeight.rawValue, CodingKeys.memoryWeight.rawValue,
+        CodingKeys.memoryContextWeight.rawValue,
     ]
 
     /// The fields that take whole numbers (`layers`: an array of them).
@@ -295,6 +304,7 @@ public struct EditHyperparameters: Codable, Sendable, Equatable {
         if let weight = keyBareWeight, !(weight > 0 && weight <= 1) { throw fail(.keyBareWeight, "must be in (0, 1]") }
         if let weight = memoryBareWeight, !(weight > 0 && weight <= 1) { throw fail(.memoryBareWeight, "must be in (0, 1]") }
         if let weight = memoryWeight, !(weight > 0 && weight.isFinite) { throw fail(.memoryWeight, "must be positive") }
+        if let weight = memoryContextWeight, !(weight > 0 && weight.isFinite) { throw fail(.memoryContextWeight, "must be positive") }
         if !(preservationWeight >= 0 && preservationWeight.isFinite) { throw fail(.preservationWeight, "must be ≥ 0") }
         if !(1...Self.maxStatisticsTokens).contains(statisticsTokenCount) {
             throw fail(.statisticsTokenCount, "must be from 1 to \(Self.maxStatisticsTokens)")

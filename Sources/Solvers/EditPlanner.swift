@@ -17,6 +17,8 @@ public enum EditPlanner {
     ///   - previousKeys: keys of facts committed earlier, per layer (d_in × p), preserved by the solve.
     ///   - previousGrams: Σ k kᵀ of further earlier facts, per layer (d_in × d_in); MEMIT and
     ///     AlphaEdit only (EMMET and ROME hold earlier facts by their keys).
+    ///   - previousContextKeys: keys at the other positions of earlier facts' bare prompts, per
+    ///     layer (see `PreservationProblem.contextKeys`).
     ///   - prefixes: context prefixes to reuse (e.g. from a stored commit); sampled when nil.
     ///   - presetTargets: one target per request, already optimised (by an earlier solve of the
     ///     same facts, or by `retarget`): no target optimisation runs.
@@ -29,6 +31,7 @@ public enum EditPlanner {
                                    method: EditMethod, hyperparameters h: EditHyperparameters,
                                    statistics: [Int: LayerStatistics], previousKeys: [Int: Matrix<Float>] = [:],
                                    previousGrams: [Int: Matrix<Double>] = [:],
+                                   previousContextKeys: [Int: Matrix<Float>] = [:],
                                    prefixes: [String]? = nil, presetTargets: [TargetValue]? = nil,
                                    lifelongStatistics: [Int: LifelongNormalizer] = [:],
                                    apply: Bool = false, progress: ((EditProgress) -> Void)? = nil) throws -> EditResult {
@@ -58,7 +61,8 @@ public enum EditPlanner {
         progress?(EditProgress(stage: .prefixes, completed: 1, total: 1))
 
         var plan = Plan(model: model, tokenizer: tokenizer, method: method, hyperparameters: h, layers: layers,
-                        statistics: statistics, previousGrams: previousGrams, prefixes: contextPrefixes, progress: progress)
+                        statistics: statistics, previousGrams: previousGrams, contextKeys: previousContextKeys,
+                        prefixes: contextPrefixes, progress: progress)
         let targetIDs = try requests.map { try FactTokenization.target($0.targetNew, label: $0.label, tokenizer: tokenizer) }
         let bare = try requests.map { try FactTokenization.prompt($0, tokenizer: tokenizer) }
         let before = scoreTargets(model: model, prompts: bare.map(\.ids), targets: targetIDs)
@@ -149,6 +153,7 @@ public enum EditPlanner {
                                     method: EditMethod, hyperparameters h: EditHyperparameters,
                                     statistics: [Int: LayerStatistics], previousKeys: [Int: Matrix<Float>] = [:],
                                     previousGrams: [Int: Matrix<Double>] = [:],
+                                    previousContextKeys: [Int: Matrix<Float>] = [:],
                                     prefixes: [String], targets: Matrix<Float>) throws -> [LayerEdit] {
         try validate(model: model, hyperparameters: h, statistics: statistics, previousKeys: previousKeys,
                      previousGrams: previousGrams)
@@ -159,7 +164,8 @@ public enum EditPlanner {
                                             actual: "\(targets.rows)×\(targets.cols)")
         }
         var plan = Plan(model: model, tokenizer: tokenizer, method: method, hyperparameters: h, layers: h.sortedLayers,
-                        statistics: statistics, previousGrams: previousGrams, prefixes: prefixes, progress: nil)
+                        statistics: statistics, previousGrams: previousGrams, contextKeys: previousContextKeys,
+                        prefixes: prefixes, progress: nil)
         let z = targets.toDouble()
         if method != .rome { return try plan.distribute(requests, targets: z, previousKeys: previousKeys) }
         return try oneFactAtATime(requests.count, previousKeys: previousKeys) { i, memory in
@@ -188,6 +194,23 @@ public enum EditPlanner {
             LayerEdit(layer: x.layer, u: x.u.appendingColumns(y.u), v: x.v.appendingColumns(y.v),
                       keys: x.keys.appendingColumns(y.keys), values: x.values.appendingColumns(y.values))
         }
+    }
+
+    /// The keys of `layers` at every position but the subject's of each request's bare prompt,
+    /// on the model's current weights (d_in × Σ(prompt length − 1) per layer, requests in order):
+    /// what `previousContextKeys` holds for facts in force.
+    /// - Throws: `SolverError` for facts that cannot be tokenized.
+    public static func contextKeys(model: EditableModel, tokenizer: Tokenizer, requests: [EditRequest],
+                                   layers: [Int]) throws -> [Int: Matrix<Float>] {
+        if requests.isEmpty { return [:] }
+        let bare = try requests.map { try FactTokenization.prompt($0, tokenizer: tokenizer) }
+        let positions = bare.map { prompt in prompt.ids.indices.filter { $0 != prompt.subjectPosition } }
+        let stream = model.residualStream(prompts: bare.map(\.ids))
+        var out: [Int: Matrix<Float>] = [:]
+        for layer in Array(Set(layers)).sorted() {
+            out[layer] = stream.keys(layer: layer, positionsPerPrompt: positions).transposed()
+        }
+        return out
     }
 
     static func norm(_ v: [Float]) -> Double { v.reduce(0.0) { $0 + Double($1) * Double($1) }.squareRoot() }
@@ -229,13 +252,15 @@ private struct Plan {
     let layers: [Int]
     let statistics: [Int: LayerStatistics]
     let previousGrams: [Int: Matrix<Double>]
+    /// Keys at the other positions of earlier facts' bare prompts, held by every solve.
+    let contextKeys: [Int: Matrix<Float>]
     let prefixes: [String]
     let progress: ((EditProgress) -> Void)?
     var nullSpaces: [Int: NullSpaceProjection] = [:]
 
     init(model: EditableModel, tokenizer: Tokenizer, method: EditMethod, hyperparameters: EditHyperparameters,
-         layers: [Int], statistics: [Int: LayerStatistics], previousGrams: [Int: Matrix<Double>], prefixes: [String],
-         progress: ((EditProgress) -> Void)?) {
+         layers: [Int], statistics: [Int: LayerStatistics], previousGrams: [Int: Matrix<Double>],
+         contextKeys: [Int: Matrix<Float>], prefixes: [String], progress: ((EditProgress) -> Void)?) {
         self.model = model
         self.tokenizer = tokenizer
         self.method = method
@@ -243,6 +268,7 @@ private struct Plan {
         self.layers = layers
         self.statistics = statistics
         self.previousGrams = previousGrams
+        self.contextKeys = contextKeys
         self.prefixes = prefixes
         self.progress = progress
     }
@@ -285,9 +311,10 @@ private struct Plan {
             let residual = (1.0 / Double(layers.count - j)) * (z - current)
             guard let stats = statistics[layer] else { throw SolverError.missingStatistics(layer: layer) }
             let earlier = previousKeys[layer]?.toDouble()
-            let problem = PreservationProblem(layer: layer, residual: residual, keys: keys, previousKeys: earlier,
+            var problem = PreservationProblem(layer: layer, residual: residual, keys: keys, previousKeys: earlier,
                                               previousGram: previousGrams[layer],
                                               moment: stats.moment, factLabels: requests.map(\.label))
+            if h.memoryContextWeight != nil, let held = contextKeys[layer] { problem.contextKeys = held.toDouble() }
             var projection: NullSpaceProjection?
             if method == .alphaedit {
                 if nullSpaces[layer] == nil {

@@ -18,6 +18,10 @@ public struct PreservationProblem: Sendable {
     /// a long history: MEMIT and AlphaEdit need no more of them. EMMET, which holds each earlier
     /// fact by an equality, needs the keys themselves.
     public var previousGram: Matrix<Double>?
+    /// Keys at the other positions of earlier facts' bare prompts (d_in × c; c may be 0), held
+    /// with weight `memory_context_weight` beside K_p: by MEMIT, ENCORE and AlphaEdit in the same
+    /// least squares, by EMMET and ROME (whose K_p are equalities) as part of what C0 preserves.
+    public var contextKeys: Matrix<Double>
     /// C0 = E[k kᵀ] over ordinary text (d_in × d_in).
     public var moment: Matrix<Double>
     /// One name per column of `keys`, for errors.
@@ -34,6 +38,7 @@ public struct PreservationProblem: Sendable {
         precondition(self.previousKeys.rows == keys.rows, "previous keys are \(self.previousKeys.rows) wide, keys \(keys.rows)")
         precondition(previousGram.map { $0.rows == keys.rows && $0.cols == keys.rows } ?? true, "earlier facts' Gram does not fit the keys")
         self.previousGram = previousGram
+        self.contextKeys = Matrix(rows: keys.rows, cols: 0)
         self.moment = moment
         self.factLabels = factLabels.count == keys.cols ? factLabels : (0..<keys.cols).map { "fact \($0 + 1)" }
     }
@@ -50,20 +55,24 @@ public enum PreservationSolver {
                              hyperparameters h: EditHyperparameters,
                              nullSpace: NullSpaceProjection? = nil) throws -> LowRankDelta<Double> {
         let delta: LowRankDelta<Double>
+        let memoryWeight = h.memoryWeight ?? 1, contextWeight = h.memoryContextWeight ?? 1
         switch method {
         case .memit:
-            delta = try memit(problem, preservationWeight: h.preservationWeight, memoryWeight: h.memoryWeight ?? 1)
+            delta = try memit(problem, preservationWeight: h.preservationWeight, memoryWeight: memoryWeight,
+                              contextWeight: contextWeight)
         case .encore:
-            delta = try memit(problem, preservationWeight: h.preservationWeight, memoryWeight: h.memoryWeight ?? 1,
-                              updateNorm: h.updateNormLambda, method: "ENCORE")
+            delta = try memit(problem, preservationWeight: h.preservationWeight, memoryWeight: memoryWeight,
+                              contextWeight: contextWeight, updateNorm: h.updateNormLambda, method: "ENCORE")
         case .emmet, .rome:
             precondition(problem.previousGram == nil, "\(method.rawValue) holds earlier facts by their keys, not their Gram")
-            delta = try emmet(problem, ridge: h.emmetRidge, method: method.rawValue.uppercased())
+            // In C0's units, as MEMIT weighs the same keys against λC0.
+            delta = try emmet(problem, ridge: h.emmetRidge, contextWeight: contextWeight / h.preservationWeight,
+                              method: method.rawValue.uppercased())
         case .alphaedit:
             let projection = try nullSpace ?? NullSpaceProjection(moment: problem.moment,
                                                                   threshold: h.nullSpaceThreshold, layer: problem.layer)
             delta = try alphaEdit(problem, projection: projection, regularization: h.alphaEditRegularization,
-                                  memoryWeight: h.memoryWeight ?? 1)
+                                  memoryWeight: memoryWeight, contextWeight: contextWeight)
         case .ultraedit:
             // Its solve needs the answer-token features, not a preservation problem.
             throw SolverError.invalidHyperparameter(field: "method", reason: "ultraedit is solved from its features (UltraEditSolver), not from keys and values")
@@ -82,7 +91,8 @@ public enum PreservationSolver {
     /// directions ordinary text rarely uses, which bounds how the edited weight's norm grows over
     /// a long history.
     public static func memit(_ p: PreservationProblem, preservationWeight lambda: Double, memoryWeight: Double = 1,
-                             updateNorm: Double = 0, method: String = "MEMIT") throws -> LowRankDelta<Double> {
+                             contextWeight: Double = 1, updateNorm: Double = 0,
+                             method: String = "MEMIT") throws -> LowRankDelta<Double> {
         var a = lambda * p.moment
         if updateNorm > 0 {
             // In units of λ·mean diag(C0), so that one μ means the same on models whose keys differ in scale.
@@ -93,6 +103,7 @@ public enum PreservationSolver {
         }
         if let gram = p.previousGram { a.add(memoryWeight == 1 ? gram : memoryWeight * gram) }
         a.addProduct(p.previousKeys, p.previousKeys, transposeB: true, alpha: memoryWeight)
+        a.addProduct(p.contextKeys, p.contextKeys, transposeB: true, alpha: memoryWeight * contextWeight)
         a.addProduct(p.keys, p.keys, transposeB: true)
         let factor: CholeskyFactorization
         do {
@@ -111,13 +122,16 @@ public enum PreservationSolver {
     /// Δ = [R 0] M⁻¹ Kᵀ C0⁻¹: U = R, V = Y (M⁻¹)[:, E]. Without earlier facts this is
     /// U Vᵀ = R (K_Eᵀ C0⁻¹ K_E)⁻¹ K_Eᵀ C0⁻¹, the EMMET/ROME form. λ cancels and is not used.
     /// The ridge is `ridge` times the mean diagonal of K_Eᵀ C0⁻¹ K_E.
-    public static func emmet(_ p: PreservationProblem, ridge: Double, method: String = "EMMET") throws -> LowRankDelta<Double> {
+    public static func emmet(_ p: PreservationProblem, ridge: Double, contextWeight: Double = 0,
+                             method: String = "EMMET") throws -> LowRankDelta<Double> {
         let n = p.keys.cols
         let k = p.keys.appendingColumns(p.previousKeys)
         let total = k.cols
+        var preserved = p.moment
+        preserved.addProduct(p.contextKeys, p.contextKeys, transposeB: true, alpha: contextWeight)
         let c0: CholeskyFactorization
         do {
-            c0 = try CholeskyFactorization(p.moment)
+            c0 = try CholeskyFactorization(preserved)
         } catch {
             throw SolverError.singularSystem(
                 method: method, layer: p.layer, facts: [],
@@ -153,7 +167,8 @@ public enum PreservationSolver {
     /// exactly; earlier facts are kept by the K_p K_pᵀ term (as AlphaEdit's sequential cache).
     /// α is `regularization` times the mean of ‖Qᵀ k‖² over the batch.
     public static func alphaEdit(_ p: PreservationProblem, projection: NullSpaceProjection,
-                                 regularization: Double, memoryWeight: Double = 1) throws -> LowRankDelta<Double> {
+                                 regularization: Double, memoryWeight: Double = 1,
+                                 contextWeight: Double = 1) throws -> LowRankDelta<Double> {
         let q = projection.basis                      // d_in × r
         let r = q.cols
         if r == 0 {
@@ -165,6 +180,8 @@ public enum PreservationSolver {
         let qkp = q.multiplied(by: p.previousKeys, transposeSelf: true)   // r × p
         var g = qk.multiplied(by: qk, transposeOther: true)              // r × r
         g.addProduct(qkp, qkp, transposeB: true, alpha: memoryWeight)
+        let qkc = q.multiplied(by: p.contextKeys, transposeSelf: true)    // r × c
+        g.addProduct(qkc, qkc, transposeB: true, alpha: memoryWeight * contextWeight)
         if let gram = p.previousGram {
             let projected = q.multiplied(by: gram.multiplied(by: q), transposeSelf: true)
             g.add(memoryWeight == 1 ? projected : memoryWeight * projected)

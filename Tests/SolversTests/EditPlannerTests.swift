@@ -240,6 +240,60 @@ struct TinyFactsEditTests {
         #expect(zip(meanHeld, bareHeld).contains { $0.values != $1.values })
     }
 
+    @Test("memory_context_weight: the keys of earlier prompts' other positions, unused when unset, held by a later edit")
+    func contextKeysHeld() throws {
+        let (model, tokenizer) = try SolverFixtures.tinyFactsModel()
+        let stats = try Self.statistics(model: model, tokenizer: tokenizer)
+        let all = try SolverFixtures.tinyFacts()
+        let (earlier, later) = (Array(all[70..<73]), Array(all[80..<83]))
+        var h = EditHyperparameters.defaults(for: model.configuration, method: .memit)
+        let originals = h.sortedLayers.map { model.mlpOutputWeight(layer: $0) }
+        func restore() { for (layer, weight) in zip(h.sortedLayers, originals) { model.setMLPOutputWeight(layer: layer, weight) } }
+        defer { restore() }
+
+        let first = try EditPlanner.computeEdit(model: model, tokenizer: tokenizer, requests: earlier, method: .memit,
+                                                hyperparameters: h, statistics: stats, apply: true)
+        let context = try EditPlanner.contextKeys(model: model, tokenizer: tokenizer, requests: earlier, layers: h.layers)
+        let bare = try earlier.map { try FactTokenization.prompt($0, tokenizer: tokenizer) }
+        #expect(Set(context.keys) == Set(h.layers))
+        // Each layer's keys at every position but the subject's, as the model computes them one prompt at a time.
+        for layer in h.sortedLayers {
+            var column = 0
+            for prompt in bare {
+                let rows = model.keys(prompts: prompt.ids.indices.map { _ in prompt.ids }, positions: Array(prompt.ids.indices),
+                                      layer: layer)
+                for position in prompt.ids.indices where position != prompt.subjectPosition {
+                    let held = try #require(context[layer]).column(column)
+                    #expect(zip(held, rows.row(position)).allSatisfy { abs($0 - $1) <= 1e-4 * max(1, abs($1)) },
+                            "layer \(layer), position \(position)")
+                    column += 1
+                }
+            }
+            #expect(context[layer]?.cols == column)
+        }
+
+        let edited = h.sortedLayers.map { model.mlpOutputWeight(layer: $0) }
+        func secondEdit(_ weight: Double?) throws -> [Matrix<Float>] {
+            defer { for (layer, weight) in zip(h.sortedLayers, edited) { model.setMLPOutputWeight(layer: layer, weight) } }
+            h.memoryContextWeight = weight
+            return try EditPlanner.computeEdit(
+                model: model, tokenizer: tokenizer, requests: later, method: .memit, hyperparameters: h, statistics: stats,
+                previousKeys: first.memory(), previousContextKeys: context, apply: true).layers.map(\.delta)
+        }
+        let plain = try EditPlanner.computeEdit(
+            model: model, tokenizer: tokenizer, requests: later, method: .memit, hyperparameters: h, statistics: stats,
+            previousKeys: first.memory()).layers.map(\.delta)
+        func moved(_ deltas: [Matrix<Float>]) throws -> Double {
+            try zip(deltas, h.sortedLayers).map { delta, layer in
+                Double(delta.multiplied(by: try #require(context[layer])).frobeniusNorm)
+            }.reduce(0, +)
+        }
+        #expect(try secondEdit(nil) == plain, "context keys are not used while memory_context_weight is unset")
+        let (one, strong) = (try moved(try secondEdit(1)), try moved(try secondEdit(100)))
+        let free = try moved(plain)
+        #expect(strong < one && one < free, "‖ΔK_c‖ summed over layers: weight 100 \(strong), 1 \(one), unset \(free)")
+    }
+
     @Test("preset targets give the same edit without optimising; retargeting on edited weights starts from them",
           arguments: [EditMethod.memit, .rome])
     func presetAndRetargetedTargets(method: EditMethod) throws {

@@ -114,6 +114,44 @@ struct PreservationSolverTests {
         #expect(throws: SolverError.self) { try unweighted.validate(layerCount: 4) }
     }
 
+    @Test("memory_context_weight c: MEMIT's gradient vanishes with c‖ΔK_c‖², EMMET preserves C0 + (c/λ)K_cK_cᵀ, a larger c holds K_c closer")
+    func contextKeysHeld() throws {
+        var data = RandomEditData(seed: 6)
+        let k = data.keys(3), v = data.values(3), previous = data.keys(2), context = data.keys(5)
+        var p = problem(data, keys: k, values: v, previous: previous)
+        let without = try PreservationSolver.solve(.memit, p, hyperparameters: hyper).dense()
+        p.contextKeys = context
+        var held: [Double] = []
+        for weight in [1.0, 10, 1000] {
+            var h = hyper
+            h.memoryContextWeight = weight
+            let delta = try PreservationSolver.solve(.memit, p, hyperparameters: h).dense()
+            // ½∇ = Δ(λC0 + K_p K_pᵀ + c K_c K_cᵀ) + ((W+Δ)K_E − V_E) K_Eᵀ
+            var preservation = hyper.preservationWeight * data.c0
+            preservation.addProduct(previous, previous, transposeB: true)
+            preservation.addProduct(context, context, transposeB: true, alpha: weight)
+            var gradient = delta.multiplied(by: preservation)
+            gradient.addProduct((data.w + delta).multiplied(by: k) - v, k, transposeB: true)
+            let scale = p.residual.multiplied(by: k, transposeOther: true).frobeniusNorm * weight
+            #expect(gradient.frobeniusNorm < 1e-10 * scale, "c \(weight): gradient norm \(gradient.frobeniusNorm)")
+            held.append(delta.multiplied(by: context).frobeniusNorm)
+        }
+        #expect(held[0] > held[1] && held[1] > held[2], "‖ΔK_c‖ over c = 1, 10, 1000: \(held)")
+        #expect(without.multiplied(by: context).frobeniusNorm > held[0])
+
+        var h = hyper
+        h.memoryContextWeight = 4
+        let emmet = try PreservationSolver.solve(.emmet, p, hyperparameters: h).dense()
+        var plain = problem(data, keys: k, values: v, previous: previous)
+        plain.moment.addProduct(context, context, transposeB: true, alpha: 4 / hyper.preservationWeight)
+        let expected = try PreservationSolver.solve(.emmet, plain, hyperparameters: hyper).dense()
+        #expect(relativeDifference(emmet, expected) < 1e-10, "EMMET \(relativeDifference(emmet, expected))")
+        #expect(relativeDifference((data.w + emmet).multiplied(by: k), v) < 1e-8, "EMMET still memorizes V_E")
+
+        h.memoryContextWeight = -1
+        #expect(throws: SolverError.self) { try h.validate(layerCount: 4) }
+    }
+
     @Test("factored U Vᵀ equals the dense formula for MEMIT, EMMET and AlphaEdit")
     func factoredEqualsDense() throws {
         var data = RandomEditData(seed: 4)

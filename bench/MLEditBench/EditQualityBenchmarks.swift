@@ -209,19 +209,24 @@ extension Benchmarks {
                                lifelong: inout [Int: LifelongNormalizer],
                                clock: StageClock, keysSeconds: inout Double, plannerTop1: inout Int,
                                verification: VerificationTally? = nil) throws {
+        var inForce: [EditRequest] = []
         for start in stride(from: 0, to: facts.count, by: batch) {
             let chunk = Array(facts[start ..< min(start + batch, facts.count)])
             let result: EditResult
+            // As a commit holds the facts in force: their prompts' keys on the weights it starts from.
+            let contextMemory = h.memoryContextWeight == nil ? [:] : try EditPlanner.contextKeys(
+                model: bench.model, tokenizer: bench.tokenizer, requests: inForce, layers: h.sortedLayers)
             if let verification {
                 // As `mledit commit --allow-partial` solves a batch: verified, a second round for the
                 // facts that did not land, those still not landed left out (they stay unedited and
                 // count as misses in the scores of all facts).
-                let (currentKeys, currentGrams, currentLifelong) = (memory, grams, lifelong)
+                let (currentKeys, currentGrams, currentLifelong, currentContext) = (memory, grams, lifelong, contextMemory)
                 let edit: VerifiedEdit
                 do {
                     edit = try VerifiedEdit.solve(
                         requests: chunk, method: method, hyperparameters: h, statistics: statistics,
-                        memory: { _ in EditMemory(keys: currentKeys, grams: currentGrams, lifelongStatistics: currentLifelong) },
+                        memory: { _ in EditMemory(keys: currentKeys, grams: currentGrams, lifelongStatistics: currentLifelong,
+                                                  contextKeys: currentContext) },
                         model: bench.model, tokenizer: bench.tokenizer, allowPartial: true, retry: true,
                         progress: { clock.observe($0) })
                 } catch let error as MLEditError where error.kind == .editFailed {
@@ -233,11 +238,14 @@ extension Benchmarks {
                     bench.model.setMLPOutputWeight(layer: layer.layer, layer.applied(to: bench.model.mlpOutputWeight(layer: layer.layer)))
                 }
                 verification.record(edit, batch: chunk.count)
+                inForce += edit.requests
             } else {
                 result = try EditPlanner.computeEdit(model: bench.model, tokenizer: bench.tokenizer, requests: chunk, method: method,
                                                      hyperparameters: h, statistics: statistics, previousKeys: memory,
-                                                     previousGrams: grams, lifelongStatistics: lifelong, apply: true,
+                                                     previousGrams: grams, previousContextKeys: contextMemory,
+                                                     lifelongStatistics: lifelong, apply: true,
                                                      progress: { clock.observe($0) })
+                inForce += chunk
             }
             lifelong = result.lifelongStatistics
             if keepGrams {
