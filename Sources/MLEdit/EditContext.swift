@@ -216,15 +216,26 @@ package struct EditContext {
     /// and AlphaEdit (accumulated, and cached by the ledger for long histories), the keys
     /// themselves (d_in × p per layer) for EMMET and ROME, which hold each earlier fact exactly.
     /// UltraEdit keeps no memory of facts, only its running feature statistics at the parent.
-    package func memory(layers: [Int], method: EditMethod, excluding excluded: Set<FactReference> = []) throws -> EditMemory {
+    /// With `memory_context_weight` set, the keys at the other positions of the facts' bare prompts
+    /// too (a sample of `EditPlanner.contextFactLimit` when there are more), computed on the
+    /// model's weights as they are: call it with the parent's weights in place.
+    package func memory(layers: [Int], method: EditMethod, hyperparameters h: EditHyperparameters,
+                        excluding excluded: Set<FactReference> = []) throws -> EditMemory {
         guard let parentID else { return EditMemory() }
         if method == .ultraedit {
             return EditMemory(lifelongStatistics: try repository.lifelongNormalizers(
                 at: parentID, layers: layers, configuration: model.configuration))
         }
+        var contextKeys: [Int: Matrix<Float>] = [:]
+        if h.memoryContextWeight != nil {
+            let inForce = try repository.facts(inLineageOf: parentID).filter { !excluded.contains($0.reference) }
+            contextKeys = try EditPlanner.contextKeys(model: model, tokenizer: tokenizer,
+                                                      requests: EditPlanner.contextSample(inForce).map(EditRequest.init),
+                                                      layers: layers)
+        }
         if method.holdsEarlierFactsByGram {
             let grams = try repository.memoryGrams(at: parentID, layers: layers, excluding: excluded)
-            return EditMemory(grams: grams.mapValues(\.gram))
+            return EditMemory(grams: grams.mapValues(\.gram), contextKeys: contextKeys)
         }
         var columns: [Int: [[Double]]] = [:]
         var vectorsByCommit: [String: [EditVectors]] = [:]
@@ -241,7 +252,7 @@ package struct EditContext {
             for (j, key) in keys.enumerated() { matrix.setColumn(j, key.map { Float($0) }) }
             out[layer] = matrix
         }
-        return EditMemory(keys: out)
+        return EditMemory(keys: out, contextKeys: contextKeys)
     }
 }
 

@@ -31,6 +31,7 @@ package enum HistoryReplay {
     package struct Memory {
         private var order: [FactIdentity] = []
         private var keysByFact: [FactIdentity: [Int: [Double]]] = [:]
+        private var requestsByFact: [FactIdentity: EditRequest] = [:]
 
         /// Remembers the facts of `commit` with their keys from its edit vectors.
         mutating func remember(_ commit: CommitRecord, repository: Repository) throws {
@@ -45,6 +46,7 @@ package enum HistoryReplay {
                 for set in vectors where record.ordinal < set.keys.cols { columns[set.layer] = set.keys.column(record.ordinal) }
                 if keysByFact[key] == nil { order.append(key) }
                 keysByFact[key] = columns
+                requestsByFact[key] = EditRequest(record)
             }
         }
 
@@ -54,6 +56,11 @@ package enum HistoryReplay {
             var matrix = Matrix<Double>(rows: dimension, cols: columns.count)
             for (j, column) in columns.enumerated() { matrix.setColumn(j, column) }
             return matrix
+        }
+
+        /// The remembered facts, oldest first, leaving out those with the keys in `excluded`.
+        func requests(excluding excluded: Set<FactIdentity>) -> [EditRequest] {
+            order.filter { !excluded.contains($0) }.compactMap { requestsByFact[$0] }
         }
 
         /// The same keys as `keys(layer:dimension:excluding:)`, per layer in `layers`, in Float.
@@ -125,11 +132,15 @@ package enum HistoryReplay {
             for vectors in stored { _ = context.baseWeight(layer: vectors.layer) }
             if let targets = try context.repository.editTargets(of: commit.id), let stats = statistics[commit.id] {
                 let layers = stored.map(\.layer)
+                // As the commit held them: the context keys of the facts in force, on the weights it starts from.
+                let contextKeys = h.memoryContextWeight == nil ? [:] : try EditPlanner.contextKeys(
+                    model: context.model, tokenizer: context.tokenizer,
+                    requests: EditPlanner.contextSample(memory.requests(excluding: own)), layers: layers)
                 let edits = try EditPlanner.redistribute(
                     model: context.model, tokenizer: context.tokenizer, requests: facts.map(EditRequest.init), method: method,
                     hyperparameters: h, statistics: stats,
                     previousKeys: memory.floatKeys(layers: layers, dimension: dimension, excluding: own),
-                    prefixes: commit.contextPrefixes, targets: targets.values.toFloat())
+                    previousContextKeys: contextKeys, prefixes: commit.contextPrefixes, targets: targets.values.toFloat())
                 var deltas: [Int: LowRankDelta<Double>] = [:]
                 for edit in edits { deltas[edit.layer] = LowRankDelta(u: edit.u.toDouble(), v: edit.v.toDouble()) }
                 let vectors = edits.map { $0.editVectors(keepingValues: false) }   // replayed towards its targets again

@@ -92,7 +92,8 @@ extension Workspace {
                 requests: requests, method: options.method, hyperparameters: h, statistics: statistics,
                 memory: { facts in
                     let replaced = Self.supersededFacts(facts, inForce: inForce).map(\.1)
-                    return try parent.memory(layers: h.sortedLayers, method: options.method, excluding: Set(replaced))
+                    return try parent.memory(layers: h.sortedLayers, method: options.method, hyperparameters: h,
+                                             excluding: Set(replaced))
                 },
                 model: context.model, tokenizer: context.tokenizer, allowPartial: options.allowPartial,
                 retry: options.verify,

@@ -251,14 +251,15 @@ extension Workspace {
                 : [:]
             let factsInForce = try context.parentID.map { try repository.facts(inLineageOf: $0) } ?? []
             let superseded = Lineage.superseded(by: facts.map(\.fact), inForce: factsInForce).compactMap { $0 }
-            let memory = try context.memory(layers: h.sortedLayers, method: method, excluding: Set(superseded))
+            let memory = try context.memory(layers: h.sortedLayers, method: method, hyperparameters: h, excluding: Set(superseded))
             // Layers not edited so far still hold their base weights: remember them before this edit.
             for layer in h.sortedLayers { _ = context.baseWeight(layer: layer) }
             session.note("replaying \(source.id.prefix(10)) (\(facts.count) facts, \(source.method)) on \(file.lastPathComponent)")
             let result = try EditPlanner.computeEdit(
                 model: context.model, tokenizer: context.tokenizer, requests: facts.map(EditRequest.init), method: method,
                 hyperparameters: h, statistics: statistics, previousKeys: memory.keys, previousGrams: memory.grams,
-                prefixes: source.contextPrefixes, lifelongStatistics: memory.lifelongStatistics, apply: true)
+                previousContextKeys: memory.contextKeys, prefixes: source.contextPrefixes,
+                lifelongStatistics: memory.lifelongStatistics, apply: true)
             let record = try repository.storeCommit(replayDraft(from: source, parentID: context.parentID, baseModelID: newBase.id,
                                                                 deltas: result.layers.map(\.deltaInput),
                                                                 editVectors: result.storedEditVectors,

@@ -196,6 +196,17 @@ public enum EditPlanner {
         }
     }
 
+    /// At most this many facts in force lend their prompts' context keys to a commit, evenly
+    /// spaced over the history (`contextSample`), so a commit's cost stays bounded as it grows.
+    public static let contextFactLimit = 512
+
+    /// `facts` itself, or `contextFactLimit` of them evenly spaced (oldest to newest): the same
+    /// facts for the same history.
+    public static func contextSample<T>(_ facts: [T]) -> [T] {
+        guard facts.count > contextFactLimit else { return facts }
+        return (0..<contextFactLimit).map { facts[$0 * facts.count / contextFactLimit] }
+    }
+
     /// The keys of `layers` at every position but the subject's of each request's bare prompt,
     /// on the model's current weights (d_in × Σ(prompt length − 1) per layer, requests in order):
     /// what `previousContextKeys` holds for facts in force.

@@ -118,6 +118,46 @@ struct WorkspaceTests {
         }
     }
 
+    @Test("memory_context_weight: a commit holds earlier prompts at every position, is stored with the setting, and revert replays it")
+    func contextKeysInCommitsAndReplays() throws {
+        func history(contextWeight: Double?) throws -> (Sandbox, [CommitOutcome]) {
+            let box = try Sandbox()
+            var options = Self.options(message: "context")
+            if let contextWeight {
+                let file = box.directory.appendingPathComponent("hparams.json")
+                try Data("{\"memory_context_weight\": \(contextWeight)}".utf8).write(to: file)
+                options.hyperparametersFile = file
+            }
+            var outcomes: [CommitOutcome] = []
+            for range in [0..<3, 3..<6, 8..<11] {
+                outcomes.append(try box.workspace.commit(facts: try Self.facts(range), options: options))
+            }
+            return (box, outcomes)
+        }
+        let (held, heldCommits) = try history(contextWeight: 0.05)
+        defer { held.cleanUp() }
+        let (plain, plainCommits) = try history(contextWeight: nil)
+        defer { plain.cleanUp() }
+        func norms(_ box: Sandbox, _ id: String) throws -> [Double] {
+            try box.workspace.repository.deltas(of: id).map(\.norm)
+        }
+        #expect(try heldCommits[0].record.hyperparameters.canonicalText().contains("\"memory_context_weight\":0.05"))
+        #expect(try !plainCommits[0].record.hyperparameters.canonicalText().contains("memory_context_weight"))
+        // The first commit has nothing in force to hold: the same edit. The second holds the first's prompts.
+        #expect(try norms(held, heldCommits[0].record.id) == norms(plain, plainCommits[0].record.id))
+        #expect(try norms(held, heldCommits[1].record.id) != norms(plain, plainCommits[1].record.id))
+        #expect(heldCommits.allSatisfy { $0.edit.checks.allSatisfy(\.landed) })
+
+        let kept = try Self.facts(0..<3) + Self.facts(8..<11)
+        let keptAnswers = try held.answers(kept.map(\.filledPrompt))
+        let outcome = try held.workspace.revert(heldCommits[1].record.id)
+        #expect(outcome.resolvedCommits == [heldCommits[2].record.id])
+        let verification = try #require(outcome.verification)
+        #expect(verification.notLanded.isEmpty && verification.revertedStillEdited.isEmpty, "\(verification.warnings)")
+        #expect(try held.answers(kept.map(\.filledPrompt)) == keptAnswers)
+        #expect(try held.workspace.fsck().isEmpty)
+    }
+
     @Test("the check after a replay names facts in force that do not land and reverted facts that did not come back")
     func replayVerificationFindsFailures() throws {
         let box = try Sandbox()
