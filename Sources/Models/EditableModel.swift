@@ -121,6 +121,10 @@ public protocol EditableModel: AnyObject {
     func editValues(prompts: [[Int]], positions: [Int], layer: Int) -> Matrix<Float>
     /// Next-token log-probabilities at `positions[i]` of `prompts[i]` (n × vocabulary).
     func logProbabilities(prompts: [[Int]], positions: [Int]) -> Matrix<Float>
+    /// Next-token log-probabilities at every position of `positionsPerPrompt[i]` in `prompts[i]`,
+    /// prompt after prompt ((Σ counts) × vocabulary): one pass over each prompt however many of
+    /// its positions are read (the rows of a teacher-forced target).
+    func logProbabilities(prompts: [[Int]], positionsPerPrompt: [[Int]]) -> Matrix<Float>
     /// Starts a δ-optimisation session (see `DeltaSession`); `deltaPositions[i]` is where δ is added
     /// in `prompts[i]`.
     func deltaSession(prompts: [[Int]], deltaPositions: [Int], layer: Int) -> DeltaSession

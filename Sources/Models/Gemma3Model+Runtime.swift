@@ -20,6 +20,9 @@ extension Gemma3Model: TransformerModel {
     public func logProbabilities(prompts: [[Int]], positions: [Int]) -> Matrix<Float> {
         runtimeLogProbabilities(prompts: prompts, positions: positions)
     }
+    public func logProbabilities(prompts: [[Int]], positionsPerPrompt: [[Int]]) -> Matrix<Float> {
+        runtimeLogProbabilities(prompts: prompts, positionsPerPrompt: positionsPerPrompt)
+    }
     public func deltaSession(prompts: [[Int]], deltaPositions: [Int], layer: Int) -> DeltaSession {
         RuntimeDeltaSession(model: self, prompts: prompts, deltaPositions: deltaPositions, layer: layer)
     }

@@ -105,6 +105,32 @@ extension DecoderStack {
     @_specialize(where Self == LlamaModel<Float>)
     @_specialize(where Self == GPT2Model<Float>)
     @_specialize(where Self == Gemma3Model<Float>)
+    func runtimeLogProbabilities(prompts: [[Int]], positionsPerPrompt: [[Int]]) -> Matrix<Float> {
+        checkPrompts(prompts)
+        precondition(positionsPerPrompt.count == prompts.count, "positions for \(positionsPerPrompt.count) prompts, not \(prompts.count)")
+        let context = ForwardContext<S>(prompts: prompts)
+        var rows: [Int] = []
+        for (i, (segment, positions)) in zip(context.segments, positionsPerPrompt).enumerated() {
+            for position in positions {
+                precondition(position >= 0 && position < segment.count, "position \(position) outside prompt \(i) of \(segment.count) tokens")
+                rows.append(segment.lowerBound + position)
+            }
+        }
+        let V = configuration.vocabularySize
+        if rows.isEmpty { return Matrix(rows: 0, cols: V) }
+        let x = forwardBlocks(context, through: configuration.layerCount - 1)
+        let h = gather(x.pointer, width: configuration.hiddenSize, rows: rows)
+        var logits = headForward(h.pointer, rows.count).floatMatrix(rows: rows.count, cols: V)
+        logits.values.withUnsafeMutableBufferPointer { p in
+            guard let base = p.baseAddress else { return }
+            for r in 0..<rows.count { logSoftmaxForward(base + r * V, base + r * V, V) }
+        }
+        return logits
+    }
+
+    @_specialize(where Self == LlamaModel<Float>)
+    @_specialize(where Self == GPT2Model<Float>)
+    @_specialize(where Self == Gemma3Model<Float>)
     func runtimeKeys(prompts: [[Int]], positions: [Int], layer: Int) -> Matrix<Float> {
         precondition(layer >= 0 && layer < configuration.layerCount, "layer \(layer) out of range")
         checkPrompts(prompts, positions: positions)
@@ -280,6 +306,9 @@ extension LlamaModel: TransformerModel {
     public func logProbabilities(prompts: [[Int]], positions: [Int]) -> Matrix<Float> {
         runtimeLogProbabilities(prompts: prompts, positions: positions)
     }
+    public func logProbabilities(prompts: [[Int]], positionsPerPrompt: [[Int]]) -> Matrix<Float> {
+        runtimeLogProbabilities(prompts: prompts, positionsPerPrompt: positionsPerPrompt)
+    }
     public func deltaSession(prompts: [[Int]], deltaPositions: [Int], layer: Int) -> DeltaSession {
         RuntimeDeltaSession(model: self, prompts: prompts, deltaPositions: deltaPositions, layer: layer)
     }
@@ -316,6 +345,9 @@ extension GPT2Model: TransformerModel {
     }
     public func logProbabilities(prompts: [[Int]], positions: [Int]) -> Matrix<Float> {
         runtimeLogProbabilities(prompts: prompts, positions: positions)
+    }
+    public func logProbabilities(prompts: [[Int]], positionsPerPrompt: [[Int]]) -> Matrix<Float> {
+        runtimeLogProbabilities(prompts: prompts, positionsPerPrompt: positionsPerPrompt)
     }
     public func deltaSession(prompts: [[Int]], deltaPositions: [Int], layer: Int) -> DeltaSession {
         RuntimeDeltaSession(model: self, prompts: prompts, deltaPositions: deltaPositions, layer: layer)

@@ -230,17 +230,15 @@ public enum EditPlanner {
     /// token is the argmax.
     static func scoreTargets(model: EditableModel, prompts: [[Int]], targets: [[Int]]) -> [(logProbability: Double, allTop1: Bool)] {
         var batch: [[Int]] = []
-        var positions: [Int] = []
+        var positions: [[Int]] = []
         var owners: [(fact: Int, token: Int)] = []
         for (i, (prompt, target)) in zip(prompts, targets).enumerated() {
             let forced = TeacherForcedPrompt(prompt: prompt, target: target)
-            for (position, token) in zip(forced.positions, forced.targetIDs) {
-                batch.append(forced.ids)
-                positions.append(position)
-                owners.append((i, token))
-            }
+            batch.append(forced.ids)
+            positions.append(forced.positions)
+            for token in forced.targetIDs { owners.append((i, token)) }
         }
-        let logp = model.logProbabilities(prompts: batch, positions: positions)
+        let logp = model.logProbabilities(prompts: batch, positionsPerPrompt: positions)
         var out = [(logProbability: Double, allTop1: Bool)](repeating: (0, true), count: prompts.count)
         for (row, owner) in owners.enumerated() {
             let values = logp.row(row)

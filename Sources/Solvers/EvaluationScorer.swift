@@ -1,8 +1,9 @@
 // Batched teacher-forced scoring of targets after prompts, and batched greedy continuation:
 // the two model queries evaluation needs. Every row a target token needs is "the next-token
-// distribution after this prefix", so identical prefixes (a prompt shared by target_new and
-// target_true, by several facts) are run once, and rows are packed into forwards of bounded
-// size with the LM head applied at one position per row only. Not here: which prompts and
+// distribution after this prefix"; a target's rows are read from one pass over its prompt and
+// the target before its last token, a prefix already run (a prompt shared by target_new and
+// target_true, by several facts) is read where it ran, and passes are packed into forwards of
+// bounded size with the LM head applied at the rows read only. Not here: which prompts and
 // targets a benchmark asks for (CounterFactEvaluation) or how results are summarised.
 import Foundation
 import Models
@@ -54,52 +55,61 @@ public struct EvaluationScorer: Sendable {
 
     /// Teacher-forced scores of every query, in order. Each prompt must be non-empty and
     /// `prompt.count + target.count − 1` must fit the model's context (programmer errors).
-    /// `progress(done, total)` counts distinct prefixes run.
+    /// `progress(done, total)` counts the passes run.
     public func score(model: EditableModel, queries: [ScoringQuery],
                       progress: ((Int, Int) -> Void)? = nil) -> [TargetScore] {
-        // Distinct prefixes, and per query token the (row, token) it reads.
-        var rowOfPrefix: [[Int]: Int] = [:]
-        var prefixes: [[Int]] = []
-        var wanted: [[(slot: Int, token: Int)]] = []   // per row
+        // Each query reads the rows of one sequence, prompt + target without its last token; a
+        // prefix some planned sequence already runs (a prompt shared by target_new and
+        // target_true, by several facts) is read from that sequence instead.
+        var readAt: [[Int]: (sequence: Int, position: Int)] = [:]
+        var sequences: [[Int]] = []
+        var slotSources: [(sequence: Int, position: Int, token: Int)] = []
         var slotsOfQuery: [Range<Int>] = []
-        var slotCount = 0
         for query in queries {
             precondition(!query.prompt.isEmpty && !query.target.isEmpty, "scoring needs a prompt and a target")
-            let first = slotCount
-            var prefix = query.prompt
-            for token in query.target {
-                let row: Int
-                if let existing = rowOfPrefix[prefix] {
-                    row = existing
-                } else {
-                    row = prefixes.count
-                    rowOfPrefix[prefix] = row
-                    prefixes.append(prefix)
-                    wanted.append([])
-                }
-                wanted[row].append((slotCount, token))
-                slotCount += 1
-                prefix.append(token)
+            let sequence = query.prompt + query.target.dropLast()
+            let prefixes = (query.prompt.count...sequence.count).map { Array(sequence[..<$0]) }   // one per target token
+            if prefixes.contains(where: { readAt[$0] == nil }) {
+                let index = sequences.count
+                sequences.append(sequence)
+                for prefix in prefixes where readAt[prefix] == nil { readAt[prefix] = (index, prefix.count - 1) }
             }
-            slotsOfQuery.append(first..<slotCount)
+            let first = slotSources.count
+            for (prefix, token) in zip(prefixes, query.target) {
+                guard let source = readAt[prefix] else { preconditionFailure("every prefix of a query is planned") }
+                slotSources.append((source.sequence, source.position, token))
+            }
+            slotsOfQuery.append(first..<slotSources.count)
         }
-        rowOfPrefix.removeAll()
+        readAt.removeAll()
 
-        var logProbability = [Double](repeating: 0, count: slotCount)
-        var isTop1 = [Bool](repeating: false, count: slotCount)
-        forEachBatch(prefixes, model: model) { rows, distributions in
+        // The positions each sequence is read at, and the slots each (sequence, position) fills.
+        var positions = [[Int]](repeating: [], count: sequences.count)
+        var slotsAt: [[Int: [Int]]] = Array(repeating: [:], count: sequences.count)
+        for (slot, source) in slotSources.enumerated() {
+            if slotsAt[source.sequence][source.position] == nil { positions[source.sequence].append(source.position) }
+            slotsAt[source.sequence][source.position, default: []].append(slot)
+        }
+        var logProbability = [Double](repeating: 0, count: slotSources.count)
+        var isTop1 = [Bool](repeating: false, count: slotSources.count)
+        forEachBatch(sequences, positions: positions, model: model) { range, distributions in
             distributions.values.withUnsafeBufferPointer { p in
                 let V = distributions.cols
-                for (r, row) in rows.enumerated() {
-                    let base = p.baseAddress! + r * V
-                    let best = Self.argmax(base, V)
-                    for (slot, token) in wanted[row] {
-                        logProbability[slot] = Double(base[token])
-                        isTop1[slot] = token == best
+                var row = 0
+                for sequence in range {
+                    for position in positions[sequence] {
+                        let base = p.baseAddress! + row * V
+                        let best = Self.argmax(base, V)
+                        for slot in slotsAt[sequence][position] ?? [] {
+                            let token = slotSources[slot].token
+                            logProbability[slot] = Double(base[token])
+                            isTop1[slot] = token == best
+                        }
+                        row += 1
                     }
                 }
             }
-            progress?(rows.upperBound, prefixes.count)
+            progress?(range.upperBound, sequences.count)
         }
         return slotsOfQuery.map { slots in
             TargetScore(tokenLogProbabilities: Array(logProbability[slots]), allTop1: isTop1[slots].allSatisfy { $0 })
@@ -133,6 +143,27 @@ public struct EvaluationScorer: Sendable {
             active = active.filter { continuations[$0].last != stopTokenID && sequences[$0].count <= context }
         }
         return continuations
+    }
+
+    /// Runs the next-token distributions of `sequences` at `positions[i]` of sequence i in packed
+    /// batches, calling `body(sequences, distributions)` with the index range of each batch and
+    /// its log-probabilities, a row per position, sequence after sequence.
+    func forEachBatch(_ sequences: [[Int]], positions: [[Int]], model: EditableModel,
+                      _ body: (Range<Int>, Matrix<Float>) -> Void) {
+        var start = 0
+        while start < sequences.count {
+            var end = start
+            var tokens = 0, rows = 0
+            while end < sequences.count, end == start || (rows + positions[end].count <= maxRowsPerForward
+                                                          && tokens + sequences[end].count <= maxTokensPerForward) {
+                tokens += sequences[end].count
+                rows += positions[end].count
+                end += 1
+            }
+            body(start..<end, model.logProbabilities(prompts: Array(sequences[start..<end]),
+                                                     positionsPerPrompt: Array(positions[start..<end])))
+            start = end
+        }
     }
 
     /// Runs the last-position next-token distributions of `prompts` in packed batches, calling

@@ -120,6 +120,10 @@ struct EvaluationTests {
             }
         }
         queries.append(queries[0])   // a repeated query
+        // A query whose prompt is one token shorter than another's, its target that token first.
+        let shorter = ScoringQuery(prompt: Array(queries[2].prompt.dropLast()), target: [queries[2].prompt.last!] + queries[2].target)
+        queries.insert(shorter, at: 0)
+        queries.append(shorter)
         let wide = EvaluationScorer().score(model: tiny.model, queries: queries)
         let narrow = EvaluationScorer(maxTokensPerForward: 20, maxRowsPerForward: 3).score(model: tiny.model, queries: queries)
         let single = queries.map { EvaluationScorer().score(model: tiny.model, queries: [$0])[0] }
@@ -134,9 +138,31 @@ struct EvaluationTests {
         }
         let worst = pairs.map { abs($0 - $1) }.max() ?? 0
         #expect(worst < 1e-4, "largest |Δ log p| \(worst)")
-        #expect(wide.last == wide.first)
+        #expect(wide.last == wide.first && wide[wide.count - 2] == wide[1])
         // Every true target is top-1 on its own prompt (the model knows the facts).
-        #expect(stride(from: 1, to: 24, by: 2).allSatisfy { wide[$0].allTop1 })
+        #expect(stride(from: 2, to: 25, by: 2).allSatisfy { wide[$0].allTop1 })
+    }
+
+    @Test("log-probabilities at several positions of a prompt equal one position per prompt")
+    func severalPositionsPerPrompt() throws {
+        let tiny = try TinyFacts()
+        let prompts = try tiny.requests.prefix(6).map { request in
+            FactTokenization.text(request.filledPrompt, tokenizer: tiny.tokenizer)
+                + (try FactTokenization.target(request.targetNew, label: request.label, tokenizer: tiny.tokenizer))
+        }
+        let positions = prompts.map { Array(stride(from: $0.count - 1, through: 0, by: -2)) }   // descending, every other
+        let together = tiny.model.logProbabilities(prompts: prompts, positionsPerPrompt: positions)
+        #expect(together.rows == positions.map(\.count).reduce(0, +))
+        var row = 0, worst: Float = 0
+        for (prompt, list) in zip(prompts, positions) {
+            for position in list {
+                let alone = tiny.model.logProbabilities(prompts: [prompt], positions: [position]).row(0)
+                worst = max(worst, zip(together.row(row), alone).map { abs($0 - $1) }.max() ?? 0)
+                row += 1
+            }
+        }
+        #expect(worst < 1e-4, "largest |Δ log p| \(worst)")
+        #expect(tiny.model.logProbabilities(prompts: prompts, positionsPerPrompt: prompts.map { _ in [] }).rows == 0)
     }
 
     @Test("greedy continuations equal generate, also in small batches")
