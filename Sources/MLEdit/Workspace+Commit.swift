@@ -88,12 +88,18 @@ extension Workspace {
             }
             let bar = session.progress("edit", requests.count * 2 + h.layers.count)
             let parent = context
+            // The rounds of one commit start from the same weights: their memory differs only when
+            // the facts they leave out supersede different facts in force.
+            var memories: [Set<FactReference>: EditMemory] = [:]
             let edit = try VerifiedEdit.solve(
                 requests: requests, method: options.method, hyperparameters: h, statistics: statistics,
                 memory: { facts in
-                    let replaced = Self.supersededFacts(facts, inForce: inForce).map(\.1)
-                    return try parent.memory(layers: h.sortedLayers, method: options.method, hyperparameters: h,
-                                             excluding: Set(replaced))
+                    let replaced = Set(Self.supersededFacts(facts, inForce: inForce).map(\.1))
+                    if let known = memories[replaced] { return known }
+                    let memory = try parent.memory(layers: h.sortedLayers, method: options.method, hyperparameters: h,
+                                                   excluding: replaced)
+                    memories[replaced] = memory
+                    return memory
                 },
                 model: context.model, tokenizer: context.tokenizer, allowPartial: options.allowPartial,
                 retry: options.verify,
