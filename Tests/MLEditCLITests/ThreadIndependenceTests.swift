@@ -1,6 +1,7 @@
 // Same inputs, same commit, whatever the threads: the real binary (so OpenBLAS reads its
 // environment when it loads) commits the same facts on the tiny-facts fixture with 1, 2 and 3
-// worker threads, with OPENBLAS_NUM_THREADS set, and with --threads, and every commit id agrees.
+// worker threads, with OPENBLAS_NUM_THREADS set, and with --threads, and every commit id agrees,
+// also for a second commit that holds the first one's prompts (memory_context_weight).
 import Foundation
 import Testing
 
@@ -22,8 +23,12 @@ struct ThreadIndependenceTests {
             // as for a user; `make` exports it.
             var environment = CLIHarness.environment(box.environment.merging(setting.environment) { $1 })
             if setting.environment["OPENBLAS_NUM_THREADS"] == nil { environment["OPENBLAS_NUM_THREADS"] = nil }
-            let commit = setting.arguments + ["commit", "a.jsonl", "-m", "same facts", "--json"]
-            for arguments in [["init", "--model", HistoryTests.model.path], commit] {
+            // The second commit holds the first's prompts at every position: keys of earlier facts
+            // recomputed on the parent's weights must not depend on the threads either.
+            try Data("{\"memory_context_weight\": 0.05}".utf8).write(to: box.directory.appendingPathComponent("context.json"))
+            let commits = [setting.arguments + ["commit", "a.jsonl", "-m", "same facts", "--json"],
+                           setting.arguments + ["commit", "c.jsonl", "-m", "held context", "--hparams", "context.json", "--json"]]
+            for arguments in [["init", "--model", HistoryTests.model.path]] + commits {
                 let outcome = try CLIHarness.runProcess(try CLIHarness.binary(), arguments, in: box.directory,
                                                         environment: environment)
                 try #require(outcome.status == 0, "mledit \(arguments.joined(separator: " ")): \(outcome.stderr)")
@@ -33,8 +38,8 @@ struct ThreadIndependenceTests {
                 }
             }
         }
-        #expect(ids.count == settings.count)
-        #expect(Set(ids).count == 1, "commit ids \(ids)")
+        #expect(ids.count == 2 * settings.count)
+        #expect(Set(ids).count == 2, "commit ids \(ids)")
     }
 
     @Test("--threads and MLEDIT_THREADS reject what is not a positive whole number")
