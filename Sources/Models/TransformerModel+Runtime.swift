@@ -66,6 +66,20 @@ extension DecoderStack {
         zip(context.segments, positions).map { $0.lowerBound + $1 }
     }
 
+    /// The rows of every position of `positionsPerPrompt[i]` in prompt i, prompt after prompt.
+    func rows(_ context: ForwardContext<S>, positionsPerPrompt: [[Int]]) -> [Int] {
+        precondition(positionsPerPrompt.count == context.segments.count,
+                     "positions for \(positionsPerPrompt.count) prompts, not \(context.segments.count)")
+        var rows: [Int] = []
+        for (i, (segment, positions)) in zip(context.segments, positionsPerPrompt).enumerated() {
+            for position in positions {
+                precondition(position >= 0 && position < segment.count, "position \(position) outside prompt \(i) of \(segment.count) tokens")
+                rows.append(segment.lowerBound + position)
+            }
+        }
+        return rows
+    }
+
     // MARK: Public operations
 
     @_specialize(where Self == LlamaModel<Float>)
@@ -107,15 +121,8 @@ extension DecoderStack {
     @_specialize(where Self == Gemma3Model<Float>)
     func runtimeLogProbabilities(prompts: [[Int]], positionsPerPrompt: [[Int]]) -> Matrix<Float> {
         checkPrompts(prompts)
-        precondition(positionsPerPrompt.count == prompts.count, "positions for \(positionsPerPrompt.count) prompts, not \(prompts.count)")
         let context = ForwardContext<S>(prompts: prompts)
-        var rows: [Int] = []
-        for (i, (segment, positions)) in zip(context.segments, positionsPerPrompt).enumerated() {
-            for position in positions {
-                precondition(position >= 0 && position < segment.count, "position \(position) outside prompt \(i) of \(segment.count) tokens")
-                rows.append(segment.lowerBound + position)
-            }
-        }
+        let rows = self.rows(context, positionsPerPrompt: positionsPerPrompt)
         let V = configuration.vocabularySize
         if rows.isEmpty { return Matrix(rows: 0, cols: V) }
         let x = forwardBlocks(context, through: configuration.layerCount - 1)
@@ -266,7 +273,7 @@ final class RuntimeResidualStream<M: DecoderStack>: ResidualStream {
     func keys(layer: Int, positionsPerPrompt: [[Int]]) -> Matrix<Float> {
         let configuration = model.configuration
         precondition(layer >= nextBlock && layer < configuration.layerCount, "layer \(layer): the stream is at block \(nextBlock)")
-        precondition(positionsPerPrompt.count == prompts.count, "positions for \(positionsPerPrompt.count) prompts, not \(prompts.count)")
+        let rows = model.rows(context, positionsPerPrompt: positionsPerPrompt)
         while nextBlock < layer {
             model.blockForward(layer: nextBlock, x.pointer, context, activations)
             nextBlock += 1
@@ -275,13 +282,6 @@ final class RuntimeResidualStream<M: DecoderStack>: ResidualStream {
         let scratch = ScalarBuffer<S>(count: context.rows * C)
         scratch.pointer.update(from: x.pointer, count: context.rows * C)
         model.blockForward(layer: layer, scratch.pointer, context, activations)
-        var rows: [Int] = []
-        for (segment, positions) in zip(context.segments, positionsPerPrompt) {
-            for position in positions {
-                precondition(segment.lowerBound + position < segment.upperBound, "position \(position) is past its prompt")
-                rows.append(segment.lowerBound + position)
-            }
-        }
         return model.gather(activations.key.pointer, width: F, rows: rows).floatMatrix(rows: rows.count, cols: F)
     }
 }
