@@ -18,8 +18,7 @@ package struct KnowledgeBaseline: Equatable {
     /// without those `edits` touch; and how many of all of `known` the edits touch.
     package func checked(editsInForce edits: [EditRequest]) -> (indices: [Int], excluded: Int) {
         let touched = probe.touched(by: edits, among: known)
-        let size = HealthCheck.knowledgeSampleSize
-        let sample = known.count <= size ? known : (0..<size).map { known[$0 * known.count / size] }
+        let sample = known.evenlySpacedSample(HealthCheck.knowledgeSampleSize)
         return (sample.filter { !touched.contains($0) }, touched.count)
     }
 

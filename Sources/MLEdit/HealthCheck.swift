@@ -63,8 +63,7 @@ package enum HealthCheck {
     /// `earlier` itself, or `retentionSampleSize` of its facts evenly spaced over the history
     /// (oldest to newest): the same facts for the same history.
     package static func retentionSample(_ earlier: [FactRecord]) -> [FactRecord] {
-        guard earlier.count > retentionSampleSize else { return earlier }
-        return (0..<retentionSampleSize).map { earlier[$0 * earlier.count / retentionSampleSize] }
+        earlier.evenlySpacedSample(retentionSampleSize)
     }
 
     /// The metrics of every commit in `commitIDs`: stored ones read back, the others (and stored

@@ -203,8 +203,7 @@ public enum EditPlanner {
     /// `facts` itself, or `contextFactLimit` of them evenly spaced (oldest to newest): the same
     /// facts for the same history.
     public static func contextSample<T>(_ facts: [T]) -> [T] {
-        guard facts.count > contextFactLimit else { return facts }
-        return (0..<contextFactLimit).map { facts[$0 * facts.count / contextFactLimit] }
+        facts.evenlySpacedSample(contextFactLimit)
     }
 
     /// The keys of `layers` at every position but the subject's of each request's bare prompt,
