@@ -217,7 +217,7 @@ package struct EditContext {
     /// themselves (d_in × p per layer) for EMMET and ROME, which hold each earlier fact exactly.
     /// UltraEdit keeps no memory of facts, only its running feature statistics at the parent.
     /// With `memory_context_weight` set, the keys at the other positions of the facts' bare prompts
-    /// too (a sample of `EditPlanner.contextFactLimit` when there are more), computed on the
+    /// (and of their answers, with `memory_context_answer`) too (a sample of `EditPlanner.contextFactLimit` when there are more), computed on the
     /// model's weights as they are: call it with the parent's weights in place.
     package func memory(layers: [Int], method: EditMethod, hyperparameters h: EditHyperparameters,
                         excluding excluded: Set<FactReference> = []) throws -> EditMemory {
@@ -231,7 +231,7 @@ package struct EditContext {
             let inForce = try repository.facts(inLineageOf: parentID).filter { !excluded.contains($0.reference) }
             contextKeys = try EditPlanner.contextKeys(model: model, tokenizer: tokenizer,
                                                       requests: EditPlanner.contextSample(inForce).map(EditRequest.init),
-                                                      layers: layers)
+                                                      layers: layers, throughAnswer: h.memoryContextAnswer == true)
         }
         if method.holdsEarlierFactsByGram {
             let grams = try repository.memoryGrams(at: parentID, layers: layers, excluding: excluded)

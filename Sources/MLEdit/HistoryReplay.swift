@@ -135,7 +135,8 @@ package enum HistoryReplay {
                 // As the commit held them: the context keys of the facts in force, on the weights it starts from.
                 let contextKeys = h.memoryContextWeight == nil ? [:] : try EditPlanner.contextKeys(
                     model: context.model, tokenizer: context.tokenizer,
-                    requests: EditPlanner.contextSample(memory.requests(excluding: own)), layers: layers)
+                    requests: EditPlanner.contextSample(memory.requests(excluding: own)), layers: layers,
+                    throughAnswer: h.memoryContextAnswer == true)
                 let edits = try EditPlanner.redistribute(
                     model: context.model, tokenizer: context.tokenizer, requests: facts.map(EditRequest.init), method: method,
                     hyperparameters: h, statistics: stats,

@@ -79,6 +79,10 @@ public struct EditHyperparameters: Codable, Sendable, Equatable {
     /// edit that holds only the subject's key can still change what the earlier prompt's other
     /// tokens carry into its answer through attention.
     public var memoryContextWeight: Double?
+    /// Whether those context keys also take the positions of each earlier fact's new answer but
+    /// its last token (nil = the bare prompt's alone). A later token of a multi-token answer is
+    /// read at the answer's own earlier tokens, which the bare prompt does not reach.
+    public var memoryContextAnswer: Bool?
     /// λ: weight of the preservation term λ·C0 (MEMIT; mom2_update_weight).
     public var preservationWeight: Double
     /// Tokens of ordinary text in the preservation statistics C0.
@@ -129,6 +133,7 @@ public struct EditHyperparameters: Codable, Sendable, Equatable {
         case memoryBareWeight = "memory_bare_weight"
         case memoryWeight = "memory_weight"
         case memoryContextWeight = "memory_context_weight"
+        case memoryContextAnswer = "memory_context_answer"
         case preservationWeight = "mom2_update_weight"
         case statisticsTokenCount = "mom2_n_tokens"
         case statisticsSequenceLength = "mom2_sequence_length"
@@ -204,6 +209,7 @@ public struct EditHyperparameters: Codable, Sendable, Equatable {
         memoryBareWeight = try c.decodeIfPresent(Double.self, forKey: .memoryBareWeight)
         memoryWeight = try c.decodeIfPresent(Double.self, forKey: .memoryWeight)
         memoryContextWeight = try c.decodeIfPresent(Double.self, forKey: .memoryContextWeight)
+        memoryContextAnswer = try c.decodeIfPresent(Bool.self, forKey: .memoryContextAnswer)
         preservationWeight = try c.decodeIfPresent(Double.self, forKey: .preservationWeight) ?? d.preservationWeight
         statisticsTokenCount = try c.decodeIfPresent(Int.self, forKey: .statisticsTokenCount) ?? d.statisticsTokenCount
         statisticsSequenceLength = try c.decodeIfPresent(Int.self, forKey: .statisticsSequenceLength)
@@ -241,6 +247,7 @@ public struct EditHyperparameters: Codable, Sendable, Equatable {
         try c.encodeIfPresent(memoryBareWeight, forKey: .memoryBareWeight)
         try c.encodeIfPresent(memoryWeight, forKey: .memoryWeight)
         try c.encodeIfPresent(memoryContextWeight, forKey: .memoryContextWeight)
+        try c.encodeIfPresent(memoryContextAnswer, forKey: .memoryContextAnswer)
         try c.encode(preservationWeight, forKey: .preservationWeight)
         try c.encode(statisticsTokenCount, forKey: .statisticsTokenCount)
         try c.encode(statisticsSequenceLength, forKey: .statisticsSequenceLength)
@@ -265,7 +272,7 @@ public struct EditHyperparameters: Codable, Sendable, Equatable {
     /// Fields a hyperparameters file may set although the defaults leave them out (nil).
     public static let optionalFields: Set<String> = [
         CodingKeys.keyBareWeight.rawValue, CodingKeys.memoryBareWeight.rawValue, CodingKeys.memoryWeight.rawValue,
-        CodingKeys.memoryContextWeight.rawValue,
+        CodingKeys.memoryContextWeight.rawValue, CodingKeys.memoryContextAnswer.rawValue,
     ]
 
     /// The fields that take whole numbers (`layers`: an array of them).
@@ -305,6 +312,9 @@ public struct EditHyperparameters: Codable, Sendable, Equatable {
         if let weight = memoryBareWeight, !(weight > 0 && weight <= 1) { throw fail(.memoryBareWeight, "must be in (0, 1]") }
         if let weight = memoryWeight, !(weight > 0 && weight.isFinite) { throw fail(.memoryWeight, "must be positive") }
         if let weight = memoryContextWeight, !(weight > 0 && weight.isFinite) { throw fail(.memoryContextWeight, "must be positive") }
+        if memoryContextAnswer == true && memoryContextWeight == nil {
+            throw fail(.memoryContextAnswer, "needs memory_context_weight, the weight of the context keys")
+        }
         if !(preservationWeight >= 0 && preservationWeight.isFinite) { throw fail(.preservationWeight, "must be ≥ 0") }
         if !(1...Self.maxStatisticsTokens).contains(statisticsTokenCount) {
             throw fail(.statisticsTokenCount, "must be from 1 to \(Self.maxStatisticsTokens)")

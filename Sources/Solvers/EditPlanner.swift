@@ -206,16 +206,22 @@ public enum EditPlanner {
         facts.evenlySpacedSample(contextFactLimit)
     }
 
-    /// The keys of `layers` at every position but the subject's of each request's bare prompt,
-    /// on the model's current weights (d_in × Σ(prompt length − 1) per layer, requests in order):
-    /// what `previousContextKeys` holds for facts in force.
+    /// The keys of `layers` at every position but the subject's of each request's bare prompt
+    /// (`throughAnswer`: followed by its new answer without the last token), on the model's
+    /// current weights (d_in × Σ(length − 1) per layer, requests in order): what
+    /// `previousContextKeys` holds for facts in force.
     /// - Throws: `SolverError` for facts that cannot be tokenized.
     public static func contextKeys(model: EditableModel, tokenizer: Tokenizer, requests: [EditRequest],
-                                   layers: [Int]) throws -> [Int: Matrix<Float>] {
+                                   layers: [Int], throughAnswer: Bool = false) throws -> [Int: Matrix<Float>] {
         if requests.isEmpty { return [:] }
         let bare = try requests.map { try FactTokenization.prompt($0, tokenizer: tokenizer) }
-        let positions = bare.map { prompt in prompt.ids.indices.filter { $0 != prompt.subjectPosition } }
-        let stream = model.residualStream(prompts: bare.map(\.ids))
+        let sequences = try zip(requests, bare).map { request, prompt in
+            guard throughAnswer else { return prompt.ids }
+            let answer = try FactTokenization.target(request.targetNew, label: request.label, tokenizer: tokenizer)
+            return TeacherForcedPrompt(prompt: prompt.ids, target: answer).ids
+        }
+        let positions = zip(bare, sequences).map { prompt, ids in ids.indices.filter { $0 != prompt.subjectPosition } }
+        let stream = model.residualStream(prompts: sequences)
         var out: [Int: Matrix<Float>] = [:]
         for layer in Array(Set(layers)).sorted() {
             out[layer] = stream.keys(layer: layer, positionsPerPrompt: positions).transposed()

@@ -294,6 +294,44 @@ struct TinyFactsEditTests {
         #expect(strong < one && one < free, "‖ΔK_c‖ summed over layers: weight 100 \(strong), 1 \(one), unset \(free)")
     }
 
+    @Test("memory_context_answer: the context keys run on through each answer but its last token")
+    func contextKeysThroughAnswer() throws {
+        let (model, tokenizer) = try SolverFixtures.tinyFactsModel()
+        let all = try SolverFixtures.tinyFacts()
+        let requests = Array(all[70..<76])
+        let answers = try requests.map { try FactTokenization.target($0.targetNew, label: $0.label, tokenizer: tokenizer) }
+        try #require(answers.contains { $0.count > 1 }, "the slice needs a multi-token answer")
+        let h = EditHyperparameters.defaults(for: model.configuration, method: .memit)
+        let bareKeys = try EditPlanner.contextKeys(model: model, tokenizer: tokenizer, requests: requests, layers: h.layers)
+        let answerKeys = try EditPlanner.contextKeys(model: model, tokenizer: tokenizer, requests: requests,
+                                                     layers: h.layers, throughAnswer: true)
+        let bare = try requests.map { try FactTokenization.prompt($0, tokenizer: tokenizer) }
+        for layer in h.sortedLayers {
+            let (short, long) = (try #require(bareKeys[layer]), try #require(answerKeys[layer]))
+            var (shortColumn, longColumn) = (0, 0)
+            for (prompt, answer) in zip(bare, answers) {
+                let ids = prompt.ids + answer.dropLast()
+                let rows = model.keys(prompts: ids.indices.map { _ in ids }, positions: Array(ids.indices), layer: layer)
+                for position in ids.indices where position != prompt.subjectPosition {
+                    let held = long.column(longColumn)
+                    #expect(zip(held, rows.row(position)).allSatisfy { abs($0 - $1) <= 1e-4 * max(1, abs($1)) },
+                            "layer \(layer), position \(position)")
+                    if position < prompt.ids.count {
+                        #expect(zip(held, short.column(shortColumn)).allSatisfy { abs($0 - $1) <= 1e-4 * max(1, abs($1)) })
+                        shortColumn += 1
+                    }
+                    longColumn += 1
+                }
+            }
+            #expect(short.cols == shortColumn && long.cols == longColumn && longColumn > shortColumn)
+        }
+
+        var lone = h
+        lone.memoryContextWeight = nil
+        lone.memoryContextAnswer = true
+        #expect(throws: SolverError.self) { try lone.validate(layerCount: model.configuration.layerCount) }
+    }
+
     @Test("preset targets give the same edit without optimising; retargeting on edited weights starts from them",
           arguments: [EditMethod.memit, .rome])
     func presetAndRetargetedTargets(method: EditMethod) throws {
