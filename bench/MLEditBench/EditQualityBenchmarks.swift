@@ -117,13 +117,22 @@ struct QualityBench {
     }
 
     /// CounterFact scores of `requests` on the current weights.
-    func evaluate(_ requests: [EditRequest]) throws -> [String: Any] {
+    /// With `outcomes` (fact label → what its own commit did), the facts whose greedy answer is
+    /// not the new target are listed as `misses`.
+    func evaluate(_ requests: [EditRequest], outcomes: [String: String]? = nil) throws -> [String: Any] {
         let (report, seconds) = try Measure.seconds { try CounterFactEvaluation.evaluate(model: model, tokenizer: tokenizer, requests: requests) }
         func value(_ x: Double?) -> Any { x ?? NSNull() }
-        return ["n": report.count, "efficacy": value(report.efficacy), "efficacy_magnitude": value(report.efficacyMagnitude),
+        var misses: [[String: Any]] = []
+        if let outcomes {
+            for (request, fact) in zip(requests, report.facts) where !fact.top1 {
+                misses.append(["fact": request.label, "target_new": request.targetNew, "p_new": fact.rewrite.probabilityNew,
+                               "p_true": value(fact.rewrite.probabilityTrue), "own_commit": outcomes[request.label] ?? "unverified"])
+            }
+        }
+        return (outcomes == nil ? [:] : ["misses": misses]).merging(["n": report.count, "efficacy": value(report.efficacy), "efficacy_magnitude": value(report.efficacyMagnitude),
                 "paraphrase": value(report.paraphrase), "paraphrase_magnitude": value(report.paraphraseMagnitude),
                 "neighborhood": value(report.neighborhood), "neighborhood_magnitude": value(report.neighborhoodMagnitude),
-                "top1": value(report.top1), "paraphrase_top1": value(Self.paraphraseTop1(report)), "seconds": seconds]
+                "top1": value(report.top1), "paraphrase_top1": value(Self.paraphraseTop1(report)), "seconds": seconds]) { $1 }
     }
 
     /// The share of paraphrase prompts whose greedy answer is the whole new target.
@@ -136,6 +145,8 @@ struct QualityBench {
 /// What the verification of `mledit commit` found over the batches of one run.
 final class VerificationTally {
     private(set) var landedFirstRound = 0, landedAfterRetry = 0, leftOut = 0, rounds = 0, batches = 0
+    /// Per fact label, what its own commit did with it.
+    private(set) var outcomes: [String: String] = [:]
 
     func record(_ edit: VerifiedEdit, batch: Int) {
         landedAfterRetry += edit.checks.filter(\.retried).count
@@ -143,13 +154,16 @@ final class VerificationTally {
         leftOut += edit.leftOut.count
         rounds += edit.rounds
         batches += 1
+        for check in edit.checks { outcomes[check.fact] = !check.landed ? "not landed" : check.retried ? "landed after retry" : "landed" }
+        for check in edit.leftOut { outcomes[check.fact] = "left out" }
     }
 
     /// A batch none of whose facts landed: `mledit commit --allow-partial` refuses it, so it stays unedited.
-    func recordRefused(_ count: Int) {
-        leftOut += count
+    func recordRefused(_ chunk: [EditRequest]) {
+        leftOut += chunk.count
         rounds += 2
         batches += 1
+        for request in chunk { outcomes[request.label] = "refused" }
     }
 
     var figures: [String: Any] {
@@ -231,7 +245,7 @@ extension Benchmarks {
                         model: bench.model, tokenizer: bench.tokenizer, allowPartial: true, retry: true,
                         progress: { clock.observe($0) })
                 } catch let error as MLEditError where error.kind == .editFailed {
-                    verification.recordRefused(chunk.count)
+                    verification.recordRefused(chunk)
                     continue
                 }
                 result = edit.result
@@ -326,7 +340,7 @@ extension Benchmarks {
                                    lifelong: &lifelong, clock: clock, keysSeconds: &keysSeconds,
                                    plannerTop1: &plannerTop1, verification: tally)
             }
-            let after = try bench.evaluate(bench.facts)
+            let after = try bench.evaluate(bench.facts, outcomes: tally?.outcomes ?? [:])
             let stage = clock.seconds
             let layersSeconds = stage[.layers] ?? 0
             var figures: [String: Any] = [
