@@ -217,8 +217,9 @@ package struct EditContext {
     /// themselves (d_in × p per layer) for EMMET and ROME, which hold each earlier fact exactly.
     /// UltraEdit keeps no memory of facts, only its running feature statistics at the parent.
     /// With `memory_context_weight` set, the keys at the other positions of the facts' bare prompts
-    /// (and of their answers, with `memory_context_answer`) too (a sample of `EditPlanner.contextFactLimit` when there are more), computed on the
-    /// model's weights as they are: call it with the parent's weights in place.
+    /// (and of their answers, with `memory_context_answer`) too, a sample of
+    /// `EditPlanner.contextFactLimit` when there are more, computed on the model's weights as they
+    /// are: call it with the parent's weights in place.
     package func memory(layers: [Int], method: EditMethod, hyperparameters h: EditHyperparameters,
                         excluding excluded: Set<FactReference> = []) throws -> EditMemory {
         guard let parentID else { return EditMemory() }
