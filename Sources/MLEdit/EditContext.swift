@@ -230,9 +230,8 @@ package struct EditContext {
         var contextKeys: [Int: Matrix<Float>] = [:]
         if h.memoryContextWeight != nil {
             let inForce = try repository.facts(inLineageOf: parentID).filter { !excluded.contains($0.reference) }
-            contextKeys = try EditPlanner.contextKeys(model: model, tokenizer: tokenizer,
-                                                      requests: EditPlanner.contextSample(inForce).map(EditRequest.init),
-                                                      layers: layers, throughAnswer: h.memoryContextAnswer == true)
+            contextKeys = try EditPlanner.contextKeys(model: model, tokenizer: tokenizer, factsInForce: inForce.map(EditRequest.init),
+                                                      layers: layers, hyperparameters: h)
         }
         if method.holdsEarlierFactsByGram {
             let grams = try repository.memoryGrams(at: parentID, layers: layers, excluding: excluded)

@@ -99,8 +99,8 @@ package enum HistoryReplay {
         // Statistics first: computing them moves the model to its base weights and back.
         var statistics: [String: [Int: LayerStatistics]] = [:]
         for commit in commits {
-            if try !method(of: commit).usesPreservationStatistics { continue }
             let h = try hyperparameters(of: commit)
+            if try !h.usesPreservationStatistics(method(of: commit)) { continue }
             let layers = try context.repository.editVectors(of: commit.id).map(\.layer)
             statistics[commit.id] = try context.statistics(layers: layers, hyperparameters: h, corpus: corpus, session: session)
         }
@@ -116,7 +116,7 @@ package enum HistoryReplay {
                 for layer in layers { _ = context.baseWeight(layer: layer) }
                 let result = try EditPlanner.computeEdit(
                     model: context.model, tokenizer: context.tokenizer, requests: facts.map(EditRequest.init), method: method,
-                    hyperparameters: h, statistics: [:],
+                    hyperparameters: h, statistics: statistics[commit.id] ?? [:],
                     lifelongStatistics: try lifelong.normalizers(layers: layers, context: context), apply: true)
                 lifelong.record(result.lifelongStatistics)
                 var deltas: [Int: LowRankDelta<Double>] = [:]
@@ -133,10 +133,9 @@ package enum HistoryReplay {
             if let targets = try context.repository.editTargets(of: commit.id), let stats = statistics[commit.id] {
                 let layers = stored.map(\.layer)
                 // As the commit held them: the context keys of the facts in force, on the weights it starts from.
-                let contextKeys = h.memoryContextWeight == nil ? [:] : try EditPlanner.contextKeys(
-                    model: context.model, tokenizer: context.tokenizer,
-                    requests: EditPlanner.contextSample(memory.requests(excluding: own)), layers: layers,
-                    throughAnswer: h.memoryContextAnswer == true)
+                let contextKeys = try EditPlanner.contextKeys(
+                    model: context.model, tokenizer: context.tokenizer, factsInForce: memory.requests(excluding: own),
+                    layers: layers, hyperparameters: h)
                 let edits = try EditPlanner.redistribute(
                     model: context.model, tokenizer: context.tokenizer, requests: facts.map(EditRequest.init), method: method,
                     hyperparameters: h, statistics: stats,

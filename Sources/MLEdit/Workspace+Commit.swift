@@ -75,7 +75,7 @@ extension Workspace {
                 session.note("note: NAS reference norm \(String(format: "%.4g", reference.norm)) (\(reference.source))")
                 timer.mark("nas reference")
             }
-            let statistics = options.method.usesPreservationStatistics
+            let statistics = h.usesPreservationStatistics(options.method)
                 ? try context.statistics(layers: h.sortedLayers, hyperparameters: h, corpus: options.corpus, session: session)
                 : [:]
             timer.mark("statistics")

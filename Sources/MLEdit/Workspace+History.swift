@@ -246,7 +246,7 @@ extension Workspace {
             let h = try HistoryReplay.hyperparameters(of: source)
             try h.validate(layerCount: context.model.configuration.layerCount)
             let method = try HistoryReplay.method(of: source)
-            let statistics = method.usesPreservationStatistics
+            let statistics = h.usesPreservationStatistics(method)
                 ? try context.statistics(layers: h.sortedLayers, hyperparameters: h, corpus: options.corpus, session: session)
                 : [:]
             let factsInForce = try context.parentID.map { try repository.facts(inLineageOf: $0) } ?? []

@@ -117,6 +117,16 @@ public struct EditHyperparameters: Codable, Sendable, Equatable {
     public var ultraEditLearningRate: Double?
     /// UltraEdit: λ of the ridge solve Δ = Vᵀ(KKᵀ + λI)⁻¹K over the raw keys (nil: not an UltraEdit edit).
     public var ultraEditRidge: Double?
+    /// UltraEdit: confine the update to the null space of C0 (AlphaEdit's projection P, with
+    /// `nullSpaceThreshold`), solving Δ = Vᵀ(KPKᵀ + λI)⁻¹KP, so that keys of ordinary text are
+    /// left as they were (nil or false: the unprojected solve, and no C0 needed).
+    public var ultraEditNullSpace: Bool?
+
+    /// Whether `method` with these settings solves against C0: every method but UltraEdit, and
+    /// UltraEdit confined to C0's null space.
+    public func usesPreservationStatistics(_ method: EditMethod) -> Bool {
+        method.usesPreservationStatistics || (method == .ultraedit && ultraEditNullSpace == true)
+    }
 
     enum CodingKeys: String, CodingKey {
         case layers
@@ -149,6 +159,7 @@ public struct EditHyperparameters: Codable, Sendable, Equatable {
         case nasSkipFactor = "nas_skip_factor"
         case ultraEditLearningRate = "ultraedit_lr"
         case ultraEditRidge = "ultraedit_ridge"
+        case ultraEditNullSpace = "ultraedit_null_space"
     }
 
     public init(layers: [Int], vLearningRate: Double = 0.5, vSteps: Int = 25, vWeightDecay: Double = 1e-3,
@@ -227,6 +238,7 @@ public struct EditHyperparameters: Codable, Sendable, Equatable {
         nasSkipFactor = try c.decodeIfPresent(Double.self, forKey: .nasSkipFactor) ?? d.nasSkipFactor
         ultraEditLearningRate = try c.decodeIfPresent(Double.self, forKey: .ultraEditLearningRate)
         ultraEditRidge = try c.decodeIfPresent(Double.self, forKey: .ultraEditRidge)
+        ultraEditNullSpace = try c.decodeIfPresent(Bool.self, forKey: .ultraEditNullSpace)
     }
 
     /// Encodes every field but leaves out the ENCORE, NAS and UltraEdit fields at their defaults, so that the
@@ -264,6 +276,7 @@ public struct EditHyperparameters: Codable, Sendable, Equatable {
         if nasTargetNorm != nil || nasSkipFactor != d.nasSkipFactor { try c.encode(nasSkipFactor, forKey: .nasSkipFactor) }
         try c.encodeIfPresent(ultraEditLearningRate, forKey: .ultraEditLearningRate)
         try c.encodeIfPresent(ultraEditRidge, forKey: .ultraEditRidge)
+        try c.encodeIfPresent(ultraEditNullSpace, forKey: .ultraEditNullSpace)
     }
 
     /// Edit layers in ascending order.
@@ -273,6 +286,7 @@ public struct EditHyperparameters: Codable, Sendable, Equatable {
     public static let optionalFields: Set<String> = [
         CodingKeys.keyBareWeight.rawValue, CodingKeys.memoryBareWeight.rawValue, CodingKeys.memoryWeight.rawValue,
         CodingKeys.memoryContextWeight.rawValue, CodingKeys.memoryContextAnswer.rawValue,
+        CodingKeys.ultraEditNullSpace.rawValue,
     ]
 
     /// The fields that take whole numbers (`layers`: an array of them).
@@ -336,6 +350,9 @@ public struct EditHyperparameters: Codable, Sendable, Equatable {
         if !(nasSkipFactor >= 1 && nasSkipFactor.isFinite) { throw fail(.nasSkipFactor, "must be at least 1") }
         if let lr = ultraEditLearningRate, !(lr > 0 && lr.isFinite) { throw fail(.ultraEditLearningRate, "must be positive") }
         if let ridge = ultraEditRidge, !(ridge > 0 && ridge.isFinite) { throw fail(.ultraEditRidge, "must be positive") }
+        if ultraEditNullSpace == true && ultraEditLearningRate == nil {
+            throw fail(.ultraEditNullSpace, "applies to UltraEdit edits only (ultraedit_lr is not set)")
+        }
     }
 
     /// Canonical JSON (sorted keys), as stored with a commit.

@@ -23,7 +23,8 @@ public enum EditPlanner {
     ///   - presetTargets: one target per request, already optimised (by an earlier solve of the
     ///     same facts, or by `retarget`): no target optimisation runs.
     ///   - lifelongStatistics: UltraEdit only: the running feature statistics of the edit layers
-    ///     so far (see `UltraEditSolver`); `statistics` and the memory are not used by it.
+    ///     so far (see `UltraEditSolver`); the memory is not used by it, and `statistics` only
+    ///     with `ultraedit_null_space`.
     ///   - apply: leave the edited weights in `model`.
     /// - Throws: `SolverError` for invalid hyperparameters, missing statistics, facts that cannot be
     ///   tokenized, and singular systems (naming the facts).
@@ -36,8 +37,17 @@ public enum EditPlanner {
                                    lifelongStatistics: [Int: LifelongNormalizer] = [:],
                                    apply: Bool = false, progress: ((EditProgress) -> Void)? = nil) throws -> EditResult {
         if method == .ultraedit {
+            var nullSpaces: [Int: NullSpaceProjection] = [:]
+            if h.ultraEditNullSpace == true {
+                try validate(model: model, hyperparameters: h, statistics: statistics, previousKeys: [:], previousGrams: [:])
+                for layer in h.sortedLayers {
+                    nullSpaces[layer] = try NullSpaceProjection(moment: statistics[layer]!.moment, threshold: h.nullSpaceThreshold,
+                                                                layer: layer)
+                }
+            }
             return try UltraEditSolver.computeEdit(model: model, tokenizer: tokenizer, requests: requests, hyperparameters: h,
-                                                   statistics: lifelongStatistics, apply: apply, progress: progress)
+                                                   statistics: lifelongStatistics, nullSpaces: nullSpaces, apply: apply,
+                                                   progress: progress)
         }
         let config = model.configuration
         try validate(model: model, hyperparameters: h, statistics: statistics, previousKeys: previousKeys,
@@ -204,6 +214,17 @@ public enum EditPlanner {
     /// facts for the same history.
     public static func contextSample<T>(_ facts: [T]) -> [T] {
         facts.evenlySpacedSample(contextFactLimit)
+    }
+
+    /// The context keys an edit with `h` holds for the facts in force: none without
+    /// `memory_context_weight`; else those of `contextSample(factsInForce)`, through each new
+    /// answer with `memory_context_answer`.
+    /// - Throws: `SolverError` for facts that cannot be tokenized.
+    public static func contextKeys(model: EditableModel, tokenizer: Tokenizer, factsInForce: [EditRequest], layers: [Int],
+                                   hyperparameters h: EditHyperparameters) throws -> [Int: Matrix<Float>] {
+        guard h.memoryContextWeight != nil else { return [:] }
+        return try contextKeys(model: model, tokenizer: tokenizer, requests: contextSample(factsInForce), layers: layers,
+                               throughAnswer: h.memoryContextAnswer == true)
     }
 
     /// The keys of `layers` at every position but the subject's of each request's bare prompt

@@ -14,7 +14,9 @@
 // NLLs instead of the batch mean (the standardisation removes a constant scale, and a sum does not
 // make a fact's gradient depend on the batch it came with), and the merge of the statistics is the
 // exact one (see LifelongNormalizer). Only the MLP output projection is edited, as for every
-// method here.
+// method here. With `ultraedit_null_space` the update is confined to the null space of C0, as
+// AlphaEdit confines MEMIT's: UltraEdit's raw answer-token keys share a large common part with
+// the keys of ordinary text, which its plain ridge solve moves as well.
 import Models
 import Tensors
 
@@ -152,8 +154,11 @@ public enum UltraEditSolver {
     /// The UltraEdit edit of `requests`: features on the current weights, `statistics` (per layer;
     /// empty for a layer never edited this way) updated with them, one solve per layer, all layers
     /// applied together. The weights are restored on return unless `apply` is set.
+    /// With `ultraedit_null_space`, `nullSpaces` holds each edit layer's projection onto the null
+    /// space of C0 and the solve runs on the projected keys KP.
     public static func computeEdit(model: EditableModel, tokenizer: Tokenizer, requests: [EditRequest],
                                    hyperparameters h: EditHyperparameters, statistics: [Int: LifelongNormalizer],
+                                   nullSpaces: [Int: NullSpaceProjection] = [:],
                                    apply: Bool, progress: ((EditProgress) -> Void)?) throws -> EditResult {
         try h.validate(layerCount: model.configuration.layerCount)
         if requests.isEmpty { throw SolverError.invalidHyperparameter(field: "facts", reason: "no facts to edit") }
@@ -190,7 +195,12 @@ public enum UltraEditSolver {
             normalizer.update(with: layerFeatures.concatenated)
             updated[layer] = normalizer
             let values = pseudoValues(layerFeatures, normalizer: normalizer, learningRate: learningRate)
-            let delta = try solve(keys: layerFeatures.keys, values: values, ridge: ridge, layer: layer, labels: labels)
+            var solveKeys = layerFeatures.keys
+            if h.ultraEditNullSpace == true {
+                guard let projection = nullSpaces[layer] else { throw SolverError.missingStatistics(layer: layer) }
+                solveKeys = try projected(solveKeys, onto: projection, layer: layer)
+            }
+            let delta = try solve(keys: solveKeys, values: values, ridge: ridge, layer: layer, labels: labels)
             let weight = original[layer]!
             let u = delta.u.toFloat(), v = delta.v.toFloat()
             // What later commits remember of these facts: each fact's key averaged over its answer
@@ -222,6 +232,20 @@ public enum UltraEditSolver {
         keepEdits = apply
         return EditResult(method: .ultraedit, hyperparameters: h, prefixes: [], layers: edits, facts: outcomes,
                           targets: Matrix(rows: config.hiddenSize, cols: 0), applied: apply, lifelongStatistics: updated)
+    }
+
+    /// The rows of `keys` (n × d_in) projected onto the null space of C0: K Q Qᵀ. Solving on them
+    /// gives Δ = Vᵀ(KPKᵀ + λI)⁻¹KP, which vanishes on every key in the span of C0's large
+    /// eigenvectors (P = QQᵀ is symmetric and idempotent).
+    /// - Throws: `SolverError.invalidHyperparameter` when the null space is empty.
+    public static func projected(_ keys: Matrix<Double>, onto projection: NullSpaceProjection, layer: Int) throws -> Matrix<Double> {
+        let q = projection.basis                                               // d_in × r
+        if q.cols == 0 {
+            throw SolverError.invalidHyperparameter(
+                field: "nullspace_threshold",
+                reason: "C0 of layer \(layer) has no eigenvalue below \(projection.threshold) of its largest; the null space is empty")
+        }
+        return keys.multiplied(by: q).multiplied(by: q, transposeOther: true)
     }
 
     /// Each fact's key averaged over its answer tokens (d_in × facts).

@@ -212,6 +212,72 @@ struct UltraEditTests {
         #expect(n2 >= 0.3, "sequential: neighbourhood \(n2)")
     }
 
+    @Test("confined to C0's null space, the update vanishes on C0's span and solves its projected normal equations")
+    func nullSpaceSolve() throws {
+        let dIn = 16, ridge = 0.5
+        let span = Self.gaussianRows(dIn, 7, seed: 11)                          // C0 of rank 7
+        let moment = span.multiplied(by: span, transposeOther: true) + 1e-9 * Matrix<Double>.identity(dIn)
+        let projection = try NullSpaceProjection(moment: moment, threshold: 1e-4, layer: 0)
+        #expect(projection.basis.cols == dIn - 7)
+        let keys = Self.gaussianRows(5, dIn, seed: 12, shift: 1)                // n × d_in
+        let values = Self.gaussianRows(5, 6, seed: 13)                          // n × d_out
+        let projected = try UltraEditSolver.projected(keys, onto: projection, layer: 0)
+        let dense = try UltraEditSolver.solve(keys: projected, values: values, ridge: ridge, layer: 0, labels: []).dense()
+        let onSpan = dense.multiplied(by: span)
+        #expect(onSpan.frobeniusNorm < 1e-9 * dense.frobeniusNorm * span.frobeniusNorm, "‖ΔC‖ = \(onSpan.frobeniusNorm)")
+        // Δ(PKᵀKP + λI) = VᵀKP, P the explicit projector onto the null space.
+        let q = projection.basis
+        let projector = q.multiplied(by: q, transposeOther: true)
+        let kp = keys.multiplied(by: projector)
+        var normal = kp.multiplied(by: kp, transposeSelf: true)
+        for i in 0..<dIn { normal[i, i] += ridge }
+        let rhs = values.multiplied(by: kp, transposeSelf: true)
+        #expect(relativeDifference(dense.multiplied(by: normal), rhs) < 1e-10)
+        // The unconfined solve moves C0's span.
+        let plain = try UltraEditSolver.solve(keys: keys, values: values, ridge: ridge, layer: 0, labels: []).dense()
+        #expect(plain.multiplied(by: span).frobeniusNorm > 0.1 * plain.frobeniusNorm)
+        // A C0 of full rank leaves nothing to edit.
+        let full = try NullSpaceProjection(moment: Matrix<Double>.identity(dIn), threshold: 1e-4, layer: 0)
+        #expect(throws: SolverError.self) { try UltraEditSolver.projected(keys, onto: full, layer: 0) }
+    }
+
+    @Test("an edit confined to C0's null space needs C0, lands on the tiny fixture and leaves C0's large eigenvectors unmoved")
+    func nullSpaceEditOnTheTinyFixture() throws {
+        let (model, tokenizer) = try SolverFixtures.tinyFactsModel()
+        let facts = Array(try SolverFixtures.tinyFacts()[0..<10])
+        var h = EditHyperparameters.defaults(for: model.configuration, method: .ultraedit)
+        #expect(!h.usesPreservationStatistics(.ultraedit))
+        h.ultraEditNullSpace = true
+        #expect(h.usesPreservationStatistics(.ultraedit))
+        #expect(throws: SolverError.missingStatistics(layer: h.sortedLayers[0])) {
+            try EditPlanner.computeEdit(model: model, tokenizer: tokenizer, requests: facts, method: .ultraedit,
+                                        hyperparameters: h, statistics: [:])
+        }
+        let statistics = try StatisticsCollector.collect(
+            model: model, tokenizer: tokenizer, corpus: try CorpusReader(paths: [try SolverFixtures.tinyFactsCorpus().path]),
+            layers: h.sortedLayers, tokenCount: h.statisticsTokenCount, sequenceLength: h.statisticsSequenceLength)
+        let result = try EditPlanner.computeEdit(model: model, tokenizer: tokenizer, requests: facts, method: .ultraedit,
+                                                 hyperparameters: h, statistics: statistics)
+        print("tiny-facts ultraedit confined to the null space: efficacy \(result.efficacy)")
+        #expect(result.efficacy >= 0.5, "efficacy \(result.efficacy): \(result.facts.map(\.efficacy))")
+        for edit in result.layers {
+            let projection = try NullSpaceProjection(moment: statistics[edit.layer]!.moment, threshold: h.nullSpaceThreshold,
+                                                     layer: edit.layer)
+            let delta = LowRankDelta(u: edit.u.toDouble(), v: edit.v.toDouble()).dense()
+            // Orthogonal to the null space: the eigenvectors of C0 the threshold keeps.
+            let eigen = try SymmetricEigenDecomposition(statistics[edit.layer]!.moment)
+            let kept = eigen.eigenvectors.columns(projection.basis.cols..<eigen.eigenvectors.cols)
+            #expect(delta.multiplied(by: kept).frobeniusNorm < 1e-6 * delta.frobeniusNorm, "layer \(edit.layer)")
+        }
+        var memit = h
+        memit.ultraEditLearningRate = nil
+        memit.ultraEditRidge = nil
+        #expect(throws: SolverError.invalidHyperparameter(
+            field: "ultraedit_null_space", reason: "applies to UltraEdit edits only (ultraedit_lr is not set)")) {
+            try memit.validate(layerCount: model.configuration.layerCount)
+        }
+    }
+
     @Test("UltraEdit's fields are stored only for UltraEdit edits and must be positive")
     func hyperparameters() throws {
         let (model, _) = try SolverFixtures.tinyFactsModel()

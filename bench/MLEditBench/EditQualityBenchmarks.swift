@@ -228,9 +228,8 @@ extension Benchmarks {
             let chunk = Array(facts[start ..< min(start + batch, facts.count)])
             let result: EditResult
             // As a commit holds the facts in force: their prompts' keys on the weights it starts from.
-            let contextMemory = h.memoryContextWeight == nil ? [:] : try EditPlanner.contextKeys(
-                model: bench.model, tokenizer: bench.tokenizer, requests: inForce, layers: h.sortedLayers,
-                throughAnswer: h.memoryContextAnswer == true)
+            let contextMemory = try EditPlanner.contextKeys(
+                model: bench.model, tokenizer: bench.tokenizer, factsInForce: inForce, layers: h.sortedLayers, hyperparameters: h)
             if let verification {
                 // As `mledit commit --allow-partial` solves a batch: verified, a second round for the
                 // facts that did not land, those still not landed left out (they stay unedited and

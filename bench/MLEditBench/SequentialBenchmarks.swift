@@ -66,10 +66,12 @@ extension Benchmarks {
         }
         let (bench, loadSeconds) = try Measure.seconds { try QualityBench(arguments: arguments, factCount: total, methods: methods) }
         let config = bench.model.configuration
-        // C0 only for the layers of methods that use it (UltraEdit keeps its own running statistics).
+        // C0 only for the layers of methods that use it (UltraEdit keeps its own running statistics,
+        // and needs C0 only when confined to its null space).
         var layerSet = Set<Int>()
-        for method in methods where method.usesPreservationStatistics {
-            layerSet.formUnion(try QualityBench.hyperparameters(for: config, method: method).layers)
+        for method in methods {
+            let h = try QualityBench.hyperparameters(for: config, method: method)
+            if h.usesPreservationStatistics(method) { layerSet.formUnion(h.layers) }
         }
         let layers = layerSet.sorted()
         let statisticsHyperparameters = EditHyperparameters.defaults(for: config, method: methods.first ?? .memit)
