@@ -130,6 +130,32 @@ struct UltraEditHistoryTests {
         all.run(["fsck"])
     }
 
+    @Test("confined to C0's null space: the setting is stored, and a revert re-solves with C0 as A then C committed afresh")
+    func nullSpaceRevert() throws {
+        let all = try Sandbox(), kept = try Sandbox()
+        defer { for box in [all, kept] { CLIHarness.cleanUp(box.directory) } }
+        for box in [all, kept] {
+            try Data(#"{"ultraedit_null_space": true}"#.utf8).write(to: box.directory.appendingPathComponent("confined.json"))
+            box.run(["init", "--model", HistoryTests.model.path])
+        }
+        func commit(_ box: Sandbox, _ file: String, _ message: String) {
+            box.run(["commit", file, "-m", message, "--method", "ultraedit", "--hparams", "confined.json", "--no-health"])
+        }
+        commit(all, "a.jsonl", "A")
+        commit(all, "b.jsonl", "B")
+        commit(all, "c.jsonl", "C")
+        let shown = all.run(["show", "HEAD", "--json"]).stdout
+        #expect(shown.contains("\"ultraedit_null_space\":true") || shown.contains("\"ultraedit_null_space\" : true"), "\(shown)")
+        all.run(["revert", "HEAD~1"])
+        commit(kept, "a.jsonl", "A")
+        commit(kept, "c.jsonl", "C")
+        #expect(try Self.statistics(all, at: "HEAD") == Self.statistics(kept, at: "HEAD"))
+        let prompts = try HistoryTests.prompts(range: 0..<3) + HistoryTests.prompts(range: 5..<7)
+        #expect(try prompts.map { try all.answer($0) } == prompts.map { try kept.answer($0) },
+                "after the revert the model answers otherwise than with A and C alone")
+        all.run(["fsck"])
+    }
+
     @Test("rebase --onto-model replays UltraEdit commits from empty statistics, as they were first made")
     func rebaseOntoModel() throws {
         let box = try Sandbox()

@@ -1,8 +1,10 @@
 // Sequential editing on the default model (issue 7): CounterFact records committed in batches of
 // 10 (each batch keeping the keys of all earlier facts, as `mledit commit` does) until N facts, by
 // MEMIT, EMMET and AlphaEdit, each from the unedited model. Every 50 facts: CounterFact scores on
-// all facts so far and the perplexity of a fixed probe text (the first tokens of the corpus) under
-// the current weights. These are measurements, not tests: nothing here asserts an outcome.
+// all facts so far, the perplexity of a fixed probe text (the first tokens of the corpus) under
+// the current weights, and the share of the general-knowledge probe's base-known facts (those no
+// edit so far is about) still answered top-1. These are measurements, not tests: nothing here
+// asserts an outcome.
 import Foundation
 import Models
 import Solvers
@@ -82,6 +84,10 @@ extension Benchmarks {
         let probe = try probeTokens(bench.tokenizer, count: integerEnvironment("MLEDIT_BENCH_PROBE_TOKENS", 300))
         bench.restoreBase()
         let baseProbe = perplexity(bench.model, tokens: probe)
+        // The general-knowledge probe: the candidates the unedited model answers top-1, checked at
+        // every checkpoint without those an edited fact so far is about.
+        let knowledge = KnowledgeProbe.general
+        let baseKnown = try knowledge.known(model: bench.model, tokenizer: bench.tokenizer)
 
         let sampleSize = integerEnvironment("MLEDIT_BENCH_SEQUENTIAL_SAMPLE", total)
         let sample = sequentialSample(total: total, size: sampleSize)
@@ -137,6 +143,11 @@ extension Benchmarks {
                     row["method"] = label
                     row["nas_target_norm"] = h.nasTargetNorm.map { $0 as Any } ?? NSNull()
                     row["probe_perplexity"] = perplexity(bench.model, tokens: probe)
+                    let touched = knowledge.touched(by: Array(bench.facts[0 ..< done]), among: baseKnown)
+                    let checked = baseKnown.filter { !touched.contains($0) }
+                    let answered = try knowledge.answered(checked, model: bench.model, tokenizer: bench.tokenizer)
+                    row["knowledge_accuracy"] = checked.isEmpty ? NSNull() : Double(answered.filter { $0 }.count) / Double(checked.count)
+                    row["knowledge_checked"] = checked.count
                     row["edit_seconds_so_far"] = editSeconds
                     row["top1_right_after_own_batch_so_far"] = Double(plannerTop1) / Double(done)
                     rows.append(row)
@@ -155,6 +166,7 @@ extension Benchmarks {
         return [
             "model": bench.modelURL.path, "facts_file": bench.factsPath, "facts_wanted": total, "batch": batch,
             "checkpoint_every": every, "probe_tokens": probe.count, "probe_perplexity_base": baseProbe,
+            "knowledge_candidates": knowledge.candidates.count, "knowledge_known_at_base": baseKnown.count,
             "load_seconds": loadSeconds, "statistics": statisticsFigures, "methods": tables,
         ]
     }
