@@ -102,6 +102,10 @@ public struct EditHyperparameters: Codable, Sendable, Equatable {
     /// AlphaEdit: eigenvectors of C0 with eigenvalue below this times the largest eigenvalue span
     /// the null space the update is projected onto.
     public var nullSpaceThreshold: Double
+    /// AlphaEdit and confined UltraEdit: when set, the null space is instead spanned by the
+    /// eigenvectors of C0's smallest eigenvalues that together carry at most this share of its
+    /// trace (ordinary text's squared key norm), whatever the spread of the spectrum.
+    public var nullSpaceEnergy: Double?
     /// AlphaEdit: α, the ridge of the projected normal equations (in units of the mean squared key
     /// norm of the batch, so that it does not depend on the scale of the keys).
     public var alphaEditRegularization: Double
@@ -153,6 +157,7 @@ public struct EditHyperparameters: Codable, Sendable, Equatable {
         case seed
         case emmetRidge = "emmet_ridge"
         case nullSpaceThreshold = "nullspace_threshold"
+        case nullSpaceEnergy = "null_space_energy"
         case alphaEditRegularization = "alphaedit_l2"
         case updateNormLambda = "update_norm_lambda"
         case nasTargetNorm = "nas_target_norm"
@@ -239,6 +244,7 @@ public struct EditHyperparameters: Codable, Sendable, Equatable {
         ultraEditLearningRate = try c.decodeIfPresent(Double.self, forKey: .ultraEditLearningRate)
         ultraEditRidge = try c.decodeIfPresent(Double.self, forKey: .ultraEditRidge)
         ultraEditNullSpace = try c.decodeIfPresent(Bool.self, forKey: .ultraEditNullSpace)
+        nullSpaceEnergy = try c.decodeIfPresent(Double.self, forKey: .nullSpaceEnergy)
     }
 
     /// Encodes every field but leaves out the ENCORE, NAS and UltraEdit fields at their defaults, so that the
@@ -277,6 +283,7 @@ public struct EditHyperparameters: Codable, Sendable, Equatable {
         try c.encodeIfPresent(ultraEditLearningRate, forKey: .ultraEditLearningRate)
         try c.encodeIfPresent(ultraEditRidge, forKey: .ultraEditRidge)
         try c.encodeIfPresent(ultraEditNullSpace, forKey: .ultraEditNullSpace)
+        try c.encodeIfPresent(nullSpaceEnergy, forKey: .nullSpaceEnergy)
     }
 
     /// Edit layers in ascending order.
@@ -286,7 +293,7 @@ public struct EditHyperparameters: Codable, Sendable, Equatable {
     public static let optionalFields: Set<String> = [
         CodingKeys.keyBareWeight.rawValue, CodingKeys.memoryBareWeight.rawValue, CodingKeys.memoryWeight.rawValue,
         CodingKeys.memoryContextWeight.rawValue, CodingKeys.memoryContextAnswer.rawValue,
-        CodingKeys.ultraEditNullSpace.rawValue,
+        CodingKeys.ultraEditNullSpace.rawValue, CodingKeys.nullSpaceEnergy.rawValue,
     ]
 
     /// The fields that take whole numbers (`layers`: an array of them).
@@ -342,6 +349,7 @@ public struct EditHyperparameters: Codable, Sendable, Equatable {
         if !(1...Self.maxPrefixTopK).contains(prefixTopK) { throw fail(.prefixTopK, "must be from 1 to \(Self.maxPrefixTopK)") }
         if !(emmetRidge >= 0 && emmetRidge.isFinite) { throw fail(.emmetRidge, "must be ≥ 0") }
         if !(nullSpaceThreshold >= 0 && nullSpaceThreshold < 1) { throw fail(.nullSpaceThreshold, "must be in [0, 1)") }
+        if let energy = nullSpaceEnergy, !(energy > 0 && energy < 1) { throw fail(.nullSpaceEnergy, "must be in (0, 1)") }
         if !(alphaEditRegularization > 0 && alphaEditRegularization.isFinite) {
             throw fail(.alphaEditRegularization, "must be positive")
         }

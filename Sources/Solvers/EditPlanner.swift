@@ -41,8 +41,7 @@ public enum EditPlanner {
             if h.ultraEditNullSpace == true {
                 try validate(model: model, hyperparameters: h, statistics: statistics, previousKeys: [:], previousGrams: [:])
                 for layer in h.sortedLayers {
-                    nullSpaces[layer] = try NullSpaceProjection(moment: statistics[layer]!.moment, threshold: h.nullSpaceThreshold,
-                                                                layer: layer)
+                    nullSpaces[layer] = try NullSpaceProjection(moment: statistics[layer]!.moment, hyperparameters: h, layer: layer)
                 }
             }
             return try UltraEditSolver.computeEdit(model: model, tokenizer: tokenizer, requests: requests, hyperparameters: h,
@@ -353,7 +352,7 @@ private struct Plan {
             var projection: NullSpaceProjection?
             if method == .alphaedit {
                 if nullSpaces[layer] == nil {
-                    nullSpaces[layer] = try NullSpaceProjection(moment: stats.moment, threshold: h.nullSpaceThreshold, layer: layer)
+                    nullSpaces[layer] = try NullSpaceProjection(moment: stats.moment, hyperparameters: h, layer: layer)
                 }
                 projection = nullSpaces[layer]
             }

@@ -69,8 +69,7 @@ public enum PreservationSolver {
             delta = try emmet(problem, ridge: h.emmetRidge, contextWeight: contextWeight / h.preservationWeight,
                               method: method.rawValue.uppercased())
         case .alphaedit:
-            let projection = try nullSpace ?? NullSpaceProjection(moment: problem.moment,
-                                                                  threshold: h.nullSpaceThreshold, layer: problem.layer)
+            let projection = try nullSpace ?? NullSpaceProjection(moment: problem.moment, hyperparameters: h, layer: problem.layer)
             delta = try alphaEdit(problem, projection: projection, regularization: h.alphaEditRegularization,
                                   memoryWeight: memoryWeight, contextWeight: contextWeight)
         case .ultraedit:
@@ -172,9 +171,7 @@ public enum PreservationSolver {
         let q = projection.basis                      // d_in × r
         let r = q.cols
         if r == 0 {
-            throw SolverError.invalidHyperparameter(
-                field: "nullspace_threshold",
-                reason: "C0 of layer \(p.layer) has no eigenvalue below \(projection.threshold) of its largest; the null space is empty")
+            throw SolverError.invalidHyperparameter(field: projection.field, reason: projection.emptyReason(layer: p.layer))
         }
         let qk = q.multiplied(by: p.keys, transposeSelf: true)            // r × n
         let qkp = q.multiplied(by: p.previousKeys, transposeSelf: true)   // r × p
@@ -250,29 +247,71 @@ public enum PreservationSolver {
     }
 }
 
-/// The orthonormal basis Q of the approximate null space of C0 (eigenvectors whose eigenvalue is
-/// below `threshold` times the largest): P = Q Qᵀ. Costly (one symmetric eigen-decomposition of
-/// d_in × d_in), so computed once per layer and reused across facts and commits.
+/// The orthonormal basis Q of the approximate null space of C0: the eigenvectors whose eigenvalue
+/// is below `threshold` times the largest, or (`null_space_energy`) the eigenvectors of the
+/// smallest eigenvalues that together carry at most that share of C0's trace. P = Q Qᵀ. Costly
+/// (one symmetric eigen-decomposition of d_in × d_in), so computed once per layer and reused
+/// across facts and commits.
 public struct NullSpaceProjection: Sendable {
     /// d_in × r.
     public let basis: Matrix<Double>
-    public let threshold: Double
+    /// The rule that chose the basis, as the hyperparameter that set it ("nullspace_threshold
+    /// 0.01"); its field name is `field`.
+    public let rule: String
+    public let field: String
     /// All eigenvalues of C0, ascending.
     public let eigenvalues: [Double]
 
+    /// The null space `h` asks for: by `null_space_energy` when set, else by `nullspace_threshold`.
+    /// - Throws: `SolverError.statistics` when the eigen-decomposition fails.
+    public init(moment: Matrix<Double>, hyperparameters h: EditHyperparameters, layer: Int) throws {
+        if let energy = h.nullSpaceEnergy {
+            try self.init(moment: moment, energy: energy, layer: layer)
+        } else {
+            try self.init(moment: moment, threshold: h.nullSpaceThreshold, layer: layer)
+        }
+    }
+
     /// - Throws: `SolverError.statistics` when the eigen-decomposition fails.
     public init(moment: Matrix<Double>, threshold: Double, layer: Int) throws {
-        let eigen: SymmetricEigenDecomposition
-        do {
-            eigen = try SymmetricEigenDecomposition(moment)
-        } catch {
-            throw SolverError.statistics(layer: layer, reason: "eigen-decomposition of C0 failed (\(error))")
-        }
+        let eigen = try Self.decompose(moment, layer: layer)
         let largest = eigen.eigenvalues.last ?? 0
         let r = eigen.eigenvalues.prefix(while: { $0 < threshold * largest }).count
         self.basis = eigen.eigenvectors.columns(0..<r)
-        self.threshold = threshold
+        self.rule = "nullspace_threshold \(threshold)"
+        self.field = "nullspace_threshold"
         self.eigenvalues = eigen.eigenvalues
+    }
+
+    /// The eigenvectors of the smallest eigenvalues whose sum is at most `energy` times the trace:
+    /// the directions along which ordinary text's keys carry that share of their squared norm.
+    /// - Throws: `SolverError.statistics` when the eigen-decomposition fails.
+    public init(moment: Matrix<Double>, energy: Double, layer: Int) throws {
+        let eigen = try Self.decompose(moment, layer: layer)
+        let trace = eigen.eigenvalues.reduce(0) { $0 + max($1, 0) }
+        var r = 0, carried = 0.0
+        for value in eigen.eigenvalues {
+            carried += max(value, 0)
+            if carried > energy * trace { break }
+            r += 1
+        }
+        self.basis = eigen.eigenvectors.columns(0..<r)
+        self.rule = "null_space_energy \(energy)"
+        self.field = "null_space_energy"
+        self.eigenvalues = eigen.eigenvalues
+    }
+
+    static func decompose(_ moment: Matrix<Double>, layer: Int) throws -> SymmetricEigenDecomposition {
+        do {
+            return try SymmetricEigenDecomposition(moment)
+        } catch {
+            throw SolverError.statistics(layer: layer, reason: "eigen-decomposition of C0 failed (\(error))")
+        }
+    }
+
+    /// Why the null space of `layer` is empty, for the error that says so.
+    func emptyReason(layer: Int) -> String {
+        "C0 of layer \(layer) leaves no direction under \(rule); the null space is empty"
     }
 }
 

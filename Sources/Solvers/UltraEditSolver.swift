@@ -241,9 +241,7 @@ public enum UltraEditSolver {
     public static func projected(_ keys: Matrix<Double>, onto projection: NullSpaceProjection, layer: Int) throws -> Matrix<Double> {
         let q = projection.basis                                               // d_in × r
         if q.cols == 0 {
-            throw SolverError.invalidHyperparameter(
-                field: "nullspace_threshold",
-                reason: "C0 of layer \(layer) has no eigenvalue below \(projection.threshold) of its largest; the null space is empty")
+            throw SolverError.invalidHyperparameter(field: projection.field, reason: projection.emptyReason(layer: layer))
         }
         return keys.multiplied(by: q).multiplied(by: q, transposeOther: true)
     }

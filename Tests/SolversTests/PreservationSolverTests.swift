@@ -313,4 +313,40 @@ struct PreservationSolverTests {
             }
         }
     }
+
+    @Test("null_space_energy keeps the smallest eigen-directions that carry at most that share of C0's trace")
+    func nullSpaceByEnergy() throws {
+        // C0 = Σ λᵢ eᵢeᵢᵀ in a rotated basis: eigenvalues 1, 2, 3, 4, 90 (trace 100).
+        var generator = SeededGenerator(seed: 21)
+        let random = Matrix<Double>.gaussian(rows: 5, cols: 5, generator: &generator)
+        let rotation = try SymmetricEigenDecomposition(random.multiplied(by: random, transposeOther: true)).eigenvectors
+        var scaled = rotation
+        for (j, value) in [1.0, 2, 3, 4, 90].enumerated() { for i in 0..<5 { scaled[i, j] *= value } }
+        let moment = scaled.multiplied(by: rotation, transposeOther: true)
+        for (energy, dimension) in [(0.005, 0), (0.011, 1), (0.059, 2), (0.061, 3), (0.5, 4)] {
+            let projection = try NullSpaceProjection(moment: moment, energy: energy, layer: 2)
+            #expect(projection.basis.cols == dimension, "energy \(energy)")
+            // The basis spans the eigenvectors of the smallest eigenvalues.
+            let own = rotation.columns(0..<dimension)
+            let overlap = projection.basis.multiplied(by: own, transposeSelf: true)
+            for j in 0..<dimension { #expect(abs(abs(overlap[j, j]) - 1) < 1e-9) }
+        }
+        var h = EditHyperparameters.defaults(for: try SolverFixtures.tinyFactsModel().0.configuration, method: .alphaedit)
+        #expect(try NullSpaceProjection(moment: moment, hyperparameters: h, layer: 2).field == "nullspace_threshold")
+        h.nullSpaceEnergy = 0.061
+        let chosen = try NullSpaceProjection(moment: moment, hyperparameters: h, layer: 2)
+        #expect(chosen.basis.cols == 3 && chosen.field == "null_space_energy")
+        for bad in [0.0, 1.0, -0.1] {
+            h.nullSpaceEnergy = bad
+            #expect(throws: SolverError.invalidHyperparameter(field: "null_space_energy", reason: "must be in (0, 1)")) {
+                try h.validate(layerCount: 4)
+            }
+        }
+        // An empty null space is refused, naming the rule that made it so.
+        h.nullSpaceEnergy = 0.005
+        let empty = try NullSpaceProjection(moment: moment, hyperparameters: h, layer: 2)
+        #expect(throws: SolverError.invalidHyperparameter(field: "null_space_energy", reason: empty.emptyReason(layer: 2))) {
+            try UltraEditSolver.projected(Matrix<Double>(rows: 1, cols: 5), onto: empty, layer: 2)
+        }
+    }
 }
