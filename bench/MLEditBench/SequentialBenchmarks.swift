@@ -148,6 +148,13 @@ extension Benchmarks {
                     let answered = try knowledge.answered(checked, model: bench.model, tokenizer: bench.tokenizer)
                     row["knowledge_accuracy"] = checked.isEmpty ? NSNull() : Double(answered.filter { $0 }.count) / Double(checked.count)
                     row["knowledge_checked"] = checked.count
+                    // Lost and checked per relation: which kinds of knowledge the edits reach.
+                    var byRelation: [String: [Int]] = [:]
+                    for (index, kept) in zip(checked, answered) {
+                        byRelation[knowledge.candidates[index].prompt, default: [0, 0]][0] += kept ? 0 : 1
+                        byRelation[knowledge.candidates[index].prompt, default: [0, 0]][1] += 1
+                    }
+                    row["knowledge_lost_of_checked_by_relation"] = byRelation
                     row["edit_seconds_so_far"] = editSeconds
                     row["top1_right_after_own_batch_so_far"] = Double(plannerTop1) / Double(done)
                     rows.append(row)
