@@ -121,9 +121,9 @@ public struct EditHyperparameters: Codable, Sendable, Equatable {
     public var ultraEditLearningRate: Double?
     /// UltraEdit: λ of the ridge solve Δ = Vᵀ(KKᵀ + λI)⁻¹K over the raw keys (nil: not an UltraEdit edit).
     public var ultraEditRidge: Double?
-    /// UltraEdit: confine the update to the null space of C0 (AlphaEdit's projection P, with
-    /// `nullSpaceThreshold`), solving Δ = Vᵀ(KPKᵀ + λI)⁻¹KP, so that keys of ordinary text are
-    /// left as they were (nil or false: the unprojected solve, and no C0 needed).
+    /// UltraEdit: confine the update to the null space of C0 (AlphaEdit's projection P, chosen by
+    /// `nullSpaceThreshold` or `nullSpaceEnergy`), solving Δ = Vᵀ(KPKᵀ + λI)⁻¹KP, so that keys of
+    /// ordinary text are left as they were (nil or false: the unprojected solve, and no C0 needed).
     public var ultraEditNullSpace: Bool?
 
     /// Whether `method` with these settings solves against C0: every method but UltraEdit, and
