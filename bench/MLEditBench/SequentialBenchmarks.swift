@@ -6,6 +6,7 @@
 // edit so far is about) still answered top-1. These are measurements, not tests: nothing here
 // asserts an outcome.
 import Foundation
+import MLEdit
 import Models
 import Solvers
 import Tensors
@@ -88,6 +89,7 @@ extension Benchmarks {
         // every checkpoint without those an edited fact so far is about.
         let knowledge = KnowledgeProbe.general
         let baseKnown = try knowledge.known(model: bench.model, tokenizer: bench.tokenizer)
+        let baseline = KnowledgeBaseline(probe: knowledge, known: baseKnown)
 
         let sampleSize = integerEnvironment("MLEDIT_BENCH_SEQUENTIAL_SAMPLE", total)
         let sample = sequentialSample(total: total, size: sampleSize)
@@ -143,16 +145,18 @@ extension Benchmarks {
                     row["method"] = label
                     row["nas_target_norm"] = h.nasTargetNorm.map { $0 as Any } ?? NSNull()
                     row["probe_perplexity"] = perplexity(bench.model, tokens: probe)
-                    let touched = knowledge.touched(by: Array(bench.facts[0 ..< done]), among: baseKnown)
-                    let checked = baseKnown.filter { !touched.contains($0) }
+                    // As the health check of a version chooses them.
+                    let checked = baseline.checked(editsInForce: Array(bench.facts[0 ..< done])).indices
                     let answered = try knowledge.answered(checked, model: bench.model, tokenizer: bench.tokenizer)
                     row["knowledge_accuracy"] = checked.isEmpty ? NSNull() : Double(answered.filter { $0 }.count) / Double(checked.count)
                     row["knowledge_checked"] = checked.count
                     // Lost and checked per relation: which kinds of knowledge the edits reach.
-                    var byRelation: [String: [Int]] = [:]
+                    var byRelation: [String: [Int]] = [:]          // relation → [lost, checked]
                     for (index, kept) in zip(checked, answered) {
-                        byRelation[knowledge.candidates[index].prompt, default: [0, 0]][0] += kept ? 0 : 1
-                        byRelation[knowledge.candidates[index].prompt, default: [0, 0]][1] += 1
+                        var counts = byRelation[knowledge.candidates[index].prompt] ?? [0, 0]
+                        counts[0] += kept ? 0 : 1
+                        counts[1] += 1
+                        byRelation[knowledge.candidates[index].prompt] = counts
                     }
                     row["knowledge_lost_of_checked_by_relation"] = byRelation
                     row["edit_seconds_so_far"] = editSeconds
